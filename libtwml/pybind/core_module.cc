@@ -1,0 +1,45 @@
+// libtwml._core: the C++ core for Python, without TensorFlow.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "twml/error.h"
+#include "twml/hashing.h"
+
+namespace py = pybind11;
+
+namespace {
+
+py::array_t<int64_t> FeatureIds(const std::vector<std::string>& names) {
+  py::array_t<int64_t> ids(static_cast<py::ssize_t>(names.size()));
+  auto out = ids.mutable_unchecked<1>();
+  for (size_t i = 0; i < names.size(); ++i) {
+    try {
+      out(i) = twml::FeatureId(names[i]);
+    } catch (const twml::Error& error) {
+      throw twml::Error(error.code(), "feature name #" + std::to_string(i) + ": " + error.what());
+    }
+  }
+  return ids;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "The libtwml C++ core (no TensorFlow needed).";
+  py::register_exception<twml::Error>(m, "Error", PyExc_ValueError);
+
+  m.def("feature_ids", &FeatureIds, py::arg("names"),
+        "Feature ids of UTF-8 names (str or bytes): int64 array of shape [len(names)].");
+  m.def(
+      "mix_discrete_id_and_value",
+      [](int64_t id, int64_t value) { return twml::MixDiscreteIdAndValue(id, value); },
+      py::arg("id"), py::arg("value"), "Hashed key of a discrete feature value.");
+  m.def(
+      "mix_string_id_and_value",
+      [](int64_t id, const std::string& value) { return twml::MixStringIdAndValue(id, value); },
+      py::arg("id"), py::arg("value"), "Hashed key of a string feature value (bytes or str).");
+}

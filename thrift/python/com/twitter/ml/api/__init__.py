@@ -1,0 +1,1 @@
+"""Python namespace of data.thrift (com.twitter.ml.api)."""

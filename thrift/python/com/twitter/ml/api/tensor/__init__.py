@@ -1,0 +1,1 @@
+"""Python namespace of tensor.thrift (com.twitter.ml.api.tensor)."""

@@ -1,0 +1,1 @@
+"""Python namespace of prediction_service.thrift (com.twitter.ml.prediction_service)."""

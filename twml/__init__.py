@@ -1,0 +1,19 @@
+"""twml: DataRecord machine learning on TensorFlow 1 graphs.
+
+Importing twml, like the original, switches TensorFlow to graph mode (eager execution off) and,
+unless OMP_NUM_THREADS or MKL_NUM_THREADS is set, sets OMP_NUM_THREADS=1: twml's ops parallelise
+through TensorFlow's own thread pools.
+"""
+
+import os
+
+if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+from twml.util import feature_id  # noqa: E402
+
+tf.disable_eager_execution()
+
+__all__ = ["feature_id"]
