@@ -43,7 +43,7 @@ mix_discrete_id_and_value = _core.mix_discrete_id_and_value
 mix_string_id_and_value = _core.mix_string_id_and_value
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # The op library needs TensorFlow: import it only when asked for.
     if name in ("ops", "OPLIB"):
         import libtwml.ops

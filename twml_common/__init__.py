@@ -11,3 +11,7 @@ from twml_common.serialize import deserialize, serialize
 globals().update(idl.types_of(idl.tensor))
 globals().update(idl.types_of(idl.data))
 globals().update(idl.types_of(idl.prediction_service))
+
+__all__ = ["deserialize", "idl", "serialize"] + sorted(
+    list(idl.types_of(idl.tensor)) + list(idl.types_of(idl.data)) + list(idl.types_of(idl.prediction_service))
+)

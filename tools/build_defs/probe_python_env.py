@@ -25,9 +25,8 @@ def main() -> None:
         import tensorflow as tf
     except ImportError as error:
         raise SystemExit(
-            "%s has no %s: run tools/bazel, which prepares the pinned environment"
-            % (sys.executable, error.name)
-        )
+            "%s has no %s: run tools/bazel, which prepares the pinned environment" % (sys.executable, error.name)
+        ) from error
 
     compile_flags = tf.sysconfig.get_compile_flags()
     link_flags = tf.sysconfig.get_link_flags()

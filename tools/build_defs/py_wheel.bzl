@@ -6,6 +6,11 @@ workspace-relative path (after removing the first matching `strip_path_prefixes`
 metadata requires `runtime_requirements` at the exact versions pinned in `lock_file`.
 """
 
+def _is_packaged(file):
+    # Files of other repositories, and the symlinks Bazel makes for linking against shared
+    # libraries (TensorFlow's framework library lives in the user's TensorFlow), stay out.
+    return not file.short_path.startswith("../") and not file.short_path.startswith("_solib_")
+
 def _py_wheel_impl(ctx):
     python_tag = "cp" + ctx.attr.python_version.replace(".", "")
     wheel = ctx.actions.declare_file("%s-%s-%s-%s-linux_x86_64.whl" % (
@@ -15,7 +20,7 @@ def _py_wheel_impl(ctx):
         python_tag,
     ))
     files = depset(transitive = [dep[DefaultInfo].default_runfiles.files for dep in ctx.attr.deps])
-    own_files = [f for f in files.to_list() if not f.short_path.startswith("../")]
+    own_files = [f for f in files.to_list() if _is_packaged(f)]
 
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest")
     ctx.actions.write(manifest, "".join(["%s\t%s\n" % (f.short_path, f.path) for f in own_files]))
@@ -37,7 +42,7 @@ def _py_wheel_impl(ctx):
         mnemonic = "PyWheel",
         progress_message = "Packaging %s" % wheel.short_path,
     )
-    return [DefaultInfo(files = depset([wheel]))]
+    return [DefaultInfo(files = depset([wheel]), runfiles = ctx.runfiles(files = [wheel]))]
 
 py_wheel = rule(
     implementation = _py_wheel_impl,

@@ -124,7 +124,9 @@ def every_struct():
         t.FeatureMetaInfoList(contents=[t.FeatureMetaInfo(featureId=1, fullFeatureName="x", featureType=2)]),
         t.PredictionRequest(features=record),
         t.PredictionResponse(prediction=DataRecord(continuousFeatures={1: 0.25})),
-        BatchPredictionRequest(individualFeaturesList=[record, DataRecord()], commonFeatures=DataRecord(binaryFeatures={9})),
+        BatchPredictionRequest(
+            individualFeaturesList=[record, DataRecord()], commonFeatures=DataRecord(binaryFeatures={9})
+        ),
         t.BatchPredictionResponse(predictions=[DataRecord(continuousFeatures={1: 0.5})]),
         t.DataRecordPair(first=record, second=DataRecord()),
         t.PredictionTrainingExample(

@@ -1,0 +1,74 @@
+"""The wheel installs with pip into a fresh environment made from the lock file, and works there.
+
+Everything installs from the local wheelhouse that tools/bazel filled, so the test needs no network.
+Arguments: the wheel, requirements.lock, python_env.json (the probed environment).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+CHECK_SCRIPT = r"""
+import json, os
+import tensorflow.compat.v1 as tf
+import twml, libtwml, twml_common
+from com.twitter.ml.api.ttypes import DataRecord
+from com.twitter.ml.prediction_service.ttypes import BatchPredictionRequest
+with tf.Session() as session:
+    op_ids = session.run(libtwml.ops.feature_id(feature_names=["ebd.has_diff_lang", "a#b"])).tolist()
+print(json.dumps({
+    "feature_id": int(twml.feature_id("ebd.has_diff_lang")[0]),
+    "op_ids": op_ids,
+    "record": twml_common.serialize(DataRecord(binaryFeatures={5})).hex(),
+    "request_class": BatchPredictionRequest.__name__,
+    "module_files": [m.__file__ for m in (twml, libtwml, twml_common)],
+}))
+"""
+
+
+def run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, "%s failed:\n%s\n%s" % (command, result.stdout, result.stderr)
+    return result.stdout
+
+
+def clean_environment(home):
+    """The environment of a user's shell: nothing of Bazel's runfiles or Python path."""
+    keep = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE")
+    env = {name: os.environ[name] for name in keep if name in os.environ}
+    env.update(HOME=str(home), PIP_NO_CACHE_DIR="1", PIP_DISABLE_PIP_VERSION_CHECK="1", TF_CPP_MIN_LOG_LEVEL="2")
+    return env
+
+
+def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
+    python_env = json.load(open(os.environ["TWML_TEST_PYTHON_ENV"]))
+    wheel, lock_file = os.environ["TWML_TEST_WHEEL"], os.environ["TWML_TEST_LOCK"]
+    env = clean_environment(tmp_path)
+    venv = tmp_path / "venv"
+    run([python_env["base_python"], "-m", "venv", str(venv)], env=env)
+    python = str(venv / "bin" / "python")
+    run([python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", python_env["wheelhouse"],
+         "--require-hashes", "-r", lock_file], env=env)
+    run([python, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", wheel], env=env)
+    # The wheel's pins agree with what the lock file installed (TensorFlow included).
+    run([python, "-m", "pip", "check"], env=env)
+    requires = run([python, "-c", "import importlib.metadata as m; print(m.requires('twml'))"], env=env)
+    assert "tensorflow-cpu==%s" % python_env["tf_version"] in requires
+
+    output = run([python, "-c", CHECK_SCRIPT], env=env, cwd=str(tmp_path))
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["feature_id"] == 2086305051125082499
+    assert result["op_ids"] == [2086305051125082499, -3734086814676416176]
+    assert result["record"] == "0e00010a00000001000000000000000500"
+    assert result["request_class"] == "BatchPredictionRequest"
+    site_packages = str(venv / "lib")
+    assert all(path.startswith(site_packages) for path in result["module_files"]), result["module_files"]
+
+
+if __name__ == "__main__":
+    wheel_path, lock_path, python_env_path = (os.path.abspath(path) for path in sys.argv[1:4])
+    os.environ.update(TWML_TEST_WHEEL=wheel_path, TWML_TEST_LOCK=lock_path, TWML_TEST_PYTHON_ENV=python_env_path)
+    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))
