@@ -1,0 +1,155 @@
+"""Data specs: the name and type each feature id of a data set stands for.
+
+A data spec is the IDL's FeatureMetaInfoList. On disk it is either that struct in Thrift binary
+protocol, or this JSON, which maps one-to-one onto it::
+
+    {"contents": [
+      {"featureId": 2086305051125082499, "fullFeatureName": "ebd.has_diff_lang", "featureType": "BINARY"},
+      ...
+    ]}
+
+featureId is the signed 64-bit feature id of fullFeatureName (twml.feature_id) and featureType
+the name of a FeatureType enum value (BINARY, CONTINUOUS, DISCRETE, STRING, SPARSE_BINARY, ...).
+"""
+
+import json
+import os
+import tempfile
+from typing import Iterable, Tuple, Union
+
+import libtwml
+from twml_common import idl
+from twml_common.serialize import deserialize, serialize
+
+FeatureType = idl.data.FeatureType
+FeatureMetaInfo = idl.data.FeatureMetaInfo
+FeatureMetaInfoList = idl.data.FeatureMetaInfoList
+
+# A serialized FeatureMetaInfoList starts with field 1 (contents): LIST (0x0f), id 1, of STRUCT (0x0c).
+_THRIFT_LIST_FIELD = b"\x0f\x00\x01\x0c"
+
+
+def feature_type(value: Union[str, int], where: str = "") -> int:
+    """The FeatureType value of an enum name ('BINARY', case-insensitive) or number."""
+    if isinstance(value, int) and value in FeatureType._VALUES_TO_NAMES:
+        return value
+    if isinstance(value, str) and value.upper() in FeatureType._NAMES_TO_VALUES:
+        return FeatureType._NAMES_TO_VALUES[value.upper()]
+    raise ValueError(
+        "%sunknown feature type %r; expected one of %s"
+        % (where, value, ", ".join(sorted(FeatureType._NAMES_TO_VALUES)))
+    )
+
+
+def make_data_spec(features: Iterable[Tuple[str, Union[str, int]]]) -> FeatureMetaInfoList:
+    """A data spec for (name, type) pairs; ids are computed from the names.
+
+    Raises:
+      ValueError: an unknown type, a name given twice, or two names with the same feature id.
+    """
+    features = list(features)
+    names = [name for name, _ in features]
+    ids = libtwml.feature_id(names).tolist() if names else []
+    seen = {}
+    contents = []
+    for index, ((name, type_), id_) in enumerate(zip(features, ids)):
+        if id_ in seen:
+            raise ValueError(
+                "feature #%d %r has the id %d of feature #%d %r" % (index, name, id_, seen[id_], names[seen[id_]])
+            )
+        seen[id_] = index
+        contents.append(
+            FeatureMetaInfo(featureId=id_, fullFeatureName=name, featureType=feature_type(type_, "%r: " % name))
+        )
+    return FeatureMetaInfoList(contents=contents)
+
+
+def to_json(spec: FeatureMetaInfoList) -> str:
+    """The JSON text of a data spec (one feature per line)."""
+    lines = [
+        json.dumps(
+            {
+                "featureId": info.featureId,
+                "fullFeatureName": info.fullFeatureName,
+                "featureType": FeatureType._VALUES_TO_NAMES[info.featureType],
+            }
+        )
+        for info in spec.contents or []
+    ]
+    return '{"contents": [\n  ' + ",\n  ".join(lines) + "\n]}\n"
+
+
+def from_json(text: str, source: str = "<data spec>") -> FeatureMetaInfoList:
+    """Parse and validate a JSON data spec; errors name `source` and the entry."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise ValueError("%s: not valid JSON: %s" % (source, error)) from None
+    if not isinstance(document, dict) or not isinstance(document.get("contents"), list):
+        raise ValueError('%s: expected an object {"contents": [...]}' % source)
+    contents = []
+    for index, entry in enumerate(document["contents"]):
+        where = "%s: contents[%d]: " % (source, index)
+        if not isinstance(entry, dict):
+            raise ValueError(where + "expected an object")
+        missing = {"featureId", "fullFeatureName", "featureType"} - set(entry)
+        if missing:
+            raise ValueError(where + "missing " + ", ".join(sorted(missing)))
+        if not isinstance(entry["featureId"], int) or not -(2**63) <= entry["featureId"] < 2**63:
+            raise ValueError(where + "featureId must be a signed 64-bit integer")
+        if not isinstance(entry["fullFeatureName"], str):
+            raise ValueError(where + "fullFeatureName must be a string")
+        contents.append(
+            FeatureMetaInfo(
+                featureId=entry["featureId"],
+                fullFeatureName=entry["fullFeatureName"],
+                featureType=feature_type(entry["featureType"], where),
+            )
+        )
+    return FeatureMetaInfoList(contents=contents)
+
+
+def read_data_spec(path: str) -> FeatureMetaInfoList:
+    """Read a data spec file, JSON or a Thrift-serialized FeatureMetaInfoList."""
+    with open(path, "rb") as spec_file:
+        data = spec_file.read()
+    if data[:1] == _THRIFT_LIST_FIELD[:1]:
+        return from_thrift(data, path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("%s: neither JSON nor a serialized FeatureMetaInfoList" % path) from None
+    return from_json(text, path)
+
+
+def from_thrift(data: bytes, source: str = "<data spec>") -> FeatureMetaInfoList:
+    """Parse and validate a Thrift-serialized FeatureMetaInfoList."""
+    # thriftpy2 allocates whatever count a list header declares: check it against the data first.
+    # Expected: field 1 LIST (0f 00 01) of STRUCT (0c), a count, then entries of >= 1 byte each.
+    if len(data) < 8 or data[:4] != _THRIFT_LIST_FIELD:
+        raise ValueError("%s: neither JSON nor a serialized FeatureMetaInfoList (field 1, a list of structs)" % source)
+    count = int.from_bytes(data[4:8], "big", signed=True)
+    if not 0 <= count <= len(data) - 8:
+        raise ValueError("%s: byte 4: list of %d entries in a %d-byte file" % (source, count, len(data)))
+    try:
+        spec = deserialize(FeatureMetaInfoList(), data)
+    except Exception as error:
+        raise ValueError("%s: malformed FeatureMetaInfoList: %s" % (source, error)) from None
+    for index, info in enumerate(spec.contents or []):
+        if info.featureId is None or info.fullFeatureName is None or info.featureType is None:
+            raise ValueError("%s: contents[%d]: missing featureId, fullFeatureName or featureType" % (source, index))
+    return spec
+
+
+def write_data_spec(spec: FeatureMetaInfoList, path: str, binary: bool = False) -> None:
+    """Write a data spec atomically (a temporary file renamed over `path`): JSON, or Thrift if `binary`."""
+    data = serialize(spec) if binary else to_json(spec).encode("utf-8")
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
+    try:
+        with os.fdopen(handle, "wb") as spec_file:
+            spec_file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
