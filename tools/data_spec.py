@@ -3,7 +3,7 @@
     tools/bazel run //tools:data_spec -- [--features FILE] [--output SPEC] [--binary]
 
 FILE has one `<full feature name> <FeatureType>` per line (# starts a comment); by default it is
-the light-ranker feature list tools/light_ranker_features.txt. Every id is computed twice, by
+the light-ranker feature list twml_common/light_ranker_features.txt. Every id is computed twice, by
 the C++ core through pybind11 and by the FeatureId op in a TensorFlow graph session, and the two
 must agree. The table goes to stderr; the spec (JSON, or a Thrift FeatureMetaInfoList with
 --binary) is written atomically to SPEC, or to stdout without --output.
@@ -12,29 +12,12 @@ must agree. The table goes to stderr; the spec (JSON, or a Thrift FeatureMetaInf
 import argparse
 import os
 import sys
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import tensorflow.compat.v1 as tf
 
 import libtwml
 from twml_common import data_spec
-
-DEFAULT_FEATURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "light_ranker_features.txt")
-
-
-def read_feature_list(path: str) -> List[Tuple[str, str]]:
-    """(name, type) pairs of a feature list file; errors name the file and line."""
-    features = []
-    with open(path, encoding="utf-8") as feature_file:
-        for line_number, line in enumerate(feature_file, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):  # a '#' inside a name is part of the name
-                continue
-            fields = line.split()
-            if len(fields) != 2:
-                raise SystemExit("%s:%d: expected '<feature name> <FeatureType>', got %r" % (path, line_number, line))
-            features.append((fields[0], fields[1]))
-    return features
 
 
 def ids_from_graph(names: List[str]) -> List[int]:
@@ -50,13 +33,15 @@ def user_path(path: str) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--features", default=DEFAULT_FEATURES, help="feature list file (default: light ranker)")
+    parser.add_argument(
+        "--features", default=data_spec.LIGHT_RANKER_FEATURES, help="feature list file (default: light ranker)"
+    )
     parser.add_argument("--output", help="data spec to write (default: stdout)")
     parser.add_argument("--binary", action="store_true", help="write a Thrift FeatureMetaInfoList, not JSON")
     args = parser.parse_args(argv)
 
     try:
-        spec = data_spec.make_data_spec(read_feature_list(user_path(args.features)))
+        spec = data_spec.make_data_spec(data_spec.read_feature_list(user_path(args.features)))
     except (OSError, ValueError) as error:
         raise SystemExit("data_spec: %s" % error) from None
     names = [info.fullFeatureName for info in spec.contents]

@@ -15,7 +15,7 @@ the name of a FeatureType enum value (BINARY, CONTINUOUS, DISCRETE, STRING, SPAR
 import json
 import os
 import tempfile
-from typing import Iterable, Tuple, Union
+from typing import Iterable, List, Tuple, Union
 
 import libtwml
 from twml_common import idl
@@ -24,6 +24,9 @@ from twml_common.serialize import deserialize, serialize
 FeatureType = idl.data.FeatureType
 FeatureMetaInfo = idl.data.FeatureMetaInfo
 FeatureMetaInfoList = idl.data.FeatureMetaInfoList
+
+#: The feature list of the synthetic light-ranker data (`<name> <FeatureType>` per line).
+LIGHT_RANKER_FEATURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "light_ranker_features.txt")
 
 # A serialized FeatureMetaInfoList starts with field 1 (contents): LIST (0x0f), id 1, of STRUCT (0x0c).
 _THRIFT_LIST_FIELD = b"\x0f\x00\x01\x0c"
@@ -39,6 +42,26 @@ def feature_type(value: Union[str, int], where: str = "") -> int:
         "%sunknown feature type %r; expected one of %s"
         % (where, value, ", ".join(sorted(FeatureType._NAMES_TO_VALUES)))
     )
+
+
+def read_feature_list(path: str) -> List[Tuple[str, str]]:
+    """(name, type) pairs of a feature list file: `<full feature name> <FeatureType>` per line,
+    '#' starting a comment line (a '#' inside a name belongs to the name).
+
+    Raises:
+      OSError: the file cannot be read. ValueError: a malformed line, naming the file and line.
+    """
+    features = []
+    with open(path, encoding="utf-8") as feature_file:
+        for line_number, line in enumerate(feature_file, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split()
+            if len(fields) != 2:
+                raise ValueError("%s:%d: expected '<feature name> <FeatureType>', got %r" % (path, line_number, line))
+            features.append((fields[0], fields[1]))
+    return features
 
 
 def make_data_spec(features: Iterable[Tuple[str, Union[str, int]]]) -> FeatureMetaInfoList:

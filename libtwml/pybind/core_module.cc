@@ -11,6 +11,13 @@
 
 namespace py = pybind11;
 
+namespace twml {
+// Defined in record_codecs.cc.
+void DefineRecordCodecs(py::module_& module);
+// Defined in block_format.cc.
+void DefineBlockFormat(py::module_& module);
+}  // namespace twml
+
 namespace {
 
 py::array_t<int64_t> FeatureIds(const std::vector<std::string>& names) {
@@ -42,4 +49,7 @@ PYBIND11_MODULE(_core, m) {
       "mix_string_id_and_value",
       [](int64_t id, const std::string& value) { return twml::MixStringIdAndValue(id, value); },
       py::arg("id"), py::arg("value"), "Hashed key of a string feature value (bytes or str).");
+
+  twml::DefineRecordCodecs(m);
+  twml::DefineBlockFormat(m);
 }

@@ -1,0 +1,46 @@
+// BatchPredictionRequest decoding (prediction_service.thrift; reference §2.6): a list of records
+// plus an optional record of features common to all of them.
+#ifndef TWML_BATCH_PREDICTION_REQUEST_H_
+#define TWML_BATCH_PREDICTION_REQUEST_H_
+
+#include <memory_resource>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "twml/data_record.h"
+#include "twml/hashed_data_record.h"
+#include "twml/thrift.h"
+
+namespace twml {
+
+// Record is DataRecord or HashedDataRecord.
+template <typename Record>
+struct BatchPredictionRequest {
+  // Records are made with `Record(memory)` where the record type takes a memory resource.
+  explicit BatchPredictionRequest(std::pmr::memory_resource* memory = std::pmr::get_default_resource())
+      : memory(memory), common(MakeRecord()) {}
+
+  std::pmr::memory_resource* memory;
+  std::vector<Record> records;  // individualFeaturesList, in order
+  Record common;                // commonFeatures; empty when absent
+
+  // Field 1 must be a list of structs, field 2 a struct; other field ids are errors.
+  void Decode(ThriftReader* reader, const DecodeOptions& options);
+
+ private:
+  Record MakeRecord() const {
+    if constexpr (std::is_constructible_v<Record, std::pmr::memory_resource*>) {
+      return Record(memory);
+    } else {
+      return Record();
+    }
+  }
+};
+
+extern template struct BatchPredictionRequest<DataRecord>;
+extern template struct BatchPredictionRequest<HashedDataRecord>;
+
+}  // namespace twml
+
+#endif  // TWML_BATCH_PREDICTION_REQUEST_H_

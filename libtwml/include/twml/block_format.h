@@ -1,0 +1,141 @@
+// The block format of twml's record files (reference §4), derived from elephant-bird's
+// BinaryBlockWriter/Reader.
+//
+// A file is a sequence of blocks, each
+//   16-byte sync marker | int32 little-endian length L | L bytes of a protobuf SerializedBlock:
+//   field 1 (varint) version = 1, field 2 (bytes) proto_class_name, repeated field 3 (bytes) the
+//   records, normally Thrift-serialized DataRecords.
+// Files may be gzip- or lzop-compressed as a whole (compression.h).
+#ifndef TWML_BLOCK_FORMAT_H_
+#define TWML_BLOCK_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twml/byte_source.h"
+#include "twml/error.h"
+
+namespace twml {
+
+inline constexpr uint8_t kBlockMarker[16] = {0x29, 0xd8, 0xd5, 0x06, 0x58, 0xcd, 0x4c, 0x29,
+                                             0xb2, 0xbc, 0x57, 0x99, 0x21, 0x71, 0xbd, 0xff};
+// The original reader keeps the class name in a 1024-byte C string.
+constexpr size_t kMaxClassNameSize = 1023;
+
+// One block: marker, length, payload, byte for byte as the original writer makes it (tags as
+// single bytes, LEB128 varints). Throws twml::Error(kSize) for a class name longer than
+// kMaxClassNameSize or a payload that does not fit the int32 length.
+std::string EncodeBlock(std::string_view class_name, const std::vector<std::string_view>& records);
+
+// Reads the records of a block file in file order, as the original BlockFormatReader does: it
+// scans byte by byte for the next sync marker (so bytes between blocks are skipped), skips blocks
+// whose length is <= 0, and parses the payload: tag 1 (version, must be 1), tag 2 (class name, at
+// most 1023 bytes), then tag-3 records until the length is used up. Tags are single bytes and,
+// as in the original, a tag byte is refused only if both its field number and its wire type are
+// wrong. Varints have at most 10 bytes. Bytes after the last block that hold no marker are
+// ignored.
+//
+// A block's payload is read and checked completely before its records are returned, so a bad
+// block yields none of them. A truncated block, a length that runs past the data and any field
+// that overruns the block throw twml::Error(kIO) naming the reader, the block's byte offset and
+// the problem; so do errors of the source (a corrupt gzip stream). Once it has thrown, the
+// reader throws the same error again. Memory is bounded by the data actually present: a
+// declared length is never allocated before the bytes arrive.
+class BlockReader {
+ public:
+  static constexpr size_t kDefaultBufferSize = 64 << 10;
+
+  // `name` names the reader in error messages (normally the file's path). `buffer_size` is the
+  // size of the reads from `source` (at least 64).
+  BlockReader(std::unique_ptr<ByteSource> source, std::string name,
+              size_t buffer_size = kDefaultBufferSize);
+
+  // The next record into `record`; false at the end of the data.
+  bool Next(std::string* record);
+  // The same, as a view that stays valid until the next call.
+  bool Next(std::string_view* record);
+
+  const std::string& name() const { return name_; }
+  // Offset of the sync marker of the block the last record came from (in the decompressed
+  // stream for compressed files).
+  uint64_t block_offset() const { return block_offset_; }
+  // That block's proto_class_name.
+  const std::string& class_name() const { return class_name_; }
+  // Records returned so far.
+  uint64_t records_read() const { return records_read_; }
+
+ private:
+  bool NextInBlock(std::string_view* record);
+  // Reads and parses the next block with a positive length; false at the end of the data.
+  bool ReadBlock();
+  bool FindMarker();
+  // Makes at least `want` (<= the buffer size) bytes available, unless the data ends first;
+  // returns how many are available.
+  size_t Fill(size_t want);
+  // Stream offset of the next unconsumed byte.
+  uint64_t Position() const;
+  void ParsePayload();
+  [[noreturn]] void Fail(const std::string& kind, const std::string& what) const;
+  std::string At(uint64_t offset) const;
+
+  std::unique_ptr<ByteSource> source_;
+  std::string name_;
+  std::vector<uint8_t> buffer_;
+  size_t begin_ = 0;  // buffer_[begin_, end_) is read but not consumed
+  size_t end_ = 0;
+  bool source_ended_ = false;
+
+  uint64_t block_offset_ = 0;
+  std::string class_name_;
+  std::string payload_;  // the current block's payload
+  std::vector<std::string_view> records_;  // views into payload_
+  size_t next_record_ = 0;
+  uint64_t records_read_ = 0;
+  std::unique_ptr<Error> error_;
+};
+
+// A reader of the file `path` with the compression that `compression_type` gives for it
+// (ResolveCompression). Throws twml::Error: kIO when the file cannot be opened (naming it and
+// the reason), kType for a bad compression_type.
+std::unique_ptr<BlockReader> OpenBlockFile(const std::string& path,
+                                           std::string_view compression_type = "auto",
+                                           size_t buffer_size = BlockReader::kDefaultBufferSize);
+
+// Writes block files with the original BlockFormatWriter's semantics (reference §4): records
+// are appended to the side file `<path>.block` (which starts with the version and class-name
+// fields of the block), and every `records_per_block` records, or on Flush(), the side file
+// becomes one block appended to `path` and is deleted. The destructor does not flush: records
+// written since the last block stay in the side file, and the next writer of the same path
+// continues that block. I/O failures throw twml::Error(kIO) naming the file.
+class BlockWriter {
+ public:
+  // Opens (creates) `path` for appending. records_per_block must be positive.
+  explicit BlockWriter(std::string path, int records_per_block = 100);
+  ~BlockWriter();
+  BlockWriter(const BlockWriter&) = delete;
+  BlockWriter& operator=(const BlockWriter&) = delete;
+
+  // Adds a record; `class_name` goes into the block's header when it starts the side file.
+  void Write(std::string_view class_name, std::string_view record);
+  // Appends the side file's records, if any, to the file as one block.
+  void Flush();
+
+  const std::string& path() const { return path_; }
+  const std::string& side_path() const { return side_path_; }
+
+ private:
+  std::string path_;
+  std::string side_path_;
+  int records_per_block_;
+  int64_t records_in_block_ = 0;  // written by this writer since its last block
+  FILE* output_ = nullptr;
+};
+
+}  // namespace twml
+
+#endif  // TWML_BLOCK_FORMAT_H_

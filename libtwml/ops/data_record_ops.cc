@@ -1,0 +1,628 @@
+// DataRecord ops (reference §5.1, §5.3): DecodeDataRecord, DecodeBatchPredictionRequest(V2)
+// and the getters that read a decoded batch.
+//
+// Every getter emits, for each row, the common record's entries (BatchPredictionRequest input)
+// and then the row's own, each in wire order.
+#include <string>
+#include <vector>
+
+#include "record_resource.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "twml/hashing.h"
+
+namespace twml {
+namespace {
+
+using tensorflow::DEVICE_CPU;
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Status;
+using tensorflow::Tensor;
+using tensorflow::tstring;
+using tensorflow::core::RefCountPtr;
+using tensorflow::shape_inference::InferenceContext;
+
+Status ScalarShape(InferenceContext* c) {
+  c->set_output(0, c->Scalar());
+  return tensorflow::OkStatus();
+}
+
+Status VectorOutputs(InferenceContext* c) {
+  for (int i = 0; i < c->num_outputs(); ++i) c->set_output(i, c->Vector(InferenceContext::kUnknownDim));
+  return tensorflow::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding.
+
+REGISTER_OP("DecodeDataRecord")
+    .Attr("InputType: {uint8, string}")
+    .Attr("keep_features: list(int)")
+    .Attr("keep_codes: list(int)")
+    .Attr("label_features: list(int)")
+    .Attr("weight_features: list(int) = []")
+    .Input("input_bytes: InputType")
+    .Output("data_record_handle: resource")
+    .SetShapeFn(ScalarShape)
+    .Doc(R"doc(
+Decodes serialized DataRecords into a batch that the Get* ops read.
+
+input_bytes: a string tensor holding one serialized record per element, or a uint8 vector
+  holding exactly one serialized record.
+keep_features, keep_codes: the features to keep and a code for each (same length). Sparse
+  binary, sparse continuous and blob features outside this list are dropped while decoding.
+label_features, weight_features: the features read as labels and weights, in column order.
+data_record_handle: the decoded batch.
+)doc");
+
+REGISTER_OP("DecodeBatchPredictionRequest")
+    .Attr("keep_features: list(int)")
+    .Attr("keep_codes: list(int)")
+    .Input("input_bytes: uint8")
+    .Output("data_record_handle: resource")
+    .SetShapeFn(ScalarShape)
+    .Doc(R"doc(
+Decodes one serialized BatchPredictionRequest (uint8 vector) into a batch of its records; the
+Get* ops prepend the request's common features to every row.
+)doc");
+
+REGISTER_OP("DecodeBatchPredictionRequestV2")
+    .Attr("InputType: {uint8, string}")
+    .Attr("keep_features: list(int)")
+    .Attr("keep_codes: list(int)")
+    .Attr("label_features: list(int)")
+    .Attr("weight_features: list(int) = []")
+    .Attr("decode_mode: int = 0")
+    .Input("input_bytes: InputType")
+    .Output("data_record_handle: resource")
+    .SetShapeFn(ScalarShape)
+    .Doc(R"doc(
+Decodes one serialized BatchPredictionRequest (a uint8 vector, or element 0 of a string
+tensor) with labels and weights per record, e.g. to train on grouped records.
+)doc");
+
+// The three ops differ in how many requests or records their input holds.
+enum class DecodeInputKind { kRecords, kRequest };
+
+class DecodeDataRecordsOp : public OpKernel {
+ public:
+  DecodeDataRecordsOp(OpKernelConstruction* context, DecodeInputKind kind)
+      : OpKernel(context), kind_(kind) {
+    OP_REQUIRES_OK(context, ReadDecodeOptions(context, &options_));
+  }
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& input = context->input(0);
+    auto* resource = new DataRecordResource;
+    resource->input = input;
+    resource->options = options_;
+    resource->common.Reset(*options_);
+    Status status;
+    if (kind_ == DecodeInputKind::kRecords) {
+      resource->records.resize(input.dtype() == tensorflow::DT_UINT8
+                                   ? 1
+                                   : static_cast<size_t>(input.NumElements()));
+      status = DecodeInput(input, "record", [&](ThriftReader* reader, size_t index) {
+        resource->records[index].Decode(reader, *options_);
+      });
+    } else {
+      status = DecodeRequest(input, resource);
+    }
+    if (!status.ok()) {
+      resource->Unref();
+      context->SetStatus(status);
+      return;
+    }
+    OP_REQUIRES_OK(context, OutputRecordHandle(context, resource));
+  }
+
+ private:
+  Status DecodeRequest(const Tensor& input, DataRecordResource* resource) {
+    return DecodeBatchPredictionRequestInput(input, [&](ThriftReader* reader) {
+      BatchPredictionRequest<DataRecord> request;
+      request.Decode(reader, *options_);
+      resource->records = std::move(request.records);
+      resource->common = std::move(request.common);
+    });
+  }
+
+  const DecodeInputKind kind_;
+  std::shared_ptr<const DecodeOptions> options_;
+};
+
+class DecodeDataRecordOp : public DecodeDataRecordsOp {
+ public:
+  explicit DecodeDataRecordOp(OpKernelConstruction* context)
+      : DecodeDataRecordsOp(context, DecodeInputKind::kRecords) {}
+};
+
+class DecodeBatchPredictionRequestOp : public DecodeDataRecordsOp {
+ public:
+  explicit DecodeBatchPredictionRequestOp(OpKernelConstruction* context)
+      : DecodeDataRecordsOp(context, DecodeInputKind::kRequest) {}
+};
+
+REGISTER_KERNEL_BUILDER(Name("DecodeDataRecord").Device(DEVICE_CPU), DecodeDataRecordOp);
+REGISTER_KERNEL_BUILDER(Name("DecodeBatchPredictionRequest").Device(DEVICE_CPU),
+                        DecodeBatchPredictionRequestOp);
+REGISTER_KERNEL_BUILDER(Name("DecodeBatchPredictionRequestV2").Device(DEVICE_CPU),
+                        DecodeBatchPredictionRequestOp);
+
+// Calls fn(row, record) for each row's common record and then its own record.
+template <typename Fn>
+void ForEachRowRecord(const DataRecordResource& resource, Fn&& fn) {
+  for (size_t row = 0; row < resource.records.size(); ++row) {
+    fn(static_cast<int64_t>(row), resource.common);
+    fn(static_cast<int64_t>(row), resource.records[row]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch size, labels, weights.
+
+REGISTER_OP("GetBatchSizeFromDataRecord")
+    .Input("data_record_handle: resource")
+    .Output("batch_size: int64")
+    .SetShapeFn(ScalarShape)
+    .Doc("The number of records in a decoded batch.");
+
+class GetBatchSizeOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<DataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    Tensor* output = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, {}, &output));
+    output->scalar<int64_t>()() = resource->batch_size();
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("GetBatchSizeFromDataRecord").Device(DEVICE_CPU), GetBatchSizeOp);
+
+REGISTER_OP("GetLabelsFromDataRecord")
+    .Attr("default_label: float")
+    .Input("data_record_handle: resource")
+    .Output("labels: float")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->Matrix(InferenceContext::kUnknownDim, InferenceContext::kUnknownDim));
+      return tensorflow::OkStatus();
+    })
+    .Doc(R"doc(
+labels: float [batch, len(label_features)]; a record without a label gets default_label.
+)doc");
+
+REGISTER_OP("GetWeightsFromDataRecord")
+    .Input("data_record_handle: resource")
+    .Output("weights: float")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->Matrix(InferenceContext::kUnknownDim, InferenceContext::kUnknownDim));
+      return tensorflow::OkStatus();
+    })
+    .Doc("weights: float [batch, len(weight_features)]; a missing weight is 0.");
+
+class GetLabelsOrWeightsOp : public OpKernel {
+ public:
+  explicit GetLabelsOrWeightsOp(OpKernelConstruction* context) : OpKernel(context) {
+    labels_ = context->HasAttr("default_label");
+    if (labels_) OP_REQUIRES_OK(context, context->GetAttr("default_label", &default_label_));
+  }
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<DataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    OP_REQUIRES_OK(context, OutputLabelsOrWeights(context, *resource, labels_, default_label_));
+  }
+
+ private:
+  bool labels_ = false;
+  float default_label_ = 0;
+};
+REGISTER_KERNEL_BUILDER(Name("GetLabelsFromDataRecord").Device(DEVICE_CPU), GetLabelsOrWeightsOp);
+REGISTER_KERNEL_BUILDER(Name("GetWeightsFromDataRecord").Device(DEVICE_CPU), GetLabelsOrWeightsOp);
+
+// ---------------------------------------------------------------------------------------------
+// Per-type sparse getters: (ids, keys, values[, names]) of the kept features.
+
+#define TWML_REGISTER_FEATURE_GETTER(NAME, OUTPUTS, DOC) \
+  REGISTER_OP(NAME).Input("data_record_handle: resource") OUTPUTS.SetShapeFn(VectorOutputs).Doc(DOC)
+
+TWML_REGISTER_FEATURE_GETTER("GetBinaryFeatures",
+                             .Output("ids: int64").Output("keys: int64").Output("values: float"),
+                             "Kept binary features: row ids, feature ids, values (all 1).");
+TWML_REGISTER_FEATURE_GETTER("GetContinuousFeatures",
+                             .Output("ids: int64").Output("keys: int64").Output("values: float"),
+                             "Kept continuous features: row ids, feature ids, values.");
+TWML_REGISTER_FEATURE_GETTER("GetDiscreteFeatures",
+                             .Output("ids: int64").Output("keys: int64").Output("values: int64"),
+                             "Kept discrete features: row ids, feature ids, raw values.");
+TWML_REGISTER_FEATURE_GETTER("GetStringFeatures",
+                             .Output("ids: int64").Output("keys: int64").Output("names: string")
+                                 .Output("values: float"),
+                             "Kept string features: row ids, feature ids, strings, values (1).");
+TWML_REGISTER_FEATURE_GETTER("GetSparseBinaryFeatures",
+                             .Output("ids: int64").Output("keys: int64").Output("names: string")
+                                 .Output("values: float"),
+                             "Kept sparse binary features: one entry per name, values 1.");
+TWML_REGISTER_FEATURE_GETTER("GetSparseContinuousFeatures",
+                             .Output("ids: int64").Output("keys: int64").Output("values: float")
+                                 .Output("names: string"),
+                             "Kept sparse continuous features: one entry per (name, value).");
+
+// What the per-type getters collect; `names` and the value kind depend on the type.
+template <typename Value>
+struct FeatureColumns {
+  std::vector<int64_t> ids;
+  std::vector<int64_t> keys;
+  std::vector<Value> values;
+  std::vector<std::string_view> names;
+
+  void Add(int64_t row, int64_t key, Value value) {
+    ids.push_back(row);
+    keys.push_back(key);
+    values.push_back(value);
+  }
+  void Add(int64_t row, int64_t key, Value value, std::string_view name) {
+    Add(row, key, value);
+    names.push_back(name);
+  }
+};
+
+Status OutputStrings(OpKernelContext* context, int index, const std::vector<std::string_view>& names) {
+  Tensor* output = nullptr;
+  TF_RETURN_IF_ERROR(context->allocate_output(index, {static_cast<int64_t>(names.size())}, &output));
+  auto flat = output->flat<tstring>();
+  for (size_t i = 0; i < names.size(); ++i) flat(i).assign(names[i].data(), names[i].size());
+  return tensorflow::OkStatus();
+}
+
+enum class FeatureKind { kBinary, kContinuous, kDiscrete, kString, kSparseBinary, kSparseContinuous };
+
+template <FeatureKind kKind>
+class GetFeaturesOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<DataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    const IdMap& keep = resource->options->keep;
+    if constexpr (kKind == FeatureKind::kDiscrete) {
+      FeatureColumns<int64_t> columns;
+      ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
+        for (const auto& f : record.discrete) {
+          if (keep.Contains(f.id)) columns.Add(row, f.id, f.value);
+        }
+      });
+      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
+      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
+      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 2, columns.values));
+      return;
+    } else {
+      FeatureColumns<float> columns;
+      ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
+        if constexpr (kKind == FeatureKind::kBinary) {
+          for (int64_t id : record.binary) {
+            if (keep.Contains(id)) columns.Add(row, id, 1.0f);
+          }
+        } else if constexpr (kKind == FeatureKind::kContinuous) {
+          for (const auto& f : record.continuous) {
+            if (keep.Contains(f.id)) columns.Add(row, f.id, static_cast<float>(f.value));
+          }
+        } else if constexpr (kKind == FeatureKind::kString) {
+          for (const auto& f : record.strings) {
+            if (keep.Contains(f.id)) columns.Add(row, f.id, 1.0f, f.value);
+          }
+        } else if constexpr (kKind == FeatureKind::kSparseBinary) {
+          for (const auto& f : record.sparse_binary) {
+            if (keep.Contains(f.id)) columns.Add(row, f.id, 1.0f, f.name);
+          }
+        } else {
+          for (const auto& f : record.sparse_continuous) {
+            if (keep.Contains(f.id)) columns.Add(row, f.id, static_cast<float>(f.value), f.name);
+          }
+        }
+      });
+      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
+      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
+      if constexpr (kKind == FeatureKind::kSparseContinuous) {
+        OP_REQUIRES_OK(context, OutputVector<float>(context, 2, columns.values));
+        OP_REQUIRES_OK(context, OutputStrings(context, 3, columns.names));
+      } else if constexpr (kKind == FeatureKind::kString || kKind == FeatureKind::kSparseBinary) {
+        OP_REQUIRES_OK(context, OutputStrings(context, 2, columns.names));
+        OP_REQUIRES_OK(context, OutputVector<float>(context, 3, columns.values));
+      } else {
+        OP_REQUIRES_OK(context, OutputVector<float>(context, 2, columns.values));
+      }
+    }
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("GetBinaryFeatures").Device(DEVICE_CPU), GetFeaturesOp<FeatureKind::kBinary>);
+REGISTER_KERNEL_BUILDER(Name("GetContinuousFeatures").Device(DEVICE_CPU),
+                        GetFeaturesOp<FeatureKind::kContinuous>);
+REGISTER_KERNEL_BUILDER(Name("GetDiscreteFeatures").Device(DEVICE_CPU), GetFeaturesOp<FeatureKind::kDiscrete>);
+REGISTER_KERNEL_BUILDER(Name("GetStringFeatures").Device(DEVICE_CPU), GetFeaturesOp<FeatureKind::kString>);
+REGISTER_KERNEL_BUILDER(Name("GetSparseBinaryFeatures").Device(DEVICE_CPU),
+                        GetFeaturesOp<FeatureKind::kSparseBinary>);
+REGISTER_KERNEL_BUILDER(Name("GetSparseContinuousFeatures").Device(DEVICE_CPU),
+                        GetFeaturesOp<FeatureKind::kSparseContinuous>);
+
+// ---------------------------------------------------------------------------------------------
+// Dense getters of chosen features (not keep-filtered): *AsTensor [batch], *GroupAsTensor
+// [batch, n]. A row's own value wins over the common record's.
+
+// How each dense getter reads a record: fn(feature id, value) for every entry.
+struct BinaryValues {
+  using Value = float;
+  using Attr = float;
+  template <typename Fn>
+  static void ForEach(const DataRecord& record, Fn&& fn) {
+    for (int64_t id : record.binary) fn(id, 1.0f);
+  }
+};
+struct ContinuousValues {
+  using Value = float;
+  using Attr = float;
+  template <typename Fn>
+  static void ForEach(const DataRecord& record, Fn&& fn) {
+    for (const auto& f : record.continuous) fn(f.id, static_cast<float>(f.value));
+  }
+};
+struct DiscreteValues {
+  using Value = int64_t;
+  using Attr = int64_t;
+  template <typename Fn>
+  static void ForEach(const DataRecord& record, Fn&& fn) {
+    for (const auto& f : record.discrete) fn(f.id, f.value);
+  }
+};
+struct StringValues {
+  using Value = tstring;
+  using Attr = std::string;
+  template <typename Fn>
+  static void ForEach(const DataRecord& record, Fn&& fn) {
+    for (const auto& f : record.strings) fn(f.id, tstring(f.value.data(), f.value.size()));
+  }
+};
+
+template <typename Values>
+class GetAsTensorOp : public OpKernel {
+ public:
+  explicit GetAsTensorOp(OpKernelConstruction* context) : OpKernel(context) {
+    group_ = context->HasAttr("feature_ids");
+    std::vector<int64_t> feature_ids;
+    if (group_) {
+      OP_REQUIRES_OK(context, context->GetAttr("feature_ids", &feature_ids));
+    } else {
+      int64_t feature_id;
+      OP_REQUIRES_OK(context, context->GetAttr("feature_id", &feature_id));
+      feature_ids.push_back(feature_id);
+    }
+    columns_ = IdMap::Positions(feature_ids);
+    num_columns_ = static_cast<int64_t>(feature_ids.size());
+    typename Values::Attr default_value;
+    OP_REQUIRES_OK(context, context->GetAttr("default_value", &default_value));
+    default_value_ = typename Values::Value(default_value);
+  }
+
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<DataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    Tensor* output = nullptr;
+    tensorflow::TensorShape shape({resource->batch_size()});
+    if (group_) shape.AddDim(num_columns_);
+    OP_REQUIRES_OK(context, context->allocate_output(0, shape, &output));
+    auto flat = output->flat<typename Values::Value>();
+    for (int64_t i = 0; i < flat.size(); ++i) flat(i) = default_value_;
+    ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
+      Values::ForEach(record, [&](int64_t id, const typename Values::Value& value) {
+        if (const int64_t* column = columns_.Find(id)) flat(row * num_columns_ + *column) = value;
+      });
+    });
+  }
+
+ private:
+  bool group_ = false;
+  IdMap columns_;
+  int64_t num_columns_ = 1;
+  typename Values::Value default_value_;
+};
+
+#define TWML_REGISTER_AS_TENSOR(TYPE, VALUES, ATTR_TYPE, OUT_TYPE)                             \
+  REGISTER_OP("Get" TYPE "AsTensor")                                                          \
+      .Attr("feature_id: int")                                                                 \
+      .Attr("default_value: " ATTR_TYPE)                                                       \
+      .Input("data_record_handle: resource")                                                   \
+      .Output("output: " OUT_TYPE)                                                             \
+      .SetShapeFn([](InferenceContext* c) {                                                    \
+        c->set_output(0, c->Vector(InferenceContext::kUnknownDim));                            \
+        return tensorflow::OkStatus();                                                         \
+      })                                                                                       \
+      .Doc("output: [batch], the feature's value in each record, or default_value.");         \
+  REGISTER_OP("Get" TYPE "GroupAsTensor")                                                     \
+      .Attr("feature_ids: list(int)")                                                          \
+      .Attr("default_value: " ATTR_TYPE)                                                       \
+      .Input("data_record_handle: resource")                                                   \
+      .Output("output: " OUT_TYPE)                                                             \
+      .SetShapeFn([](InferenceContext* c) {                                                    \
+        std::vector<int64_t> ids;                                                              \
+        TF_RETURN_IF_ERROR(c->GetAttr("feature_ids", &ids));                                   \
+        c->set_output(0, c->Matrix(InferenceContext::kUnknownDim, static_cast<int64_t>(ids.size()))); \
+        return tensorflow::OkStatus();                                                         \
+      })                                                                                       \
+      .Doc("output: [batch, len(feature_ids)], each feature's value, or default_value.");     \
+  REGISTER_KERNEL_BUILDER(Name("Get" TYPE "AsTensor").Device(DEVICE_CPU), GetAsTensorOp<VALUES>); \
+  REGISTER_KERNEL_BUILDER(Name("Get" TYPE "GroupAsTensor").Device(DEVICE_CPU), GetAsTensorOp<VALUES>)
+
+TWML_REGISTER_AS_TENSOR("Binary", BinaryValues, "float", "float");
+TWML_REGISTER_AS_TENSOR("Continuous", ContinuousValues, "float", "float");
+TWML_REGISTER_AS_TENSOR("Discrete", DiscreteValues, "int", "int64");
+TWML_REGISTER_AS_TENSOR("String", StringValues, "string", "string");
+
+// ---------------------------------------------------------------------------------------------
+// One sparse feature's entries.
+
+REGISTER_OP("GetSparseBinaryAsTensor")
+    .Attr("feature_id: int")
+    .Input("data_record_handle: resource")
+    .Output("ids: int64")
+    .Output("keys: int64")
+    .Output("names: string")
+    .SetShapeFn(VectorOutputs)
+    .Doc("One (kept) sparse binary feature: row ids, keys (= feature_id), names.");
+
+REGISTER_OP("GetSparseContinuousAsTensor")
+    .Attr("feature_id: int")
+    .Input("data_record_handle: resource")
+    .Output("ids: int64")
+    .Output("keys: int64")
+    .Output("names: string")
+    .Output("values: float")
+    .SetShapeFn(VectorOutputs)
+    .Doc("One (kept) sparse continuous feature: row ids, keys (= feature_id), names, values.");
+
+template <bool kContinuous>
+class GetSparseAsTensorOp : public OpKernel {
+ public:
+  explicit GetSparseAsTensorOp(OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("feature_id", &feature_id_));
+  }
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<DataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    FeatureColumns<float> columns;
+    ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
+      if constexpr (kContinuous) {
+        for (const auto& f : record.sparse_continuous) {
+          if (f.id == feature_id_) columns.Add(row, f.id, static_cast<float>(f.value), f.name);
+        }
+      } else {
+        for (const auto& f : record.sparse_binary) {
+          if (f.id == feature_id_) columns.Add(row, f.id, 1.0f, f.name);
+        }
+      }
+    });
+    OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
+    OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
+    OP_REQUIRES_OK(context, OutputStrings(context, 2, columns.names));
+    if (kContinuous) OP_REQUIRES_OK(context, OutputVector<float>(context, 3, columns.values));
+  }
+
+ private:
+  int64_t feature_id_;
+};
+REGISTER_KERNEL_BUILDER(Name("GetSparseBinaryAsTensor").Device(DEVICE_CPU), GetSparseAsTensorOp<false>);
+REGISTER_KERNEL_BUILDER(Name("GetSparseContinuousAsTensor").Device(DEVICE_CPU), GetSparseAsTensorOp<true>);
+
+// ---------------------------------------------------------------------------------------------
+// Hashed features of a decoded (unhashed) batch.
+
+#define TWML_HASHED_KEEP_ATTRS                        \
+  .Attr("binary_keep_features: list(int)")            \
+      .Attr("continuous_keep_features: list(int)")    \
+      .Attr("discrete_keep_features: list(int)")      \
+      .Attr("string_keep_features: list(int)")        \
+      .Attr("sparse_binary_keep_features: list(int)") \
+      .Attr("sparse_continuous_keep_features: list(int)")
+
+REGISTER_OP("GetHashedFeaturesAsSparseTensor")
+    TWML_HASHED_KEEP_ATTRS
+    .Input("data_record_handle: resource")
+    .Output("ids: int64")
+    .Output("keys: int64")
+    .Output("values: float")
+    .SetShapeFn(VectorOutputs)
+    .Doc(R"doc(
+Hashed (ids, keys, values) of the features listed per type that DecodeDataRecord kept. Per row:
+common entries, then own, in type order binary, continuous, discrete, string, sparse binary,
+sparse continuous. Keys: binary and continuous the feature id; discrete
+MixDiscreteIdAndValue(id, value); string, sparse binary and sparse continuous
+MixStringIdAndValue(id, string or name).
+)doc");
+
+REGISTER_OP("GetHashedFeaturesAsSparseTensorV2")
+    TWML_HASHED_KEEP_ATTRS
+    .Attr("keep_features: list(int)")
+    .Attr("keep_codes: list(int)")
+    .Attr("decode_mode: int = 0")
+    .Input("data_record_handle: resource")
+    .Output("ids: int64")
+    .Output("keys: int64")
+    .Output("values: float")
+    .SetShapeFn(VectorOutputs)
+    .Doc(R"doc(
+As GetHashedFeaturesAsSparseTensor, filtered by this op's own keep_features instead of the
+decoder's keep map; with decode_mode 0 a sparse continuous key is FeatureId(name), with 1
+MixStringIdAndValue(id, name).
+)doc");
+
+template <bool kV2>
+class GetHashedFeaturesOp : public OpKernel {
+ public:
+  explicit GetHashedFeaturesOp(OpKernelConstruction* context) : OpKernel(context) {
+    const char* kAttrs[] = {"binary_keep_features",        "continuous_keep_features",
+                            "discrete_keep_features",      "string_keep_features",
+                            "sparse_binary_keep_features", "sparse_continuous_keep_features"};
+    for (int i = 0; i < 6; ++i) {
+      std::vector<int64_t> ids;
+      OP_REQUIRES_OK(context, context->GetAttr(kAttrs[i], &ids));
+      type_keep_[i] = IdMap(ids, ids);
+    }
+    if (kV2) {
+      std::shared_ptr<const DecodeOptions> options;
+      OP_REQUIRES_OK(context, ReadDecodeOptions(context, &options));
+      own_options_ = options;
+    }
+  }
+
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<DataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    const DecodeOptions& options = kV2 ? *own_options_ : *resource->options;
+    const IdMap& keep = options.keep;
+    auto kept = [&](int type, int64_t id) { return type_keep_[type].Contains(id) && keep.Contains(id); };
+    FeatureColumns<float> columns;
+    Status status = RunCore([&] {
+      ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
+        for (int64_t id : record.binary) {
+          if (kept(0, id)) columns.Add(row, id, 1.0f);
+        }
+        for (const auto& f : record.continuous) {
+          if (kept(1, f.id)) columns.Add(row, f.id, static_cast<float>(f.value));
+        }
+        for (const auto& f : record.discrete) {
+          if (kept(2, f.id)) columns.Add(row, MixDiscreteIdAndValue(f.id, f.value), 1.0f);
+        }
+        for (const auto& f : record.strings) {
+          if (kept(3, f.id)) columns.Add(row, MixStringIdAndValue(f.id, f.value), 1.0f);
+        }
+        for (const auto& f : record.sparse_binary) {
+          if (kept(4, f.id)) columns.Add(row, MixStringIdAndValue(f.id, f.name), 1.0f);
+        }
+        for (const auto& f : record.sparse_continuous) {
+          if (!kept(5, f.id)) continue;
+          const int64_t key = kV2 && options.decode_mode == 0 ? FeatureId(f.name)
+                                                               : MixStringIdAndValue(f.id, f.name);
+          columns.Add(row, key, static_cast<float>(f.value));
+        }
+      });
+    });
+    OP_REQUIRES_OK(context, status);
+    OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
+    OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
+    OP_REQUIRES_OK(context, OutputVector<float>(context, 2, columns.values));
+  }
+
+ private:
+  IdMap type_keep_[6];
+  std::shared_ptr<const DecodeOptions> own_options_;
+};
+REGISTER_KERNEL_BUILDER(Name("GetHashedFeaturesAsSparseTensor").Device(DEVICE_CPU),
+                        GetHashedFeaturesOp<false>);
+REGISTER_KERNEL_BUILDER(Name("GetHashedFeaturesAsSparseTensorV2").Device(DEVICE_CPU),
+                        GetHashedFeaturesOp<true>);
+
+}  // namespace
+}  // namespace twml

@@ -1,0 +1,269 @@
+// HashedDataRecord ops (reference §5.2, §5.3): DecodeAndHashDataRecord,
+// DecodeAndHashBatchPredictionRequest(V2) and the getters of the hashed columns.
+//
+// Every getter emits, for each row, the common record's entries (BatchPredictionRequest input)
+// and then the row's own.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "record_resource.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+
+namespace twml {
+namespace {
+
+using tensorflow::DEVICE_CPU;
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Status;
+using tensorflow::Tensor;
+using tensorflow::core::RefCountPtr;
+using tensorflow::shape_inference::InferenceContext;
+
+Status ScalarShape(InferenceContext* c) {
+  c->set_output(0, c->Scalar());
+  return tensorflow::OkStatus();
+}
+
+Status VectorShape(InferenceContext* c) {
+  c->set_output(0, c->Vector(InferenceContext::kUnknownDim));
+  return tensorflow::OkStatus();
+}
+
+Status MatrixShape(InferenceContext* c) {
+  c->set_output(0, c->Matrix(InferenceContext::kUnknownDim, InferenceContext::kUnknownDim));
+  return tensorflow::OkStatus();
+}
+
+REGISTER_OP("DecodeAndHashDataRecord")
+    .Attr("InputType: {uint8, string}")
+    .Attr("keep_features: list(int)")
+    .Attr("keep_codes: list(int)")
+    .Attr("label_features: list(int)")
+    .Attr("weight_features: list(int) = []")
+    .Attr("decode_mode: int = 0")
+    .Input("input_bytes: InputType")
+    .Output("hashed_data_record_handle: resource")
+    .SetShapeFn(ScalarShape)
+    .Doc(R"doc(
+Decodes serialized DataRecords into hashed columns (ids, keys, values, codes, types) of the kept
+features, read with the Get*FromHashedDataRecord ops.
+
+input_bytes: a string tensor with one serialized record per element, or a uint8 vector with
+  exactly one.
+keep_features, keep_codes: the features to keep and their codes (same length).
+label_features, weight_features: features read as labels and weights (when not kept).
+decode_mode: key of a sparse continuous value: 0 FeatureId(name), 1 MixStringIdAndValue(id, name).
+)doc");
+
+REGISTER_OP("DecodeAndHashBatchPredictionRequest")
+    .Attr("keep_features: list(int)")
+    .Attr("keep_codes: list(int)")
+    .Attr("decode_mode: int = 0")
+    .Input("input_bytes: uint8")
+    .Output("hashed_data_record_handle: resource")
+    .SetShapeFn(ScalarShape)
+    .Doc(R"doc(
+Decodes and hashes one serialized BatchPredictionRequest (uint8 vector); every row gets the
+request's common entries first. No labels or weights.
+)doc");
+
+REGISTER_OP("DecodeAndHashBatchPredictionRequestV2")
+    .Attr("InputType: {uint8, string}")
+    .Attr("keep_features: list(int)")
+    .Attr("keep_codes: list(int)")
+    .Attr("label_features: list(int)")
+    .Attr("weight_features: list(int) = []")
+    .Attr("decode_mode: int = 0")
+    .Input("input_bytes: InputType")
+    .Output("hashed_data_record_handle: resource")
+    .SetShapeFn(ScalarShape)
+    .Doc(R"doc(
+Decodes and hashes one serialized BatchPredictionRequest (a uint8 vector, or element 0 of a
+string tensor) with labels and weights per record.
+)doc");
+
+template <bool kRequest>
+class DecodeAndHashOp : public OpKernel {
+ public:
+  explicit DecodeAndHashOp(OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, ReadDecodeOptions(context, &options_));
+  }
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& input = context->input(0);
+    auto* resource = new HashedDataRecordResource;
+    resource->input = input;
+    resource->options = options_;
+    resource->common.Reset(*options_);
+    auto* arena = &resource->arena;
+    Status status;
+    if (kRequest) {
+      status = DecodeBatchPredictionRequestInput(input, [&](ThriftReader* reader) {
+        BatchPredictionRequest<HashedDataRecord> request(arena);
+        request.Decode(reader, *options_);
+        resource->records = std::move(request.records);
+        resource->common = std::move(request.common);
+      });
+    } else {
+      const size_t count = input.dtype() == tensorflow::DT_UINT8 ? 1 : static_cast<size_t>(input.NumElements());
+      resource->records.reserve(count);
+      for (size_t i = 0; i < count; ++i) resource->records.emplace_back(arena);
+      status = DecodeInput(input, "record", [&](ThriftReader* reader, size_t index) {
+        resource->records[index].Decode(reader, *options_);
+      });
+    }
+    if (!status.ok()) {
+      resource->Unref();
+      context->SetStatus(status);
+      return;
+    }
+    OP_REQUIRES_OK(context, OutputRecordHandle(context, resource));
+  }
+
+ private:
+  std::shared_ptr<const DecodeOptions> options_;
+};
+
+REGISTER_KERNEL_BUILDER(Name("DecodeAndHashDataRecord").Device(DEVICE_CPU), DecodeAndHashOp<false>);
+REGISTER_KERNEL_BUILDER(Name("DecodeAndHashBatchPredictionRequest").Device(DEVICE_CPU),
+                        DecodeAndHashOp<true>);
+REGISTER_KERNEL_BUILDER(Name("DecodeAndHashBatchPredictionRequestV2").Device(DEVICE_CPU),
+                        DecodeAndHashOp<true>);
+
+int64_t TotalSize(const HashedDataRecordResource& resource) {
+  int64_t total = 0;
+  for (const auto& record : resource.records) {
+    total += static_cast<int64_t>(resource.common.size() + record.size());
+  }
+  return total;
+}
+
+// The column a getter outputs.
+enum class Column { kIds, kUKeys, kKeys, kValues, kCodes, kTypes };
+
+template <Column kColumn, typename Out>
+class GetColumnOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<HashedDataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    Tensor* output = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, {TotalSize(*resource)}, &output));
+    Out* out = output->flat<Out>().data();
+    const HashedDataRecord& common = resource->common;
+    for (size_t row = 0; row < resource->records.size(); ++row) {
+      out = Append(static_cast<int64_t>(row), common, out);
+      out = Append(static_cast<int64_t>(row), resource->records[row], out);
+    }
+  }
+
+ private:
+  static Out* Append(int64_t row, const HashedDataRecord& record, Out* out) {
+    for (const HashedEntry& entry : record.entries) {
+      if constexpr (kColumn == Column::kIds) {
+        *out++ = row;
+      } else if constexpr (kColumn == Column::kUKeys) {
+        *out++ = entry.id;
+      } else if constexpr (kColumn == Column::kKeys) {
+        *out++ = entry.key;
+      } else if constexpr (kColumn == Column::kValues) {
+        *out++ = static_cast<float>(entry.value);
+      } else if constexpr (kColumn == Column::kCodes) {
+        *out++ = entry.code;
+      } else {
+        *out++ = static_cast<int8_t>(entry.type);
+      }
+    }
+    return out;
+  }
+};
+
+#define TWML_REGISTER_COLUMN(NAME, OUTPUT, COLUMN, TYPE, DOC)                             \
+  REGISTER_OP(NAME).Input("hashed_data_record_handle: resource").Output(OUTPUT)          \
+      .SetShapeFn(VectorShape).Doc(DOC);                                                 \
+  REGISTER_KERNEL_BUILDER(Name(NAME).Device(DEVICE_CPU), GetColumnOp<COLUMN, TYPE>)
+
+TWML_REGISTER_COLUMN("GetIdsFromHashedDataRecord", "ids: int64", Column::kIds, int64_t,
+                     "ids: [total_size], the row of each entry.");
+TWML_REGISTER_COLUMN("GetUKeysFromHashedDataRecord", "ukeys: int64", Column::kUKeys, int64_t,
+                     "ukeys: [total_size], the raw feature id of each entry.");
+TWML_REGISTER_COLUMN("GetKeysFromHashedDataRecord", "keys: int64", Column::kKeys, int64_t,
+                     "keys: [total_size], the hashed key of each entry.");
+TWML_REGISTER_COLUMN("GetValuesFromHashedDataRecord", "values: float", Column::kValues, float,
+                     "values: [total_size], the value of each entry.");
+TWML_REGISTER_COLUMN("GetCodesFromHashedDataRecord", "codes: int64", Column::kCodes, int64_t,
+                     "codes: [total_size], the keep_codes code of each entry's feature.");
+TWML_REGISTER_COLUMN("GetTypesFromHashedDataRecord", "types: int8", Column::kTypes, int8_t,
+                     "types: [total_size], 1 binary, 2 continuous, 3 discrete, 4 string, "
+                     "5 sparse binary, 6 sparse continuous.");
+
+REGISTER_OP("GetBatchSizeFromHashedDataRecord")
+    .Input("hashed_data_record_handle: resource")
+    .Output("batch_size: int64")
+    .SetShapeFn(ScalarShape)
+    .Doc("The number of records in the batch.");
+
+REGISTER_OP("GetTotalSizeFromHashedDataRecord")
+    .Input("hashed_data_record_handle: resource")
+    .Output("total_size: int64")
+    .SetShapeFn(ScalarShape)
+    .Doc("The number of entries the column getters output.");
+
+template <bool kTotal>
+class GetSizeOp : public OpKernel {
+ public:
+  using OpKernel::OpKernel;
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<HashedDataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    Tensor* output = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, {}, &output));
+    output->scalar<int64_t>()() = kTotal ? TotalSize(*resource) : resource->batch_size();
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("GetBatchSizeFromHashedDataRecord").Device(DEVICE_CPU), GetSizeOp<false>);
+REGISTER_KERNEL_BUILDER(Name("GetTotalSizeFromHashedDataRecord").Device(DEVICE_CPU), GetSizeOp<true>);
+
+REGISTER_OP("GetLabelsFromHashedDataRecord")
+    .Attr("default_label: float")
+    .Input("hashed_data_record_handle: resource")
+    .Output("labels: float")
+    .SetShapeFn(MatrixShape)
+    .Doc("labels: float [batch, len(label_features)]; a missing label is default_label.");
+
+REGISTER_OP("GetWeightsFromHashedDataRecord")
+    .Input("hashed_data_record_handle: resource")
+    .Output("weights: float")
+    .SetShapeFn(MatrixShape)
+    .Doc("weights: float [batch, len(weight_features)]; a missing weight is 0.");
+
+class GetHashedLabelsOrWeightsOp : public OpKernel {
+ public:
+  explicit GetHashedLabelsOrWeightsOp(OpKernelConstruction* context) : OpKernel(context) {
+    labels_ = context->HasAttr("default_label");
+    if (labels_) OP_REQUIRES_OK(context, context->GetAttr("default_label", &default_label_));
+  }
+  void Compute(OpKernelContext* context) override {
+    RefCountPtr<HashedDataRecordResource> resource;
+    OP_REQUIRES_OK(context, LookupRecords(context, &resource));
+    OP_REQUIRES_OK(context, OutputLabelsOrWeights(context, *resource, labels_, default_label_));
+  }
+
+ private:
+  bool labels_ = false;
+  float default_label_ = 0;
+};
+REGISTER_KERNEL_BUILDER(Name("GetLabelsFromHashedDataRecord").Device(DEVICE_CPU),
+                        GetHashedLabelsOrWeightsOp);
+REGISTER_KERNEL_BUILDER(Name("GetWeightsFromHashedDataRecord").Device(DEVICE_CPU),
+                        GetHashedLabelsOrWeightsOp);
+
+}  // namespace
+}  // namespace twml

@@ -1,0 +1,173 @@
+// The per-batch resource of the decode ops: decoded records that the getter ops read.
+//
+// A decode op outputs a scalar resource handle that owns its RecordResource (a ref-counting
+// handle): the records live exactly as long as the handle tensor, which keeps the serialized
+// input alive too, since records point into it.
+#ifndef TWML_OPS_RECORD_RESOURCE_H_
+#define TWML_OPS_RECORD_RESOURCE_H_
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <memory_resource>
+#include <string>
+#include <vector>
+
+#include "core_status.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/resource_mgr.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "twml/batch_prediction_request.h"
+#include "twml/data_record.h"
+#include "twml/hashed_data_record.h"
+
+namespace twml {
+
+template <typename Record>
+class RecordResource : public tensorflow::ResourceBase {
+ public:
+  std::string DebugString() const override {
+    return "twml record batch of " + std::to_string(records.size());
+  }
+
+  int64_t batch_size() const { return static_cast<int64_t>(records.size()); }
+
+  // Destroyed last: the records' storage may come from it.
+  std::pmr::monotonic_buffer_resource arena{1 << 16};
+  tensorflow::Tensor input;                      // the serialized bytes records point into
+  std::shared_ptr<const DecodeOptions> options;  // how they were decoded
+  std::vector<Record> records;
+  Record common;  // a BatchPredictionRequest's common features; empty otherwise
+};
+
+using DataRecordResource = RecordResource<DataRecord>;
+using HashedDataRecordResource = RecordResource<HashedDataRecord>;
+
+// Outputs a handle owning `resource` (takes its reference) as output 0.
+template <typename Record>
+tensorflow::Status OutputRecordHandle(tensorflow::OpKernelContext* context,
+                                      RecordResource<Record>* resource) {
+  tensorflow::Tensor* handle = nullptr;
+  tensorflow::AllocatorAttributes host;
+  host.set_on_host(true);
+  tensorflow::Status status = context->allocate_output(0, {}, &handle, host);
+  if (!status.ok()) {
+    resource->Unref();
+    return status;
+  }
+  handle->scalar<tensorflow::ResourceHandle>()() =
+      tensorflow::ResourceHandle::MakeRefCountingHandle(resource, context->device()->name());
+  return tensorflow::OkStatus();
+}
+
+template <typename Record>
+tensorflow::Status LookupRecords(tensorflow::OpKernelContext* context,
+                                 tensorflow::core::RefCountPtr<RecordResource<Record>>* resource) {
+  return tensorflow::LookupResource(context, tensorflow::HandleFromInput(context, 0), resource);
+}
+
+// Reads the attrs the decode ops share (keep_features, keep_codes and, where the op has them,
+// label_features, weight_features, decode_mode) into DecodeOptions.
+inline tensorflow::Status ReadDecodeOptions(tensorflow::OpKernelConstruction* context,
+                                            std::shared_ptr<const DecodeOptions>* options) {
+  std::vector<int64_t> keep_features, keep_codes, label_features, weight_features;
+  int64_t decode_mode = 0;
+  TF_RETURN_IF_ERROR(context->GetAttr("keep_features", &keep_features));
+  TF_RETURN_IF_ERROR(context->GetAttr("keep_codes", &keep_codes));
+  if (context->HasAttr("label_features")) {
+    TF_RETURN_IF_ERROR(context->GetAttr("label_features", &label_features));
+  }
+  if (context->HasAttr("weight_features")) {
+    TF_RETURN_IF_ERROR(context->GetAttr("weight_features", &weight_features));
+  }
+  if (context->HasAttr("decode_mode")) {
+    TF_RETURN_IF_ERROR(context->GetAttr("decode_mode", &decode_mode));
+  }
+  return RunCore([&] {
+    *options = std::make_shared<const DecodeOptions>(keep_features, keep_codes, label_features,
+                                                     weight_features, static_cast<int>(decode_mode));
+  });
+}
+
+// Decodes `input` (one serialized struct per element of a string tensor, or one struct in a
+// uint8 tensor) with `decode(reader, index)`; errors name the element.
+template <typename DecodeFn>
+tensorflow::Status DecodeInput(const tensorflow::Tensor& input, const char* what,
+                               DecodeFn&& decode) {
+  if (input.dtype() == tensorflow::DT_UINT8) {
+    const auto bytes = input.flat<uint8_t>();
+    return RunCore([&] {
+      ThriftReader reader(bytes.data(), static_cast<size_t>(bytes.size()), what);
+      decode(&reader, 0);
+    });
+  }
+  const auto strings = input.flat<tensorflow::tstring>();
+  return RunCore([&] {
+    for (int64_t i = 0; i < strings.size(); ++i) {
+      const tensorflow::tstring& value = strings(i);
+      ThriftReader reader(reinterpret_cast<const uint8_t*>(value.data()), value.size(),
+                          std::string(what) + " " + std::to_string(i));
+      decode(&reader, static_cast<size_t>(i));
+    }
+  });
+}
+
+// Decodes the one BatchPredictionRequest of `input` (a uint8 vector, or element 0 of a string
+// tensor) with `decode(reader)`.
+template <typename DecodeFn>
+tensorflow::Status DecodeBatchPredictionRequestInput(const tensorflow::Tensor& input,
+                                                     DecodeFn&& decode) {
+  const char* kWhat = "BatchPredictionRequest";
+  if (input.dtype() == tensorflow::DT_UINT8) {
+    const auto bytes = input.flat<uint8_t>();
+    return RunCore([&] {
+      ThriftReader reader(bytes.data(), static_cast<size_t>(bytes.size()), kWhat);
+      decode(&reader);
+    });
+  }
+  if (input.NumElements() == 0) {
+    return tensorflow::errors::InvalidArgument(
+        "expected a serialized BatchPredictionRequest, got an empty string tensor");
+  }
+  const tensorflow::tstring& value = input.flat<tensorflow::tstring>()(0);
+  return RunCore([&] {
+    ThriftReader reader(reinterpret_cast<const uint8_t*>(value.data()), value.size(), kWhat);
+    decode(&reader);
+  });
+}
+
+// Copies `values` into a new 1-D output (converting element types, e.g. double -> float).
+template <typename Out, typename In>
+tensorflow::Status OutputVector(tensorflow::OpKernelContext* context, int index,
+                                const std::vector<In>& values) {
+  tensorflow::Tensor* output = nullptr;
+  TF_RETURN_IF_ERROR(context->allocate_output(
+      index, {static_cast<int64_t>(values.size())}, &output));
+  auto flat = output->flat<Out>();
+  for (size_t i = 0; i < values.size(); ++i) flat(i) = static_cast<Out>(values[i]);
+  return tensorflow::OkStatus();
+}
+
+// Outputs [batch, columns] labels (NaN, i.e. missing, becomes `default_label`) or weights.
+template <typename Record>
+tensorflow::Status OutputLabelsOrWeights(tensorflow::OpKernelContext* context,
+                                         const RecordResource<Record>& resource, bool labels,
+                                         float default_label) {
+  const size_t columns = labels ? resource.options->labels.size() : resource.options->weights.size();
+  tensorflow::Tensor* output = nullptr;
+  TF_RETURN_IF_ERROR(context->allocate_output(
+      0, {resource.batch_size(), static_cast<int64_t>(columns)}, &output));
+  auto matrix = output->matrix<float>();
+  for (size_t row = 0; row < resource.records.size(); ++row) {
+    const auto& values = labels ? resource.records[row].labels : resource.records[row].weights;
+    for (size_t column = 0; column < columns; ++column) {
+      const double value = values[column];
+      matrix(row, column) = labels && std::isnan(value) ? default_label : static_cast<float>(value);
+    }
+  }
+  return tensorflow::OkStatus();
+}
+
+}  // namespace twml
+
+#endif  // TWML_OPS_RECORD_RESOURCE_H_

@@ -1,0 +1,77 @@
+// Text ops (reference §5.10): GetSubstrings.
+#include <cstdint>
+#include <string_view>
+
+#include "core_status.h"
+#include "tensorflow/core/framework/common_shape_fns.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "twml/substrings.h"
+
+namespace twml {
+namespace {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Status;
+using tensorflow::Tensor;
+using tensorflow::tstring;
+
+REGISTER_OP("GetSubstrings")
+    .Attr("ValueType: {string} = DT_STRING")
+    .Attr("min_n: int")
+    .Attr("max_n: int")
+    .Input("values: ValueType")
+    .Output("substrings: ValueType")
+    .SetShapeFn(tensorflow::shape_inference::UnchangedShape)
+    .Doc(R"doc(
+The character n-grams of each word, fastText style, as one ';'-joined string per word.
+
+For a word w: the set {w, "<w>", every substring of "<w>" of min_n..max_n characters}, sorted
+bytewise and joined by ';'. A character is a UTF-8 lead (or ASCII) byte with the continuation
+bytes after it, so no n-gram splits a multi-byte character; the bytes are not otherwise
+validated. Unlike fastText, "<" and ">" alone are included when min_n is 1.
+
+values: string, any shape: the words.
+min_n: the shortest n-gram, at least 1.
+max_n: the longest n-gram, at least min_n. A word's n-grams may take at most 4 MiB (counting a
+  ';' each, before duplicates are removed): lower max_n for very long words.
+substrings: string, values' shape.
+)doc");
+
+class GetSubstringsOp : public OpKernel {
+ public:
+  explicit GetSubstringsOp(OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("min_n", &min_n_));
+    OP_REQUIRES_OK(context, context->GetAttr("max_n", &max_n_));
+    OP_REQUIRES_OK(context, RunCore([&] { CheckSubstringLengths(min_n_, max_n_); }));
+  }
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& values = context->input(0);
+    Tensor* output = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, values.shape(), &output));
+    const auto words = values.flat<tstring>();
+    auto substrings = output->flat<tstring>();
+    int64_t i = 0;
+    const Status status = RunCore([&] {
+      for (; i < words.size(); ++i) {
+        substrings(i) = GetSubstrings(std::string_view(words(i).data(), words(i).size()), min_n_,
+                                      max_n_);
+      }
+    });
+    OP_REQUIRES(context, status.ok(),
+                tensorflow::errors::InvalidArgument("word #", i, " of values: ", status.message()));
+  }
+
+ private:
+  int64_t min_n_ = 0;
+  int64_t max_n_ = 0;
+};
+
+REGISTER_KERNEL_BUILDER(Name("GetSubstrings").Device(tensorflow::DEVICE_CPU), GetSubstringsOp);
+
+}  // namespace
+}  // namespace twml

@@ -1,0 +1,366 @@
+#include "twml/block_format.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <utility>
+
+#include "twml/compression.h"
+
+namespace twml {
+namespace {
+
+constexpr size_t kMarkerSize = sizeof(kBlockMarker);
+constexpr size_t kLengthSize = 4;
+constexpr size_t kMinBufferSize = 64;
+constexpr size_t kMaxVarintSize = 10;
+
+// SerializedBlock's tags, written as single bytes (tag << 3 | wire type).
+constexpr uint8_t kVersionTag = 1;
+constexpr uint8_t kClassNameTag = 2;
+constexpr uint8_t kRecordTag = 3;
+constexpr uint8_t kWireVarint = 0;
+constexpr uint8_t kWireLengthDelimited = 2;
+constexpr uint32_t kBlockVersion = 1;
+
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+void AppendTag(uint8_t tag, uint8_t wire_type, std::string* out) {
+  out->push_back(static_cast<char>((tag << 3) | wire_type));
+}
+
+void AppendBytesField(uint8_t tag, std::string_view bytes, std::string* out) {
+  AppendTag(tag, kWireLengthDelimited, out);
+  AppendVarint(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+// The fields that start every block: version and class name.
+std::string BlockHeader(std::string_view class_name) {
+  if (class_name.size() > kMaxClassNameSize) {
+    throw Error(ErrorCode::kSize, "class name of " + std::to_string(class_name.size()) +
+                                      " bytes exceeds the block format's limit of " +
+                                      std::to_string(kMaxClassNameSize));
+  }
+  std::string header;
+  AppendTag(kVersionTag, kWireVarint, &header);
+  AppendVarint(kBlockVersion, &header);
+  AppendBytesField(kClassNameTag, class_name, &header);
+  return header;
+}
+
+void AppendMarkerAndLength(size_t payload_size, std::string* out) {
+  if (payload_size > INT32_MAX) {
+    throw Error(ErrorCode::kSize, "block payload of " + std::to_string(payload_size) +
+                                      " bytes does not fit the format's int32 length");
+  }
+  out->append(reinterpret_cast<const char*>(kBlockMarker), kMarkerSize);
+  for (int shift = 0; shift < 32; shift += 8) {
+    out->push_back(static_cast<char>((payload_size >> shift) & 0xff));
+  }
+}
+
+std::string Hex8(uint8_t byte) {
+  static const char kDigits[] = "0123456789abcdef";
+  return std::string("0x") + kDigits[byte >> 4] + kDigits[byte & 15];
+}
+
+std::string SystemError(const std::string& what, const std::string& path) {
+  return what + " '" + path + "': " + std::strerror(errno);
+}
+
+}  // namespace
+
+std::string EncodeBlock(std::string_view class_name,
+                        const std::vector<std::string_view>& records) {
+  std::string payload = BlockHeader(class_name);
+  for (const std::string_view record : records) AppendBytesField(kRecordTag, record, &payload);
+  std::string block;
+  AppendMarkerAndLength(payload.size(), &block);
+  block += payload;
+  return block;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BlockReader
+
+BlockReader::BlockReader(std::unique_ptr<ByteSource> source, std::string name,
+                         size_t buffer_size)
+    : source_(std::move(source)),
+      name_(std::move(name)),
+      buffer_(std::max(buffer_size, kMinBufferSize)) {}
+
+bool BlockReader::Next(std::string* record) {
+  std::string_view view;
+  if (!Next(&view)) return false;
+  record->assign(view.data(), view.size());
+  return true;
+}
+
+bool BlockReader::Next(std::string_view* record) {
+  if (error_ != nullptr) throw *error_;
+  try {
+    return NextInBlock(record);
+  } catch (const Error& error) {
+    error_ = std::make_unique<Error>(error);
+    throw;
+  }
+}
+
+bool BlockReader::NextInBlock(std::string_view* record) {
+  while (next_record_ == records_.size()) {
+    if (!ReadBlock()) return false;
+  }
+  *record = records_[next_record_++];
+  ++records_read_;
+  return true;
+}
+
+std::string BlockReader::At(uint64_t offset) const {
+  return (source_->decompressed() ? "decompressed byte " : "byte ") + std::to_string(offset);
+}
+
+void BlockReader::Fail(const std::string& kind, const std::string& what) const {
+  throw Error(ErrorCode::kIO, name_ + ": " + kind + " block at " + At(block_offset_) + ": " + what);
+}
+
+uint64_t BlockReader::Position() const { return source_->offset() - (end_ - begin_); }
+
+size_t BlockReader::Fill(size_t want) {
+  if (end_ - begin_ >= want) return end_ - begin_;
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  while (end_ < want && !source_ended_) {
+    const size_t count = source_->Read(buffer_.data() + end_, buffer_.size() - end_);
+    if (count == 0) source_ended_ = true;
+    end_ += count;
+  }
+  return end_ - begin_;
+}
+
+bool BlockReader::FindMarker() {
+  while (true) {
+    if (Fill(kMarkerSize) < kMarkerSize) {
+      begin_ = end_;  // trailing bytes without a marker: the end of the data
+      return false;
+    }
+    const uint8_t* start = buffer_.data() + begin_;
+    const auto* found = static_cast<const uint8_t*>(
+        memmem(start, end_ - begin_, kBlockMarker, kMarkerSize));
+    if (found != nullptr) {
+      begin_ += static_cast<size_t>(found - start);
+      block_offset_ = Position();
+      begin_ += kMarkerSize;
+      return true;
+    }
+    // Keep the last bytes: they may be the start of a marker that the next read completes.
+    begin_ = end_ - (kMarkerSize - 1);
+  }
+}
+
+bool BlockReader::ReadBlock() {
+  records_.clear();
+  next_record_ = 0;
+  while (true) {
+    if (!FindMarker()) return false;
+    if (Fill(kLengthSize) < kLengthSize) {
+      Fail("truncated", "the data ends inside its length field");
+    }
+    uint32_t length_bits = 0;
+    for (size_t i = 0; i < kLengthSize; ++i) {
+      length_bits |= static_cast<uint32_t>(buffer_[begin_ + i]) << (8 * i);
+    }
+    begin_ += kLengthSize;
+    const auto length = static_cast<int32_t>(length_bits);
+    if (length <= 0) continue;  // the original skips such blocks
+
+    // Read the payload as it arrives, so that a length larger than the data costs no more
+    // memory than the data that is there.
+    const auto size = static_cast<size_t>(length);
+    payload_.clear();
+    while (payload_.size() < size) {
+      if (begin_ == end_ && Fill(1) == 0) {
+        Fail("truncated", "its length field declares " + std::to_string(size) +
+                              " bytes, but the data ends after " +
+                              std::to_string(payload_.size()));
+      }
+      const size_t take = std::min(end_ - begin_, size - payload_.size());
+      payload_.append(reinterpret_cast<const char*>(buffer_.data() + begin_), take);
+      begin_ += take;
+    }
+    ParsePayload();
+    return true;
+  }
+}
+
+void BlockReader::ParsePayload() {
+  const auto* data = reinterpret_cast<const uint8_t*>(payload_.data());
+  const size_t size = payload_.size();
+  // Offsets in messages are stream offsets; the payload starts after marker and length.
+  const uint64_t payload_offset = block_offset_ + kMarkerSize + kLengthSize;
+  size_t pos = 0;
+  auto at = [&](size_t payload_pos) { return At(payload_offset + payload_pos); };
+
+  // Field names are made only for messages: `record` is the 1-based record number, or 0.
+  auto field_name = [](const char* field, size_t record) {
+    return record == 0 ? std::string(field) : "record " + std::to_string(record);
+  };
+  auto read_tag = [&](uint8_t tag, uint8_t wire_type, const char* field, size_t record) {
+    if (pos == size) Fail("corrupt", "the block ends before its " + field_name(field, record));
+    const uint8_t byte = data[pos];
+    if ((byte >> 3) != tag && (byte & 7) != wire_type) {
+      Fail("corrupt", "expected the " + field_name(field, record) + " (tag " +
+                          std::to_string(tag) + ") at " + at(pos) + ", found " + Hex8(byte));
+    }
+    ++pos;
+  };
+  auto read_varint = [&](const char* field, size_t record) {
+    const size_t start = pos;
+    uint64_t value = 0;
+    for (size_t i = 0; i < kMaxVarintSize; ++i) {
+      if (pos == size) {
+        Fail("corrupt", "the varint of the " + field_name(field, record) + " at " + at(start) +
+                            " runs past the end of the block");
+      }
+      const uint8_t byte = data[pos++];
+      value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+      if ((byte & 0x80) == 0) return value;
+    }
+    Fail("corrupt", "the varint of the " + field_name(field, record) + " at " + at(start) +
+                        " is longer than 10 bytes");
+  };
+  auto read_bytes = [&](const char* field, size_t record) {
+    const size_t start = pos;
+    const uint64_t length = read_varint(field, record);
+    if (length > size - pos) {
+      Fail("corrupt", "the " + field_name(field, record) + " at " + at(start) + " declares " +
+                          std::to_string(length) + " bytes, but only " +
+                          std::to_string(size - pos) + " are left in the block");
+    }
+    const std::string_view bytes(payload_.data() + pos, static_cast<size_t>(length));
+    pos += static_cast<size_t>(length);
+    return bytes;
+  };
+
+  read_tag(kVersionTag, kWireVarint, "version field", 0);
+  const uint64_t version = read_varint("version field", 0);
+  if (version != kBlockVersion) {
+    Fail("corrupt", "unsupported version " + std::to_string(version) + " (expected 1)");
+  }
+  read_tag(kClassNameTag, kWireLengthDelimited, "class name", 0);
+  const size_t name_start = pos;
+  const std::string_view class_name = read_bytes("class name", 0);
+  if (class_name.size() > kMaxClassNameSize) {
+    Fail("corrupt", "the class name at " + at(name_start) + " has " +
+                        std::to_string(class_name.size()) + " bytes, more than the limit of " +
+                        std::to_string(kMaxClassNameSize));
+  }
+  class_name_.assign(class_name.data(), class_name.size());
+  for (size_t record = 1; pos < size; ++record) {
+    read_tag(kRecordTag, kWireLengthDelimited, "record", record);
+    records_.push_back(read_bytes("record", record));
+  }
+}
+
+std::unique_ptr<BlockReader> OpenBlockFile(const std::string& path,
+                                           std::string_view compression_type,
+                                           size_t buffer_size) {
+  const Compression compression = ResolveCompression(compression_type, path);
+  return std::make_unique<BlockReader>(
+      Decompress(std::make_unique<FileByteSource>(path), compression, buffer_size), path,
+      buffer_size);
+}
+
+// ---------------------------------------------------------------------------------------------
+// BlockWriter
+
+BlockWriter::BlockWriter(std::string path, int records_per_block)
+    : path_(std::move(path)), side_path_(path_ + ".block"), records_per_block_(records_per_block) {
+  if (records_per_block <= 0) {
+    throw Error(ErrorCode::kSize,
+                "records_per_block must be positive, not " + std::to_string(records_per_block));
+  }
+  output_ = std::fopen(path_.c_str(), "ab");
+  if (output_ == nullptr) throw Error(ErrorCode::kIO, SystemError("cannot open", path_));
+}
+
+BlockWriter::~BlockWriter() { std::fclose(output_); }
+
+void BlockWriter::Write(std::string_view class_name, std::string_view record) {
+  if (record.size() > INT32_MAX) {
+    throw Error(ErrorCode::kSize, "a record of " + std::to_string(record.size()) +
+                                      " bytes does not fit a block");
+  }
+  const std::string header = BlockHeader(class_name);  // validates before anything is written
+  FILE* side = std::fopen(side_path_.c_str(), "ab");
+  if (side == nullptr) throw Error(ErrorCode::kIO, SystemError("cannot open", side_path_));
+  struct stat info;
+  if (fstat(fileno(side), &info) != 0) {
+    const std::string message = SystemError("cannot stat", side_path_);
+    std::fclose(side);
+    throw Error(ErrorCode::kIO, message);
+  }
+  // A new side file starts the block with its header fields.
+  std::string bytes = info.st_size == 0 ? header : std::string();
+  AppendBytesField(kRecordTag, record, &bytes);
+  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), side) == bytes.size();
+  if (!written || std::fclose(side) != 0) {
+    throw Error(ErrorCode::kIO, SystemError("cannot write", side_path_));
+  }
+  if (++records_in_block_ % records_per_block_ == 0) Flush();
+}
+
+void BlockWriter::Flush() {
+  FILE* side = std::fopen(side_path_.c_str(), "rb");
+  if (side == nullptr) {
+    if (errno == ENOENT) return;  // nothing written since the last block
+    throw Error(ErrorCode::kIO, SystemError("cannot open", side_path_));
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> closer(side, &std::fclose);
+  struct stat info;
+  if (fstat(fileno(side), &info) != 0) {
+    throw Error(ErrorCode::kIO, SystemError("cannot stat", side_path_));
+  }
+  const auto size = static_cast<size_t>(info.st_size);
+  if (size > 0) {
+    std::string head;
+    AppendMarkerAndLength(size, &head);
+    if (std::fwrite(head.data(), 1, head.size(), output_) != head.size()) {
+      throw Error(ErrorCode::kIO, SystemError("cannot write", path_));
+    }
+    char chunk[64 << 10];
+    size_t copied = 0;
+    while (copied < size) {
+      const size_t count = std::fread(chunk, 1, std::min(sizeof(chunk), size - copied), side);
+      if (count == 0) {
+        throw Error(ErrorCode::kIO, "cannot read '" + side_path_ + "': it has " +
+                                        std::to_string(copied) + " bytes, " +
+                                        std::to_string(size) + " expected");
+      }
+      if (std::fwrite(chunk, 1, count, output_) != count) {
+        throw Error(ErrorCode::kIO, SystemError("cannot write", path_));
+      }
+      copied += count;
+    }
+    if (std::fflush(output_) != 0) throw Error(ErrorCode::kIO, SystemError("cannot write", path_));
+  }
+  closer.reset();
+  if (std::remove(side_path_.c_str()) != 0) {
+    throw Error(ErrorCode::kIO, SystemError("cannot remove", side_path_));
+  }
+  records_in_block_ = 0;
+}
+
+}  // namespace twml

@@ -1,0 +1,133 @@
+"""The pybind11 record codecs: byte-identical to thriftpy2 from the project's IDL, and strict."""
+
+import sys
+
+import numpy as np
+import pytest
+
+import libtwml
+from libtwml import _core
+from twml_common import (
+    BatchPredictionRequest,
+    DataRecord,
+    DataType,
+    GeneralTensor,
+    RawTypedTensor,
+    StringTensor,
+    serialize,
+)
+
+RECORD = {
+    "binary": [1, -2, 2**63 - 1],
+    "continuous": {3: 0.5, 4: -1e300},
+    "discrete": {5: -(2**63)},
+    "strings": {6: b"caf\xc3\xa9"},
+    "sparse_binary": {7: [b"a", b"b"]},
+    "sparse_continuous": {8: {b"x": 1.0, b"y": -2.5}},
+    "blobs": {9: b"\x00\xff"},
+}
+
+
+def thrift_record():
+    return DataRecord(
+        binaryFeatures=RECORD["binary"],
+        continuousFeatures=RECORD["continuous"],
+        discreteFeatures=RECORD["discrete"],
+        stringFeatures={6: "café"},
+        sparseBinaryFeatures={7: ["a", "b"]},
+        sparseContinuousFeatures={8: {"x": 1.0, "y": -2.5}},
+        blobFeatures=RECORD["blobs"],
+    )
+
+
+def test_encoding_is_byte_identical_to_thriftpy2():
+    assert _core.encode_data_record(RECORD) == serialize(thrift_record())
+
+
+def test_decoding_returns_every_feature_in_wire_order():
+    assert _core.decode_data_record(serialize(thrift_record())) == RECORD
+
+
+def test_str_values_encode_as_utf8():
+    assert _core.encode_data_record({"strings": {6: "café"}}) == _core.encode_data_record(
+        {"strings": {6: RECORD["strings"][6]}}
+    )
+
+
+def test_tensors_round_trip_and_match_the_raw_typed_encoding():
+    tensors = {
+        1: np.arange(6, dtype=np.float32).reshape(2, 3),
+        2: np.array([1, -2], dtype=np.int64),
+        3: np.array([True, False]),
+        4: np.array([b"a", b"bc"], dtype=object),
+    }
+    data = _core.encode_data_record({"tensors": tensors})
+    decoded = _core.decode_data_record(data)["tensors"]
+    for key, value in tensors.items():
+        np.testing.assert_array_equal(decoded[key], value)
+        assert decoded[key].shape == value.shape
+    expected = DataRecord(
+        tensors={
+            1: GeneralTensor(
+                rawTypedTensor=RawTypedTensor(dataType=DataType.FLOAT, content=tensors[1].tobytes(), shape=[2, 3])
+            ),
+            2: GeneralTensor(
+                rawTypedTensor=RawTypedTensor(dataType=DataType.INT64, content=tensors[2].tobytes(), shape=[2])
+            ),
+            3: GeneralTensor(rawTypedTensor=RawTypedTensor(dataType=DataType.BOOL, content=b"\x01\x00", shape=[2])),
+            4: GeneralTensor(stringTensor=StringTensor(strings=["a", "bc"], shape=[2])),
+        }
+    )
+    assert data == serialize(expected)
+
+
+def test_hashed_decoding():
+    out = _core.decode_hashed_data_record(
+        serialize(thrift_record()), keep_features=[1, 5, 8], keep_codes=[0, 1, 2], label_features=[3], decode_mode=0
+    )
+    assert out["ids"].tolist() == [1, 5, 8, 8]
+    assert out["keys"].tolist() == [
+        1,
+        libtwml.mix_discrete_id_and_value(5, -(2**63)),
+        libtwml.feature_id("x")[0],
+        libtwml.feature_id("y")[0],
+    ]
+    assert out["values"].tolist() == [1.0, 1.0, 1.0, -2.5]
+    assert out["codes"].tolist() == [0, 1, 2, 2] and out["types"].tolist() == [1, 3, 6, 6]
+    assert out["labels"].tolist() == [0.5]
+
+
+def test_batch_prediction_request():
+    request = BatchPredictionRequest(
+        individualFeaturesList=[thrift_record(), DataRecord()], commonFeatures=DataRecord(binaryFeatures=[42])
+    )
+    out = _core.decode_batch_prediction_request(serialize(request))
+    assert out == {"records": [RECORD, {}], "common": {"binary": [42]}}
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x0e\x00\x01\x0a\x7f\xff\xff\xff" + b"\x00" * 40, "binaryFeatures: 2147483647 elements cannot fit"),
+        (b"\x0b\x00\x0c\x00\x00\x00\x00\x00", r"DataRecord: unknown field id 12 \(string\) at byte 0"),
+        (b"\x0e\x00\x01", "truncated data"),
+        (
+            b"\x0d\x00\x08\x0a\x0c\x00\x00\x00\x01" + b"\x00" * 8 + b"\x0c\x00\x08\x00\x00",
+            "GeneralTensor: BinaryTensor is not supported",
+        ),
+    ],
+)
+def test_malformed_input_is_a_clear_error(data, message):
+    with pytest.raises(libtwml.Error, match=message):
+        _core.decode_data_record(data)
+
+
+def test_unknown_record_key_and_bad_value_types():
+    with pytest.raises(KeyError, match="unknown DataRecord field 'binaryFeatures'"):
+        _core.encode_data_record({"binaryFeatures": [1]})
+    with pytest.raises(TypeError, match="strings: expected bytes or str, got int"):
+        _core.encode_data_record({"strings": {1: 5}})
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))
