@@ -97,7 +97,7 @@ tensorflow::Status DecodeInput(const tensorflow::Tensor& input, const char* what
   if (input.dtype() == tensorflow::DT_UINT8) {
     const auto bytes = input.flat<uint8_t>();
     return RunCore([&] {
-      ThriftReader reader(bytes.data(), static_cast<size_t>(bytes.size()), what);
+      ThriftReader reader(bytes.data(), static_cast<size_t>(bytes.size()), what, 0);
       decode(&reader, 0);
     });
   }
@@ -105,8 +105,7 @@ tensorflow::Status DecodeInput(const tensorflow::Tensor& input, const char* what
   return RunCore([&] {
     for (int64_t i = 0; i < strings.size(); ++i) {
       const tensorflow::tstring& value = strings(i);
-      ThriftReader reader(reinterpret_cast<const uint8_t*>(value.data()), value.size(),
-                          std::string(what) + " " + std::to_string(i));
+      ThriftReader reader(reinterpret_cast<const uint8_t*>(value.data()), value.size(), what, i);
       decode(&reader, static_cast<size_t>(i));
     }
   });

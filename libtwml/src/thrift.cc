@@ -48,7 +48,9 @@ size_t ThriftMinimumSize(uint8_t type) {
 void ThriftReader::Fail(const std::string& message) const { FailAt(offset(), message); }
 
 void ThriftReader::FailAt(size_t at, const std::string& message) const {
-  std::string full = context_.empty() ? "" : context_ + ": ";
+  std::string full(context_);
+  if (index_ >= 0) full += " " + std::to_string(index_);
+  if (!full.empty()) full += ": ";
   full += message + " at byte " + std::to_string(at);
   throw Error(ErrorCode::kThrift, full);
 }

@@ -140,8 +140,9 @@ TEST(HashedDataRecordTest, KeysFollowTheReferenceRules) {
   EXPECT_EQ(Column(hashed, &HashedEntry::code), (std::vector<int64_t>{11, 13, 15, 16, 17, 17, 18, 18}));
   EXPECT_EQ(Column(hashed, &HashedEntry::type), (std::vector<uint8_t>{1, 2, 3, 4, 5, 5, 6, 6}));
   EXPECT_EQ(Column(hashed, &HashedEntry::value), (std::vector<double>{1, 0.5, 1, 1, 1, 1, 1.5, 3.5}));
-  EXPECT_EQ(hashed.labels, std::vector<double>{1.0});  // binary 2 is not kept: a label
-  EXPECT_EQ(hashed.weights, std::vector<double>{-2.0});
+  EXPECT_EQ(std::vector<double>(hashed.labels.begin(), hashed.labels.end()),
+            std::vector<double>{1.0});  // binary 2 is not kept: a label
+  EXPECT_EQ(std::vector<double>(hashed.weights.begin(), hashed.weights.end()), std::vector<double>{-2.0});
 
   const DecodeOptions mode1({8}, {0}, {}, {}, 1);
   EXPECT_EQ(Column(DecodeHashed(bytes, mode1), &HashedEntry::key),

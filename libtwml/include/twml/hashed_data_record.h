@@ -46,13 +46,13 @@ struct HashedEntry {
 // std::pmr::monotonic_buffer_resource cost a few large allocations instead of one per record.
 struct HashedDataRecord {
   explicit HashedDataRecord(std::pmr::memory_resource* memory = std::pmr::get_default_resource())
-      : entries(memory) {}
+      : entries(memory), labels(memory), weights(memory) {}
 
   std::pmr::vector<HashedEntry> entries;
   std::vector<Feature<RawTensor>> tensors;
   std::vector<Feature<RawSparseTensor>> sparse_tensors;
-  std::vector<double> labels;   // one per label feature; NaN where missing
-  std::vector<double> weights;  // one per weight feature; 0 where missing
+  std::pmr::vector<double> labels;   // one per label feature; NaN where missing
+  std::pmr::vector<double> weights;  // one per weight feature; 0 where missing
 
   // Decode the struct at the reader's position, replacing the record's contents (errors as
   // DataRecord::Decode).

@@ -44,9 +44,11 @@ class ThriftReader {
     int16_t id;  // 0 for STOP
   };
 
-  // `context` prefixes every error message, e.g. "record 3".
-  ThriftReader(const uint8_t* data, size_t size, std::string context = "")
-      : begin_(data), cursor_(data), end_(data + size), context_(std::move(context)) {}
+  // `context` (and `index`, when not negative) prefix every error message, e.g. "record 3: ".
+  // The context must outlive the reader; it is formatted only when an error is raised, so
+  // decoding a batch costs no string building per record.
+  ThriftReader(const uint8_t* data, size_t size, std::string_view context = "", int64_t index = -1)
+      : begin_(data), cursor_(data), end_(data + size), context_(context), index_(index) {}
 
   size_t offset() const { return static_cast<size_t>(cursor_ - begin_); }
   size_t remaining() const { return static_cast<size_t>(end_ - cursor_); }
@@ -104,7 +106,8 @@ class ThriftReader {
   const uint8_t* begin_;
   const uint8_t* cursor_;
   const uint8_t* end_;
-  std::string context_;
+  std::string_view context_;
+  int64_t index_;
 };
 
 // The smallest number of bytes a value of `type` occupies on the wire; 0 for non-value types.
