@@ -1,5 +1,6 @@
 #include "twml/hashing.h"
 
+#include <algorithm>
 #include <string>
 
 #include "twml/murmur_hash3.h"
@@ -9,24 +10,34 @@ namespace twml {
 namespace {
 
 constexpr uint32_t kFeatureIdSeed = 0;
+// Names up to this many UTF-8 bytes hash from a stack buffer; longer ones from the heap.
+constexpr size_t kStackNameBytes = 256;
+
+// The h1 of MurmurHash3 over `prefix` followed by UTF-16LE(utf8).
+uint64_t HashUtf16(std::string_view prefix, std::string_view utf8) {
+  char stack[8 + 2 * kStackNameBytes];
+  std::string heap;
+  char* buffer = stack;
+  if (utf8.size() > kStackNameBytes) {
+    heap.resize(prefix.size() + 2 * utf8.size());
+    buffer = heap.data();
+  }
+  std::copy(prefix.begin(), prefix.end(), buffer);
+  const size_t size = prefix.size() + EncodeUtf16Le(utf8, buffer + prefix.size());
+  return MurmurHash3X64_128(buffer, size, kFeatureIdSeed).h1;
+}
 
 }  // namespace
 
 int64_t FeatureId(std::string_view utf8_name) {
-  std::string data;
   const size_t split = utf8_name.find('#');
-  if (split != std::string_view::npos && split > 0) {
-    std::string prefix;
-    AppendUtf16Le(utf8_name.substr(0, split), &prefix);
-    const uint64_t prefix_hash = MurmurHash3X64_128(prefix.data(), prefix.size(), kFeatureIdSeed).h1;
-    for (int byte = 0; byte < 8; ++byte) {
-      data.push_back(static_cast<char>((prefix_hash >> (8 * byte)) & 0xff));
-    }
-    AppendUtf16Le(utf8_name.substr(split + 1), &data);
-  } else {
-    AppendUtf16Le(utf8_name, &data);
+  if (split == std::string_view::npos || split == 0) {
+    return static_cast<int64_t>(HashUtf16("", utf8_name));
   }
-  return static_cast<int64_t>(MurmurHash3X64_128(data.data(), data.size(), kFeatureIdSeed).h1);
+  const uint64_t prefix_hash = HashUtf16("", utf8_name.substr(0, split));
+  char prefix[8];
+  for (int byte = 0; byte < 8; ++byte) prefix[byte] = static_cast<char>((prefix_hash >> (8 * byte)) & 0xff);
+  return static_cast<int64_t>(HashUtf16(std::string_view(prefix, 8), utf8_name.substr(split + 1)));
 }
 
 }  // namespace twml

@@ -10,20 +10,27 @@ namespace {
                                     std::to_string(utf8.size()) + "-byte string: " + why);
 }
 
-void AppendUnit(uint16_t unit, std::string* out) {
-  out->push_back(static_cast<char>(unit & 0xff));
-  out->push_back(static_cast<char>(unit >> 8));
+inline char* AppendUnit(uint16_t unit, char* out) {
+  out[0] = static_cast<char>(unit & 0xff);
+  out[1] = static_cast<char>(unit >> 8);
+  return out + 2;
 }
 
 }  // namespace
 
 void AppendUtf16Le(std::string_view utf8, std::string* out) {
-  out->reserve(out->size() + 2 * utf8.size());
+  const size_t start = out->size();
+  out->resize(start + 2 * utf8.size());
+  out->resize(start + EncodeUtf16Le(utf8, out->data() + start));
+}
+
+size_t EncodeUtf16Le(std::string_view utf8, char* const begin) {
+  char* out = begin;
   size_t i = 0;
   while (i < utf8.size()) {
     const unsigned char lead = static_cast<unsigned char>(utf8[i]);
     if (lead < 0x80) {
-      AppendUnit(lead, out);
+      out = AppendUnit(lead, out);
       ++i;
       continue;
     }
@@ -55,14 +62,15 @@ void AppendUtf16Le(std::string_view utf8, std::string* out) {
     }
     if (code_point > 0x10FFFF) ThrowInvalidUtf8(utf8, i, "code point above U+10FFFF");
     if (code_point < 0x10000) {
-      AppendUnit(static_cast<uint16_t>(code_point), out);
+      out = AppendUnit(static_cast<uint16_t>(code_point), out);
     } else {
       const uint32_t offset = code_point - 0x10000;
-      AppendUnit(static_cast<uint16_t>(0xD800 + (offset >> 10)), out);
-      AppendUnit(static_cast<uint16_t>(0xDC00 + (offset & 0x3FF)), out);
+      out = AppendUnit(static_cast<uint16_t>(0xD800 + (offset >> 10)), out);
+      out = AppendUnit(static_cast<uint16_t>(0xDC00 + (offset & 0x3FF)), out);
     }
     i += continuation_count + 1;
   }
+  return static_cast<size_t>(out - begin);
 }
 
 }  // namespace twml

@@ -17,6 +17,10 @@ namespace twml {
 // (U+D800..U+DFFF) or a code point above U+10FFFF.
 void AppendUtf16Le(std::string_view utf8, std::string* out);
 
+// The same into a caller's buffer of at least 2 * utf8.size() bytes (UTF-16 never needs more);
+// returns the number of bytes written.
+size_t EncodeUtf16Le(std::string_view utf8, char* out);
+
 }  // namespace twml
 
 #endif  // TWML_UTF16_H_
