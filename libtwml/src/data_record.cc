@@ -1,5 +1,7 @@
 #include "twml/data_record.h"
 
+#include "twml/data_record_parser.h"
+
 #include <cmath>
 #include <limits>
 
@@ -46,124 +48,55 @@ void DataRecord::Reset(const DecodeOptions& options) {
   weights.assign(options.weights.size(), 0.0);
 }
 
-void DataRecord::Decode(ThriftReader* reader, const DecodeOptions& options) {
-  Reset(options);
-  for (;;) {
-    const size_t field_offset = reader->offset();
-    const auto header = reader->ReadFieldHeader();
-    if (header.type == kThriftStop) return;
-    switch (header.id) {
-      case kBinaryFeatures: {
-        reader->ExpectFieldType(header, kThriftSet, "binaryFeatures");
-        const int32_t count = reader->ReadSetHeader(kThriftI64, "binaryFeatures");
-        binary.reserve(binary.size() + static_cast<size_t>(count));
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          binary.push_back(id);
-          if (const int64_t* column = options.labels.Find(id)) labels[*column] = 1.0;
-        }
-        break;
-      }
-      case kContinuousFeatures: {
-        reader->ExpectFieldType(header, kThriftMap, "continuousFeatures");
-        const int32_t count = reader->ReadMapHeader(kThriftI64, kThriftDouble, "continuousFeatures");
-        continuous.reserve(continuous.size() + static_cast<size_t>(count));
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          const double value = reader->ReadDouble();
-          if (!std::isnan(value)) continuous.push_back({id, value});
-          if (const int64_t* column = options.labels.Find(id)) {
-            labels[*column] = value;
-          } else if (const int64_t* weight_column = options.weights.Find(id)) {
-            weights[*weight_column] = value;
-          }
-        }
-        break;
-      }
-      case kDiscreteFeatures: {
-        reader->ExpectFieldType(header, kThriftMap, "discreteFeatures");
-        const int32_t count = reader->ReadMapHeader(kThriftI64, kThriftI64, "discreteFeatures");
-        discrete.reserve(discrete.size() + static_cast<size_t>(count));
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          discrete.push_back({id, reader->ReadI64()});
-        }
-        break;
-      }
-      case kStringFeatures: {
-        reader->ExpectFieldType(header, kThriftMap, "stringFeatures");
-        const int32_t count = reader->ReadMapHeader(kThriftI64, kThriftString, "stringFeatures");
-        strings.reserve(strings.size() + static_cast<size_t>(count));
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          strings.push_back({id, reader->ReadString()});
-        }
-        break;
-      }
-      case kSparseBinaryFeatures: {
-        reader->ExpectFieldType(header, kThriftMap, "sparseBinaryFeatures");
-        const int32_t count = reader->ReadMapHeader(kThriftI64, kThriftSet, "sparseBinaryFeatures");
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          const bool kept = options.keep_all || options.keep.Contains(id);
-          const int32_t names = reader->ReadSetHeader(kThriftString, "sparseBinaryFeatures value");
-          for (int32_t j = 0; j < names; ++j) {
-            const std::string_view name = reader->ReadString();
-            if (kept) sparse_binary.push_back({id, name, true});
-          }
-        }
-        break;
-      }
-      case kSparseContinuousFeatures: {
-        reader->ExpectFieldType(header, kThriftMap, "sparseContinuousFeatures");
-        const int32_t count =
-            reader->ReadMapHeader(kThriftI64, kThriftMap, "sparseContinuousFeatures");
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          const bool kept = options.keep_all || options.keep.Contains(id);
-          const int32_t names = reader->ReadMapHeader(kThriftString, kThriftDouble,
-                                                      "sparseContinuousFeatures value");
-          for (int32_t j = 0; j < names; ++j) {
-            const std::string_view name = reader->ReadString();
-            const double value = reader->ReadDouble();
-            if (kept && !std::isnan(value)) sparse_continuous.push_back({id, name, value});
-          }
-        }
-        break;
-      }
-      case kBlobFeatures: {
-        reader->ExpectFieldType(header, kThriftMap, "blobFeatures");
-        const int32_t count = reader->ReadMapHeader(kThriftI64, kThriftString, "blobFeatures");
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          const std::string_view blob = reader->ReadString();
-          if (options.keep_all || options.keep.Contains(id)) blobs.push_back({id, blob});
-        }
-        break;
-      }
-      case kTensors: {
-        reader->ExpectFieldType(header, kThriftMap, "tensors");
-        const int32_t count = reader->ReadMapHeader(kThriftI64, kThriftStruct, "tensors");
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          tensors.push_back({id, DecodeGeneralTensor(reader)});
-        }
-        break;
-      }
-      case kSparseTensors: {
-        reader->ExpectFieldType(header, kThriftMap, "sparseTensors");
-        const int32_t count = reader->ReadMapHeader(kThriftI64, kThriftStruct, "sparseTensors");
-        for (int32_t i = 0; i < count; ++i) {
-          const int64_t id = reader->ReadI64();
-          sparse_tensors.push_back({id, DecodeSparseTensor(reader)});
-        }
-        break;
-      }
-      default:
-        reader->FailAt(field_offset, "DataRecord: unknown field id " + std::to_string(header.id) +
-                                         " (" + ThriftTypeName(header.type) + ")");
+namespace {
+
+// Keeps every entry of the reference's DataRecord rules (§2.6) in a DataRecord.
+class DataRecordVisitor {
+ public:
+  DataRecordVisitor(DataRecord* record, const DecodeOptions& options)
+      : record_(*record), options_(options) {}
+
+  void Binary(int64_t id) {
+    record_.binary.push_back(id);
+    if (const int64_t* column = options_.labels.Find(id)) record_.labels[*column] = 1.0;
+  }
+  void Continuous(int64_t id, double value) {
+    if (!std::isnan(value)) record_.continuous.push_back({id, value});
+    if (const int64_t* column = options_.labels.Find(id)) {
+      record_.labels[*column] = value;
+    } else if (const int64_t* weight_column = options_.weights.Find(id)) {
+      record_.weights[*weight_column] = value;
     }
   }
+  void Discrete(int64_t id, int64_t value) { record_.discrete.push_back({id, value}); }
+  void String(int64_t id, std::string_view value) { record_.strings.push_back({id, value}); }
+  void SparseBinary(int64_t id, std::string_view name) {
+    if (Kept(id)) record_.sparse_binary.push_back({id, name, true});
+  }
+  void SparseContinuous(int64_t id, std::string_view name, double value, size_t /*name_offset*/) {
+    if (Kept(id) && !std::isnan(value)) record_.sparse_continuous.push_back({id, name, value});
+  }
+  void Blob(int64_t id, std::string_view value) {
+    if (Kept(id)) record_.blobs.push_back({id, value});
+  }
+  void Tensor(int64_t id, RawTensor tensor) { record_.tensors.push_back({id, std::move(tensor)}); }
+  void SparseTensor(int64_t id, RawSparseTensor tensor) {
+    record_.sparse_tensors.push_back({id, std::move(tensor)});
+  }
+
+ private:
+  bool Kept(int64_t id) const { return options_.keep_all || options_.keep.Contains(id); }
+
+  DataRecord& record_;
+  const DecodeOptions& options_;
+};
+
+}  // namespace
+
+void DataRecord::Decode(ThriftReader* reader, const DecodeOptions& options) {
+  Reset(options);
+  DataRecordVisitor visitor(this, options);
+  ParseDataRecord(reader, &visitor);
 }
 
 namespace {

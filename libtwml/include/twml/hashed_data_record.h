@@ -61,11 +61,6 @@ struct HashedDataRecord {
   void Reset(const DecodeOptions& options);
   size_t size() const { return entries.size(); }
   size_t num_labels() const { return labels.size(); }
-
- private:
-  void Add(int64_t id, int64_t key, double value, int64_t code, uint8_t type) {
-    entries.push_back({id, key, value, code, type});
-  }
 };
 
 }  // namespace twml
