@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "record_resource.h"
+#include "shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -24,16 +25,6 @@ using tensorflow::Tensor;
 using tensorflow::tstring;
 using tensorflow::core::RefCountPtr;
 using tensorflow::shape_inference::InferenceContext;
-
-Status ScalarShape(InferenceContext* c) {
-  c->set_output(0, c->Scalar());
-  return tensorflow::OkStatus();
-}
-
-Status VectorOutputs(InferenceContext* c) {
-  for (int i = 0; i < c->num_outputs(); ++i) c->set_output(i, c->Vector(InferenceContext::kUnknownDim));
-  return tensorflow::OkStatus();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Decoding.
@@ -186,10 +177,7 @@ REGISTER_OP("GetLabelsFromDataRecord")
     .Attr("default_label: float")
     .Input("data_record_handle: resource")
     .Output("labels: float")
-    .SetShapeFn([](InferenceContext* c) {
-      c->set_output(0, c->Matrix(InferenceContext::kUnknownDim, InferenceContext::kUnknownDim));
-      return tensorflow::OkStatus();
-    })
+    .SetShapeFn(MatrixShape)
     .Doc(R"doc(
 labels: float [batch, len(label_features)]; a record without a label gets default_label.
 )doc");
@@ -197,10 +185,7 @@ labels: float [batch, len(label_features)]; a record without a label gets defaul
 REGISTER_OP("GetWeightsFromDataRecord")
     .Input("data_record_handle: resource")
     .Output("weights: float")
-    .SetShapeFn([](InferenceContext* c) {
-      c->set_output(0, c->Matrix(InferenceContext::kUnknownDim, InferenceContext::kUnknownDim));
-      return tensorflow::OkStatus();
-    })
+    .SetShapeFn(MatrixShape)
     .Doc("weights: float [batch, len(weight_features)]; a missing weight is 0.");
 
 class GetLabelsOrWeightsOp : public OpKernel {

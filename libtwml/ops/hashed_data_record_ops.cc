@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "record_resource.h"
+#include "shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -23,21 +24,6 @@ using tensorflow::Status;
 using tensorflow::Tensor;
 using tensorflow::core::RefCountPtr;
 using tensorflow::shape_inference::InferenceContext;
-
-Status ScalarShape(InferenceContext* c) {
-  c->set_output(0, c->Scalar());
-  return tensorflow::OkStatus();
-}
-
-Status VectorShape(InferenceContext* c) {
-  c->set_output(0, c->Vector(InferenceContext::kUnknownDim));
-  return tensorflow::OkStatus();
-}
-
-Status MatrixShape(InferenceContext* c) {
-  c->set_output(0, c->Matrix(InferenceContext::kUnknownDim, InferenceContext::kUnknownDim));
-  return tensorflow::OkStatus();
-}
 
 REGISTER_OP("DecodeAndHashDataRecord")
     .Attr("InputType: {uint8, string}")
@@ -187,7 +173,7 @@ class GetColumnOp : public OpKernel {
 
 #define TWML_REGISTER_COLUMN(NAME, OUTPUT, COLUMN, TYPE, DOC)                             \
   REGISTER_OP(NAME).Input("hashed_data_record_handle: resource").Output(OUTPUT)          \
-      .SetShapeFn(VectorShape).Doc(DOC);                                                 \
+      .SetShapeFn(VectorOutputs).Doc(DOC);                                                 \
   REGISTER_KERNEL_BUILDER(Name(NAME).Device(DEVICE_CPU), GetColumnOp<COLUMN, TYPE>)
 
 TWML_REGISTER_COLUMN("GetIdsFromHashedDataRecord", "ids: int64", Column::kIds, int64_t,
