@@ -24,6 +24,7 @@ print(json.dumps({
     "op_ids": op_ids,
     "record": twml_common.serialize(DataRecord(binaryFeatures={5})).hex(),
     "request_class": BatchPredictionRequest.__name__,
+    "block": libtwml._core.encode_block("com.twitter.ml.api.DataRecord", [b"\\x00", b"\\x00"]).hex(),
     "module_files": [m.__file__ for m in (twml, libtwml, twml_common)],
 }))
 """
@@ -64,6 +65,10 @@ def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
     assert result["op_ids"] == [2086305051125082499, -3734086814676416176]
     assert result["record"] == "0e00010a00000001000000000000000500"
     assert result["request_class"] == "BatchPredictionRequest"
+    # The records CLI is installed as a console script and counts a block file.
+    block_file = tmp_path / "records"
+    block_file.write_bytes(bytes.fromhex(result["block"]))
+    assert run([str(venv / "bin" / "twml-records"), "count", str(block_file)], env=env).splitlines()[-1] == "2\ttotal"
     site_packages = str(venv / "lib")
     assert all(path.startswith(site_packages) for path in result["module_files"]), result["module_files"]
 

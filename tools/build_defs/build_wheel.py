@@ -76,6 +76,9 @@ def write_wheel(args: argparse.Namespace) -> None:
             contents.append((archive_path, source.read()))
     contents.append((dist_info + "/METADATA", ("\n".join(metadata) + "\n").encode()))
     contents.append((dist_info + "/WHEEL", ("\n".join(wheel_file) + "\n").encode()))
+    if args.console_script:
+        entry_points = ["[console_scripts]"] + [" = ".join(script.split("=", 1)) for script in args.console_script]
+        contents.append((dist_info + "/entry_points.txt", ("\n".join(entry_points) + "\n").encode()))
 
     records = [record_line(path, data) for path, data in contents]
     records.append(dist_info + "/RECORD,,")
@@ -102,6 +105,7 @@ def main() -> None:
     parser.add_argument("--lock_file", required=True)
     parser.add_argument("--requirement", action="append", default=[])
     parser.add_argument("--strip_path_prefix", action="append", default=[])
+    parser.add_argument("--console_script", action="append", default=[], help="name=module:function")
     write_wheel(parser.parse_args())
 
 

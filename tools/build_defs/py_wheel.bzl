@@ -34,6 +34,7 @@ def _py_wheel_impl(ctx):
     args.add("--lock_file", ctx.file.lock_file)
     args.add_all(ctx.attr.runtime_requirements, before_each = "--requirement")
     args.add_all(ctx.attr.strip_path_prefixes, before_each = "--strip_path_prefix")
+    args.add_all(["%s=%s" % item for item in sorted(ctx.attr.console_scripts.items())], before_each = "--console_script")
     ctx.actions.run(
         executable = ctx.executable._builder,
         arguments = [args],
@@ -54,6 +55,7 @@ py_wheel = rule(
         "lock_file": attr.label(allow_single_file = True, mandatory = True),
         "runtime_requirements": attr.string_list(doc = "distribution names pinned from lock_file"),
         "strip_path_prefixes": attr.string_list(),
+        "console_scripts": attr.string_dict(doc = "command name -> 'module:function'"),
         "_builder": attr.label(
             default = "//tools/build_defs:build_wheel",
             executable = True,

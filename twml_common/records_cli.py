@@ -1,0 +1,305 @@
+"""twml-records: look into DataRecord block files and convert them.
+
+    twml-records count FILE...                     records per file and in total
+    twml-records head [-n 10] FILE...              the first records as JSON lines
+    twml-records cat FILE...                       every record as JSON lines
+    twml-records stats FILE...                     per feature: coverage, min/mean/max, distinct values
+    twml-records from-json IN.jsonl OUT            JSON lines (as cat prints them) -> a block file
+
+Under Bazel: `tools/bazel run //tools:records -- count /data/part-*`. Files may be raw, .gz or
+.lzo. With --data_spec SPEC (a data spec, see twml_common.data_spec) feature ids print as their
+names and names are accepted on input; without it ids print as decimal strings.
+
+A record's JSON line holds the populated feature types, keyed by feature name (or id):
+{"binary": [f, ...], "continuous": {f: 0.5}, "discrete": {f: 3}, "strings": {f: "text"},
+ "sparse_binary": {f: ["a", "b"]}, "sparse_continuous": {f: {"a": 1.5}}, "blobs": {f: "base64"},
+ "tensors": {f: {"dtype": "float32", "shape": [2], "values": [1.0, 2.0]}}}
+Strings and names that are not valid UTF-8 are written as {"base64": "..."}; floats use Python's
+shortest round-trip repr; so `cat` then `from-json` gives back the same records, byte for byte.
+"""
+
+import argparse
+import base64
+import json
+import math
+import os
+import sys
+import tempfile
+from typing import Dict, Iterable, Iterator, List, Optional, TextIO
+
+import numpy as np
+
+from libtwml import _core
+from twml_common import data_spec
+
+RECORD_CLASS_NAME = "com.twitter.ml.api.DataRecord"
+_KINDS = ("binary", "continuous", "discrete", "strings", "sparse_binary", "sparse_continuous", "blobs", "tensors")
+
+
+class FeatureNames:
+    """Feature id <-> name through an optional data spec; unknown ids print as decimal strings."""
+
+    def __init__(self, spec_path: Optional[str]) -> None:
+        self.by_id: Dict[int, str] = {}
+        if spec_path:
+            spec = data_spec.read_data_spec(spec_path)
+            self.by_id = {info.featureId: info.fullFeatureName for info in spec.contents}
+        self.by_name = {name: id_ for id_, name in self.by_id.items()}
+
+    def name(self, feature_id: int) -> str:
+        return self.by_id.get(feature_id, str(feature_id))
+
+    def id(self, name: str, where: str) -> int:
+        if name in self.by_name:
+            return self.by_name[name]
+        try:
+            return int(name)
+        except ValueError:
+            raise ValueError("%s: unknown feature %r (not in the data spec, not an id)" % (where, name)) from None
+
+
+def _text(value: bytes) -> object:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(value).decode("ascii")}
+
+
+def _bytes(value: object, where: str) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, dict) and set(value) == {"base64"}:
+        return base64.b64decode(value["base64"])
+    raise ValueError('%s: expected a string or {"base64": ...}, got %r' % (where, value))
+
+
+def record_to_json(record: Dict[str, object], names: FeatureNames) -> Dict[str, object]:
+    """A decoded record dict (libtwml._core.decode_data_record) as JSON-ready values."""
+    out: Dict[str, object] = {}
+    for kind, values in record.items():
+        if kind == "binary":
+            out[kind] = [names.name(i) for i in values]
+        elif kind in ("continuous", "discrete"):
+            out[kind] = {names.name(i): v for i, v in values.items()}
+        elif kind == "strings":
+            out[kind] = {names.name(i): _text(v) for i, v in values.items()}
+        elif kind == "blobs":
+            out[kind] = {names.name(i): base64.b64encode(v).decode("ascii") for i, v in values.items()}
+        elif kind == "sparse_binary":
+            out[kind] = {names.name(i): [_text(n) for n in v] for i, v in values.items()}
+        elif kind == "sparse_continuous":
+            out[kind] = {names.name(i): [[_text(n), x] for n, x in v.items()] for i, v in values.items()}
+        elif kind == "tensors":
+            out[kind] = {names.name(i): _tensor_to_json(t) for i, t in values.items()}
+    return out
+
+
+def _tensor_to_json(tensor: object) -> Dict[str, object]:
+    if isinstance(tensor, bytes):
+        raise ValueError("raw STRING tensors have no JSON form")
+    array = np.asarray(tensor)
+    if array.dtype == object:
+        return {"dtype": "string", "shape": list(array.shape), "values": [_text(v) for v in array.ravel()]}
+    return {"dtype": str(array.dtype), "shape": list(array.shape), "values": array.ravel().tolist()}
+
+
+def record_from_json(document: Dict[str, object], names: FeatureNames, where: str) -> Dict[str, object]:
+    """The inverse of record_to_json: a record dict for libtwml._core.encode_data_record."""
+    unknown = set(document) - set(_KINDS)
+    if unknown:
+        raise ValueError("%s: unknown keys %s; expected some of %s" % (where, sorted(unknown), ", ".join(_KINDS)))
+    record: Dict[str, object] = {}
+    for kind, values in document.items():
+        at = "%s: %s" % (where, kind)
+        if kind == "binary":
+            record[kind] = [names.id(n, at) for n in values]
+        elif kind in ("continuous", "discrete"):
+            convert = float if kind == "continuous" else int
+            record[kind] = {names.id(n, at): convert(v) for n, v in values.items()}
+        elif kind == "strings":
+            record[kind] = {names.id(n, at): _bytes(v, at) for n, v in values.items()}
+        elif kind == "blobs":
+            record[kind] = {names.id(n, at): base64.b64decode(v) for n, v in values.items()}
+        elif kind == "sparse_binary":
+            record[kind] = {names.id(n, at): [_bytes(x, at) for x in v] for n, v in values.items()}
+        elif kind == "sparse_continuous":
+            record[kind] = {names.id(n, at): {_bytes(x, at): float(y) for x, y in v} for n, v in values.items()}
+        elif kind == "tensors":
+            record[kind] = {names.id(n, at): _tensor_from_json(t, at) for n, t in values.items()}
+    return record
+
+
+def _tensor_from_json(tensor: Dict[str, object], where: str) -> np.ndarray:
+    if tensor.get("dtype") == "string":
+        values = np.array([_bytes(v, where) for v in tensor["values"]], dtype=object)
+    else:
+        values = np.array(tensor["values"], dtype=tensor["dtype"])
+    return values.reshape(tensor["shape"])
+
+
+def read_records(paths: Iterable[str], compression: str = "auto") -> Iterator[bytes]:
+    """Records of block files; compression "auto" (by extension), "" (raw), "gz" or "lzo"."""
+    for path in paths:
+        yield from _core.BlockFileReader(path, compression)
+
+
+class Progress:
+    """A one-line progress counter on stderr, shown only on a terminal."""
+
+    def __init__(self, what: str, stream: TextIO = sys.stderr) -> None:
+        self.what, self.stream, self.count = what, stream, 0
+        self.enabled = stream.isatty()
+
+    def step(self) -> None:
+        self.count += 1
+        if self.enabled and self.count % 10000 == 0:
+            self.stream.write("\r%s: %d records" % (self.what, self.count))
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.count >= 10000:
+            self.stream.write("\r%s: %d records\n" % (self.what, self.count))
+
+
+def count(paths: List[str], out: TextIO, compression: str = "auto") -> None:
+    total = 0
+    for path in paths:
+        n = sum(1 for _ in read_records([path], compression))
+        out.write("%d\t%s\n" % (n, path))
+        total += n
+    out.write("%d\ttotal\n" % total)
+
+
+def dump(
+    paths: List[str], names: FeatureNames, out: TextIO, limit: Optional[int] = None, compression: str = "auto"
+) -> None:
+    for index, data in enumerate(read_records(paths, compression)):
+        if limit is not None and index >= limit:
+            return
+        out.write(json.dumps(record_to_json(_core.decode_data_record(data), names)) + "\n")
+
+
+def stats(paths: List[str], names: FeatureNames, out: TextIO, compression: str = "auto") -> None:
+    """Per feature and type: records holding it, min/mean/max of its values, distinct values."""
+    features: Dict[tuple, Dict[str, object]] = {}
+    records = 0
+    progress = Progress("stats")
+    for data in read_records(paths, compression):
+        records += 1
+        progress.step()
+        for kind, values in _core.decode_data_record(data).items():
+            items = values.items() if isinstance(values, dict) else ((v, 1.0) for v in values)
+            for feature_id, value in items:
+                entry = features.setdefault((kind, feature_id), {"records": 0, "values": [], "distinct": set()})
+                entry["records"] += 1
+                if kind in ("continuous", "discrete", "binary"):
+                    entry["values"].append(float(value))
+                    entry["distinct"].add(value)
+                elif kind in ("strings", "blobs"):
+                    entry["distinct"].add(value)
+                elif kind == "sparse_binary":
+                    entry["distinct"].update(value)
+                elif kind == "sparse_continuous":
+                    entry["distinct"].update(value.keys())
+                    entry["values"].extend(value.values())
+    progress.done()
+    out.write("%d records\n" % records)
+    out.write(
+        "%-18s %-48s %9s %12s %12s %12s %9s\n" % ("type", "feature", "coverage", "min", "mean", "max", "distinct")
+    )
+    for (kind, feature_id), entry in sorted(features.items(), key=lambda item: (item[0][0], names.name(item[0][1]))):
+        values = [v for v in entry["values"] if not math.isnan(v)]
+        low, mean, high = (min(values), sum(values) / len(values), max(values)) if values else ("-",) * 3
+        out.write(
+            "%-18s %-48s %8.1f%% %12s %12s %12s %9d\n"
+            % (
+                kind,
+                names.name(feature_id),
+                100.0 * entry["records"] / records,
+                _number(low),
+                _number(mean),
+                _number(high),
+                len(entry["distinct"]),
+            )
+        )
+
+
+def _number(value: object) -> str:
+    return value if isinstance(value, str) else "%.6g" % value
+
+
+def from_json(input_path: str, output_path: str, names: FeatureNames, records_per_block: int = 100) -> int:
+    """Write the JSON-lines records of input_path as a block file, atomically; returns the count."""
+    blocks, block, total = [], [], 0
+    with open(input_path, encoding="utf-8") as lines:
+        for line_number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            where = "%s:%d" % (input_path, line_number)
+            try:
+                document = json.loads(line)
+            except ValueError as error:
+                raise ValueError("%s: not valid JSON: %s" % (where, error)) from None
+            block.append(_core.encode_data_record(record_from_json(document, names, where)))
+            total += 1
+            if len(block) == records_per_block:
+                blocks.append(_core.encode_block(RECORD_CLASS_NAME, block))
+                block = []
+    if block:
+        blocks.append(_core.encode_block(RECORD_CLASS_NAME, block))
+    directory = os.path.dirname(os.path.abspath(output_path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(output_path))
+    try:
+        with os.fdopen(handle, "wb") as output:
+            output.write(b"".join(blocks))
+        os.replace(temporary, output_path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return total
+
+
+def main(argv: Optional[List[str]] = None, out: TextIO = sys.stdout) -> int:
+    parser = argparse.ArgumentParser(
+        prog="twml-records", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data_spec", help="data spec JSON (or Thrift FeatureMetaInfoList) naming the features")
+    parser.add_argument(
+        "--compression", default="auto", help='"auto" (by extension: .gz, .lzo, none), "" (raw), "gz" or "lzo"'
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("count", "cat", "stats"):
+        commands.add_parser(name).add_argument("files", nargs="+")
+    head = commands.add_parser("head")
+    head.add_argument("-n", type=int, default=10)
+    head.add_argument("files", nargs="+")
+    convert = commands.add_parser("from-json")
+    convert.add_argument("input")
+    convert.add_argument("output")
+    args = parser.parse_args(argv)
+
+    def path(p: str) -> str:
+        return os.path.join(os.environ.get("BUILD_WORKING_DIRECTORY", ""), p)
+
+    try:
+        names = FeatureNames(path(args.data_spec) if args.data_spec else None)
+        if args.command == "count":
+            count([path(f) for f in args.files], out, args.compression)
+        elif args.command in ("cat", "head"):
+            limit = args.n if args.command == "head" else None
+            dump([path(f) for f in args.files], names, out, limit, args.compression)
+        elif args.command == "stats":
+            stats([path(f) for f in args.files], names, out, args.compression)
+        else:
+            total = from_json(path(args.input), path(args.output), names)
+            sys.stderr.write("wrote %d records to %s\n" % (total, path(args.output)))
+    except (OSError, ValueError) as error:
+        sys.stderr.write("twml-records: %s\n" % error)
+        return 1
+    except BrokenPipeError:  # `| head`
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
