@@ -5,6 +5,7 @@
     twml-records cat FILE...                       every record as JSON lines
     twml-records stats FILE...                     per feature: coverage, min/mean/max, distinct values
     twml-records from-json IN.jsonl OUT            JSON lines (as cat prints them) -> a block file
+    twml-records from-tfrecord IN.tfrecord OUT     tf.Examples -> DataRecords in a block file
 
 Under Bazel: `tools/bazel run //tools:records -- count /data/part-*`. Files may be raw, .gz or
 .lzo. With --data_spec SPEC (a data spec, see twml_common.data_spec) feature ids print as their
@@ -230,7 +231,7 @@ def _number(value: object) -> str:
 
 def from_json(input_path: str, output_path: str, names: FeatureNames, records_per_block: int = 100) -> int:
     """Write the JSON-lines records of input_path as a block file, atomically; returns the count."""
-    blocks, block, total = [], [], 0
+    block = []
     with open(input_path, encoding="utf-8") as lines:
         for line_number, line in enumerate(lines, 1):
             if not line.strip():
@@ -241,12 +242,16 @@ def from_json(input_path: str, output_path: str, names: FeatureNames, records_pe
             except ValueError as error:
                 raise ValueError("%s: not valid JSON: %s" % (where, error)) from None
             block.append(_core.encode_data_record(record_from_json(document, names, where)))
-            total += 1
-            if len(block) == records_per_block:
-                blocks.append(_core.encode_block(RECORD_CLASS_NAME, block))
-                block = []
-    if block:
-        blocks.append(_core.encode_block(RECORD_CLASS_NAME, block))
+    _write_blocks(block, output_path, records_per_block)
+    return len(block)
+
+
+def _write_blocks(records: List[bytes], output_path: str, records_per_block: int = 100) -> None:
+    """Write serialized records as a block file: a temporary file renamed over output_path."""
+    blocks = [
+        _core.encode_block(RECORD_CLASS_NAME, records[i : i + records_per_block])
+        for i in range(0, len(records), records_per_block)
+    ]
     directory = os.path.dirname(os.path.abspath(output_path))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(output_path))
     try:
@@ -256,7 +261,68 @@ def from_json(input_path: str, output_path: str, names: FeatureNames, records_pe
     except BaseException:
         os.unlink(temporary)
         raise
-    return total
+
+
+def example_to_record(example_bytes: bytes, names: FeatureNames, types: Dict[str, int], where: str) -> Dict:
+    """A tf.Example as a record dict: one DataRecord feature per named tf.Example feature.
+
+    The data spec's type decides where a known feature goes; other features follow their
+    tf.Example kind: a single int64 -> discrete, a single float -> continuous, a single bytes ->
+    string, several int64 or bytes -> sparse binary (as strings), several floats -> an error
+    (DataRecords have no float-list feature; name it in the data spec as SPARSE_CONTINUOUS is not
+    possible either, as tf.Example floats carry no names).
+    """
+    from tensorflow.core.example import example_pb2
+
+    example = example_pb2.Example.FromString(example_bytes)
+    record: Dict[str, Dict] = {kind: {} for kind in _KINDS if kind not in ("binary", "tensors")}
+    binary: List[int] = []
+    for name, feature in example.features.feature.items():
+        kind = feature.WhichOneof("kind")
+        values = list(getattr(feature, kind).value) if kind else []
+        if not values:
+            continue
+        feature_id = names.by_name.get(name)
+        feature_id = int(_core.feature_ids([name])[0]) if feature_id is None else feature_id
+        declared = types.get(name)
+        at = "%s: feature %r" % (where, name)
+        if declared == data_spec.FeatureType.BINARY:
+            if any(values):
+                binary.append(feature_id)
+        elif declared == data_spec.FeatureType.CONTINUOUS or (
+            declared is None and kind == "float_list" and len(values) == 1
+        ):
+            record["continuous"][feature_id] = float(values[0])
+        elif declared == data_spec.FeatureType.DISCRETE or (
+            declared is None and kind == "int64_list" and len(values) == 1
+        ):
+            record["discrete"][feature_id] = int(values[0])
+        elif declared == data_spec.FeatureType.STRING or (
+            declared is None and kind == "bytes_list" and len(values) == 1
+        ):
+            record["strings"][feature_id] = values[0] if isinstance(values[0], bytes) else str(values[0]).encode()
+        elif declared == data_spec.FeatureType.SPARSE_BINARY or (declared is None and kind != "float_list"):
+            record["sparse_binary"][feature_id] = [v if isinstance(v, bytes) else str(v).encode() for v in values]
+        else:
+            raise ValueError("%s: %d floats have no DataRecord feature type" % (at, len(values)))
+    if binary:
+        record["binary"] = binary
+    return {kind: values for kind, values in record.items() if values}
+
+
+def from_tfrecord(input_path: str, output_path: str, names: FeatureNames, spec_path: Optional[str]) -> int:
+    """Convert a TFRecord file of tf.Examples into a DataRecord block file, atomically."""
+    import tensorflow as tf
+
+    types = {}
+    if spec_path:
+        types = {info.fullFeatureName: info.featureType for info in data_spec.read_data_spec(spec_path).contents}
+    records = []
+    for index, example in enumerate(tf.compat.v1.io.tf_record_iterator(input_path)):
+        where = "%s: record %d" % (input_path, index)
+        records.append(_core.encode_data_record(example_to_record(example, names, types, where)))
+    _write_blocks(records, output_path)
+    return len(records)
 
 
 def main(argv: Optional[List[str]] = None, out: TextIO = sys.stdout) -> int:
@@ -273,9 +339,10 @@ def main(argv: Optional[List[str]] = None, out: TextIO = sys.stdout) -> int:
     head = commands.add_parser("head")
     head.add_argument("-n", type=int, default=10)
     head.add_argument("files", nargs="+")
-    convert = commands.add_parser("from-json")
-    convert.add_argument("input")
-    convert.add_argument("output")
+    for name in ("from-json", "from-tfrecord"):
+        convert = commands.add_parser(name)
+        convert.add_argument("input")
+        convert.add_argument("output")
     args = parser.parse_args(argv)
 
     def path(p: str) -> str:
@@ -290,6 +357,10 @@ def main(argv: Optional[List[str]] = None, out: TextIO = sys.stdout) -> int:
             dump([path(f) for f in args.files], names, out, limit, args.compression)
         elif args.command == "stats":
             stats([path(f) for f in args.files], names, out, args.compression)
+        elif args.command == "from-tfrecord":
+            spec = path(args.data_spec) if args.data_spec else None
+            total = from_tfrecord(path(args.input), path(args.output), names, spec)
+            sys.stderr.write("wrote %d records to %s\n" % (total, path(args.output)))
         else:
             total = from_json(path(args.input), path(args.output), names)
             sys.stderr.write("wrote %d records to %s\n" % (total, path(args.output)))

@@ -109,5 +109,44 @@ def test_missing_and_corrupt_files_fail_clearly(tmp_path, capsys):
     assert "corrupt" in capsys.readouterr().err
 
 
+def test_from_tfrecord_maps_each_example_feature_to_a_record_feature(tmp_path):
+    import tensorflow as tf
+
+    from twml_common import data_spec
+
+    spec = tmp_path / "spec.json"
+    data_spec.write_data_spec(data_spec.make_data_spec([("flag", "BINARY"), ("score", "CONTINUOUS")]), str(spec))
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "flag": tf.train.Feature(int64_list=tf.train.Int64List(value=[1])),
+                "score": tf.train.Feature(float_list=tf.train.FloatList(value=[0.5])),
+                "lang": tf.train.Feature(int64_list=tf.train.Int64List(value=[7])),
+                "country": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"jp"])),
+                "tags": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"a", b"b"])),
+            }
+        )
+    )
+    source = tmp_path / "examples.tfrecord"
+    with tf.io.TFRecordWriter(str(source)) as writer:
+        writer.write(example.SerializeToString())
+    assert run("--data_spec", str(spec), "from-tfrecord", str(source), str(tmp_path / "out"))[0] == 0
+    [record] = [_core.decode_data_record(r) for r in _core.BlockFileReader(str(tmp_path / "out"))]
+    ids = {name: int(_core.feature_ids([name])[0]) for name in ("flag", "score", "lang", "country", "tags")}
+    assert record == {
+        "binary": [ids["flag"]],
+        "continuous": {ids["score"]: 0.5},
+        "discrete": {ids["lang"]: 7},
+        "strings": {ids["country"]: b"jp"},
+        "sparse_binary": {ids["tags"]: [b"a", b"b"]},
+    }
+    floats = tf.train.Example(
+        features=tf.train.Features(feature={"many": tf.train.Feature(float_list=tf.train.FloatList(value=[1.0, 2.0]))})
+    )
+    with tf.io.TFRecordWriter(str(source)) as writer:
+        writer.write(floats.SerializeToString())
+    assert run("from-tfrecord", str(source), str(tmp_path / "bad"))[0] == 1
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))
