@@ -179,12 +179,13 @@ class FeatureConfig:
         }
 
 
-class FeatureConfigBuilder:
-    """Chainable v1 builder of a :class:`FeatureConfig` over a data spec.
+class DataSpecBuilder:
+    """What both feature-config builders (v1 here, v2 in twml.contrib) share: the data spec,
+    exact-name lookups, labels and the weight.
 
     Args:
       data_spec_path: a data spec file, JSON or a Thrift FeatureMetaInfoList.
-      debug: log each matched feature and its group at INFO level.
+      debug: log each matched feature at INFO level.
 
     Raises:
       OSError: the file cannot be read. ValueError: it is not a valid data spec.
@@ -197,22 +198,66 @@ class FeatureConfigBuilder:
             spec = _data_spec.read_data_spec(data_spec_path)
         except ValueError as error:
             raise ValueError("malformed data spec: %s" % error) from None
+        # (name, feature id, FeatureType name) of every feature, in data-spec order.
         self._spec: List[Tuple[str, int, str]] = []
         for info in spec.contents or []:
             type_name = _data_spec.FeatureType._VALUES_TO_NAMES.get(info.featureType, str(info.featureType))
             self._spec.append((info.fullFeatureName, int(info.featureId), type_name))
+        self._by_name = {entry[0]: entry for entry in self._spec}
         self._name_to_id = {name: id_ for name, id_, _ in self._spec}
-        self._feature_regexes: List[Tuple[str, Group, int]] = []
         self._labels: List[str] = []
         self._weight: Optional[str] = None
-        self._filters: List[str] = []
         self.decode_mode = 0
 
-    def _check_name(self, name: str, what: str) -> None:
+    def _check_name(self, name: str, what: str) -> Tuple[str, int, str]:
+        """The data-spec entry of an exact feature name; a ValueError naming it otherwise."""
         if not isinstance(name, str):
             raise ValueError("%s name must be a string, not %r" % (what, name))
-        if name not in self._name_to_id:
+        if name not in self._by_name:
             raise ValueError("%s %r is not a feature of the data spec %s" % (what, name, self.data_spec_path))
+        return self._by_name[name]
+
+    def add_labels(self, names: Union[str, Sequence[str]]) -> "DataSpecBuilder":
+        """Label features (exact names); the label tensor's columns follow this order.
+
+        Raises:
+          ValueError: a name is not in the data spec, or is already a label.
+        """
+        if isinstance(names, str):
+            names = [names]
+        for name in names:
+            self._check_name(name, "label")
+            if name in self._labels:
+                raise ValueError("label %r added twice" % name)
+            self._labels.append(name)
+        return self
+
+    def define_weight(self, name: str) -> "DataSpecBuilder":
+        """The sample-weight feature (an exact name; a continuous feature).
+
+        Raises:
+          ValueError: the name is not in the data spec.
+        """
+        self._check_name(name, "weight")
+        self._weight = name
+        return self
+
+
+class FeatureConfigBuilder(DataSpecBuilder):
+    """Chainable v1 builder of a :class:`FeatureConfig` over a data spec.
+
+    Args:
+      data_spec_path: a data spec file, JSON or a Thrift FeatureMetaInfoList.
+      debug: log each matched feature and its group at INFO level.
+
+    Raises:
+      OSError: the file cannot be read. ValueError: it is not a valid data spec.
+    """
+
+    def __init__(self, data_spec_path: str, debug: bool = False) -> None:
+        super().__init__(data_spec_path, debug)
+        self._feature_regexes: List[Tuple[str, Group, int]] = []
+        self._filters: List[str] = []
 
     def add_feature(self, regex: str, group: Group) -> "FeatureConfigBuilder":
         """Keep the features whose whole name matches ``regex``, with group ``group``.
@@ -236,31 +281,6 @@ class FeatureConfigBuilder:
         """``add_feature`` for each ``(regex, group)`` pair, in order."""
         for regex, group in regexes_and_groups:
             self.add_feature(regex, group)
-        return self
-
-    def add_labels(self, names: Sequence[str]) -> "FeatureConfigBuilder":
-        """Label features (exact names); the label tensor's columns follow this order.
-
-        Raises:
-          ValueError: a name is not in the data spec, or is already a label.
-        """
-        if isinstance(names, str):
-            names = [names]
-        for name in names:
-            self._check_name(name, "label")
-            if name in self._labels:
-                raise ValueError("label %r added twice" % name)
-            self._labels.append(name)
-        return self
-
-    def define_weight(self, name: str) -> "FeatureConfigBuilder":
-        """The sample-weight feature (an exact name; a continuous feature).
-
-        Raises:
-          ValueError: the name is not in the data spec.
-        """
-        self._check_name(name, "weight")
-        self._weight = name
         return self
 
     def add_filter(self, name: str) -> "FeatureConfigBuilder":
