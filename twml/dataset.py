@@ -26,12 +26,22 @@ class BlockFormatDataset(dataset_ops.DatasetSource):
       compression_type: ``"auto"`` (from the extension: ``gz`` -> gzip, none -> raw, ``lzo`` ->
         lzop), ``"gz"``, ``"lzo"`` or ``""`` (raw). Lower-cased, as the original wrapper does.
       buffer_size: read (and decompression) buffer in bytes, >= 0 (default 1 MiB).
+      skip_corrupt: drop corrupt blocks instead of failing: reading resynchronises at the next
+        sync marker, and each file with dropped blocks logs a warning naming it and the blocks and
+        records lost. A corrupt gzip/lzop stream ends its file there. Default off.
 
     A missing file is a ``tf.errors.NotFoundError`` and a corrupt one a ``tf.errors.DataLossError``
-    when the element is read; a bad compression type is an ``InvalidArgumentError``.
+    (unless skip_corrupt) when the element is read; a bad compression type is an
+    ``InvalidArgumentError``.
     """
 
-    def __init__(self, filenames: Files, compression_type: str = "auto", buffer_size: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        filenames: Files,
+        compression_type: str = "auto",
+        buffer_size: int = 1 << 20,
+        skip_corrupt: bool = False,
+    ) -> None:
         self._filenames = tf.convert_to_tensor(filenames, dtype=tf.string, name="filenames")
         self._compression_type = tf.convert_to_tensor(
             compression_type.lower() if isinstance(compression_type, str) else compression_type,
@@ -39,7 +49,9 @@ class BlockFormatDataset(dataset_ops.DatasetSource):
             name="compression_type",
         )
         self._buffer_size = tf.convert_to_tensor(buffer_size, dtype=tf.int64, name="buffer_size")
-        variant = libtwml.ops.block_format_dataset_v2(self._filenames, self._compression_type, self._buffer_size)
+        variant = libtwml.ops.block_format_dataset_v2(
+            self._filenames, self._compression_type, self._buffer_size, skip_corrupt=bool(skip_corrupt)
+        )
         super().__init__(variant)
 
     @property
@@ -89,6 +101,7 @@ def stream_block_format_dataset(
     shard_index: Optional[int] = None,
     shuffle_files: bool = True,
     interleave: bool = True,
+    skip_corrupt: bool = False,
 ) -> tf.data.Dataset:
     """The original's streaming pipeline over block-format files.
 
@@ -120,6 +133,7 @@ def stream_block_format_dataset(
       shards, shard_index: read only files ``shard_index, shard_index + shards, ...``.
       shuffle_files: shuffle the file order.
       interleave: interleave files (else read them one after another).
+      skip_corrupt: drop corrupt blocks with a warning instead of failing (see BlockFormatDataset).
 
     Returns:
       a ``tf.data.Dataset`` of parse_fn's outputs.
@@ -150,7 +164,7 @@ def stream_block_format_dataset(
         dataset = downsample_dataset(dataset, parts_downsampling_rate, "parts_downsampling_rate")
 
     def file_records(file_name: tf.Tensor) -> tf.data.Dataset:
-        records = BlockFormatDataset(file_name).prefetch(tf.data.AUTOTUNE)
+        records = BlockFormatDataset(file_name, skip_corrupt=skip_corrupt).prefetch(tf.data.AUTOTUNE)
         if shuffle:
             records = records.shuffle(record_shuffle_size)
         return records

@@ -677,3 +677,73 @@ __all__ = [
     "get_distributed_training_job_path",
     "do_every_n_steps",
 ]
+
+
+# -- TF-Hub modules ----------------------------------------------------------------------------
+
+
+def create_module_spec(
+    mlp_fn: Callable[..., None],
+    mode: str,
+    params: Any,
+    drop_collections: Optional[Sequence[str]] = None,
+) -> Any:
+    """A TF-Hub (TF1 ``hub.Module`` format) ModuleSpec of ``mlp_fn`` with two graph versions:
+    the default tag set built with ``mode`` and the ``{"train"}`` tag set built in train mode.
+
+    Args:
+      mlp_fn: ``mlp_fn(mode=..., params=...)`` builds the module's graph and adds its signatures
+        with ``hub.add_signature``.
+      mode: a tf.estimator.ModeKeys value for the default (serving) graph.
+      params: passed to ``mlp_fn``.
+      drop_collections: graph collections left out of the module.
+
+    Returns:
+      a ``hub.ModuleSpec``; ``spec.export(path, checkpoint_path=...)`` writes it.
+    """
+    import tensorflow_hub as hub
+
+    tags_and_args = [
+        (set(), {"mode": mode, "params": params}),
+        ({"train"}, {"mode": tf.estimator.ModeKeys.TRAIN, "params": params}),
+    ]
+    return hub.create_module_spec(mlp_fn, tags_and_args=tags_and_args, drop_collections=drop_collections)
+
+
+def hub_import(input: Any, module: str, module_name: str, trainable: bool = False) -> Any:
+    """Apply the TF-Hub module at ``module`` (a path or URL hub can read) to ``input``.
+
+    The module's variables live under the scope ``module_name``; with ``trainable`` they are
+    trainable and the module's ``{"train"}`` graph is used.
+
+    Returns:
+      the module's default signature output for ``input``.
+    """
+    import tensorflow_hub as hub
+
+    tags = {"train"} if trainable else None
+    return hub.Module(module, trainable=trainable, name=module_name, tags=tags)(input)
+
+
+def change_name_scope_from_dir(init_scope_name: str, final_scope_name: str, save_dir: str) -> None:
+    """Rename the variables of the latest checkpoint in ``save_dir`` from the name scope
+    ``init_scope_name`` to ``final_scope_name`` (e.g. to stitch a separately trained model into a
+    larger one), writing the renamed checkpoint in place of the old one.
+
+    Raises:
+      CheckpointNotFoundError: ``save_dir`` has no checkpoint.
+    """
+    checkpoint = tf.train.latest_checkpoint(save_dir)
+    if checkpoint is None:
+        raise CheckpointNotFoundError("no checkpoint in %s" % save_dir)
+    prefix = init_scope_name.rstrip("/") + "/"
+    with tf.Graph().as_default():
+        renamed = []
+        for name, _ in tf.train.list_variables(checkpoint):
+            value = tf.train.load_variable(checkpoint, name)
+            new_name = final_scope_name.rstrip("/") + "/" + name[len(prefix) :] if name.startswith(prefix) else name
+            renamed.append(tf.compat.v1.Variable(value, name=new_name))
+        saver = tf.compat.v1.train.Saver(renamed)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver.save(session, checkpoint, write_meta_graph=False)

@@ -11,6 +11,11 @@ Under Bazel: `tools/bazel run //tools:records -- count /data/part-*`. Files may 
 .lzo. With --data_spec SPEC (a data spec, see twml_common.data_spec) feature ids print as their
 names and names are accepted on input; without it ids print as decimal strings.
 
+A corrupt file is an error (exit 1). With --skip_corrupt, count, head, cat and stats drop corrupt
+blocks and go on at the next sync marker (a corrupt .gz/.lzo stream ends its file), and print
+per damaged file "skipped N blocks (M records) in FILE: <last error>" to stderr; M counts the
+records known to be in the dropped blocks (those before the damage), so it is a lower bound.
+
 A record's JSON line holds the populated feature types, keyed by feature name (or id):
 {"binary": [f, ...], "continuous": {f: 0.5}, "discrete": {f: 3}, "strings": {f: "text"},
  "sparse_binary": {f: ["a", "b"]}, "sparse_continuous": {f: {"a": 1.5}}, "blobs": {f: "base64"},
@@ -138,10 +143,24 @@ def _tensor_from_json(tensor: Dict[str, object], where: str) -> np.ndarray:
     return values.reshape(tensor["shape"])
 
 
-def read_records(paths: Iterable[str], compression: str = "auto") -> Iterator[bytes]:
-    """Records of block files; compression "auto" (by extension), "" (raw), "gz" or "lzo"."""
+def read_records(
+    paths: Iterable[str], compression: str = "auto", skip_corrupt: bool = False, report: Optional[TextIO] = None
+) -> Iterator[bytes]:
+    """Records of block files; compression "auto" (by extension), "" (raw), "gz" or "lzo".
+
+    With skip_corrupt, corrupt blocks are dropped and each file with dropped blocks is reported on
+    ``report`` (default stderr), also when the caller stops early and closes the generator.
+    """
     for path in paths:
-        yield from _core.BlockFileReader(path, compression)
+        reader = _core.BlockFileReader(path, compression, skip_corrupt=skip_corrupt)
+        try:
+            yield from reader
+        finally:
+            if reader.skipped_blocks:
+                (report or sys.stderr).write(
+                    "skipped %d blocks (%d records) in %s: %s\n"
+                    % (reader.skipped_blocks, reader.skipped_records, path, reader.last_skip_message)
+                )
 
 
 class Progress:
@@ -162,30 +181,41 @@ class Progress:
             self.stream.write("\r%s: %d records\n" % (self.what, self.count))
 
 
-def count(paths: List[str], out: TextIO, compression: str = "auto") -> None:
+def count(paths: List[str], out: TextIO, compression: str = "auto", skip_corrupt: bool = False) -> None:
     total = 0
     for path in paths:
-        n = sum(1 for _ in read_records([path], compression))
+        n = sum(1 for _ in read_records([path], compression, skip_corrupt))
         out.write("%d\t%s\n" % (n, path))
         total += n
     out.write("%d\ttotal\n" % total)
 
 
 def dump(
-    paths: List[str], names: FeatureNames, out: TextIO, limit: Optional[int] = None, compression: str = "auto"
+    paths: List[str],
+    names: FeatureNames,
+    out: TextIO,
+    limit: Optional[int] = None,
+    compression: str = "auto",
+    skip_corrupt: bool = False,
 ) -> None:
-    for index, data in enumerate(read_records(paths, compression)):
-        if limit is not None and index >= limit:
-            return
-        out.write(json.dumps(record_to_json(_core.decode_data_record(data), names)) + "\n")
+    records = read_records(paths, compression, skip_corrupt)
+    try:
+        for index, data in enumerate(records):
+            if limit is not None and index >= limit:
+                return
+            out.write(json.dumps(record_to_json(_core.decode_data_record(data), names)) + "\n")
+    finally:
+        records.close()  # now, not at garbage collection: reports the skips of the last file read
 
 
-def stats(paths: List[str], names: FeatureNames, out: TextIO, compression: str = "auto") -> None:
+def stats(
+    paths: List[str], names: FeatureNames, out: TextIO, compression: str = "auto", skip_corrupt: bool = False
+) -> None:
     """Per feature and type: records holding it, min/mean/max of its values, distinct values."""
     features: Dict[tuple, Dict[str, object]] = {}
     records = 0
     progress = Progress("stats")
-    for data in read_records(paths, compression):
+    for data in read_records(paths, compression, skip_corrupt):
         records += 1
         progress.step()
         for kind, values in _core.decode_data_record(data).items():
@@ -333,6 +363,11 @@ def main(argv: Optional[List[str]] = None, out: TextIO = sys.stdout) -> int:
     parser.add_argument(
         "--compression", default="auto", help='"auto" (by extension: .gz, .lzo, none), "" (raw), "gz" or "lzo"'
     )
+    parser.add_argument(
+        "--skip_corrupt",
+        action="store_true",
+        help="count/head/cat/stats: drop corrupt blocks and go on, reporting them on stderr",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("count", "cat", "stats"):
         commands.add_parser(name).add_argument("files", nargs="+")
@@ -351,12 +386,12 @@ def main(argv: Optional[List[str]] = None, out: TextIO = sys.stdout) -> int:
     try:
         names = FeatureNames(path(args.data_spec) if args.data_spec else None)
         if args.command == "count":
-            count([path(f) for f in args.files], out, args.compression)
+            count([path(f) for f in args.files], out, args.compression, args.skip_corrupt)
         elif args.command in ("cat", "head"):
             limit = args.n if args.command == "head" else None
-            dump([path(f) for f in args.files], names, out, limit, args.compression)
+            dump([path(f) for f in args.files], names, out, limit, args.compression, args.skip_corrupt)
         elif args.command == "stats":
-            stats([path(f) for f in args.files], names, out, args.compression)
+            stats([path(f) for f in args.files], names, out, args.compression, args.skip_corrupt)
         elif args.command == "from-tfrecord":
             spec = path(args.data_spec) if args.data_spec else None
             total = from_tfrecord(path(args.input), path(args.output), names, spec)

@@ -18,6 +18,7 @@
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/platform/env.h"
 #include "tensorflow/core/platform/file_system.h"
+#include "tensorflow/core/platform/logging.h"
 #include "twml/block_format.h"
 #include "twml/byte_source.h"
 #include "twml/compression.h"
@@ -59,6 +60,8 @@ REGISTER_OP("BlockFormatDatasetV2")
     .Input("compression_type: string")
     .Input("buffer_size: int64")
     .Output("handle: variant")
+    // An attr with a default, not an input: graphs saved before it existed still load.
+    .Attr("skip_corrupt: bool = false")
     // Source datasets must not be constant-folded: TF marks its own (TFRecordDataset) the same
     // way, and so did the original.
     .SetIsStateful()
@@ -79,6 +82,10 @@ compression_type: "auto" (by extension: .gz is gzip, .lzo is lzop, no extension 
   uncompressed, any other extension is an error), "" (uncompressed), "gz" or "lzo". lzo is an
   extension of the original, which had no lzo support.
 buffer_size: bytes per read buffer, >= 0 (0: 256 KiB; at most 64 MiB).
+skip_corrupt: drop corrupt blocks instead of failing with DataLoss: the reader resynchronises
+  at the next sync marker, and a file with dropped blocks logs a warning naming it and the
+  blocks and records dropped. A corrupt compressed stream ends its file. An extension of the
+  original.
 handle: the dataset (a variant), e.g. for tf.data.experimental.from_variant.
 )doc");
 
@@ -114,7 +121,9 @@ class TfFileByteSource : public ByteSource {
 
 class BlockFormatDatasetOp : public DatasetOpKernel {
  public:
-  explicit BlockFormatDatasetOp(OpKernelConstruction* context) : DatasetOpKernel(context) {}
+  explicit BlockFormatDatasetOp(OpKernelConstruction* context) : DatasetOpKernel(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("skip_corrupt", &skip_corrupt_));
+  }
 
  protected:
   void MakeDataset(OpKernelContext* context, DatasetBase** output) override {
@@ -145,19 +154,23 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
                      }));
     }
     *output = new Dataset(context, std::move(filenames), std::move(compressions),
-                          std::move(compression_type), buffer_size);
+                          std::move(compression_type), buffer_size, skip_corrupt_);
   }
 
  private:
+  bool skip_corrupt_ = false;
+
   class Dataset : public DatasetBase {
    public:
     Dataset(OpKernelContext* context, std::vector<std::string> filenames,
-            std::vector<Compression> compressions, tstring compression_type, int64_t buffer_size)
+            std::vector<Compression> compressions, tstring compression_type, int64_t buffer_size,
+            bool skip_corrupt)
         : DatasetBase(DatasetContext(context)),
           filenames_(std::move(filenames)),
           compressions_(std::move(compressions)),
           compression_type_(std::move(compression_type)),
-          buffer_size_(buffer_size) {}
+          buffer_size_(buffer_size),
+          skip_corrupt_(skip_corrupt) {}
 
     std::unique_ptr<IteratorBase> MakeIteratorInternal(const std::string& prefix) const override {
       return std::make_unique<Iterator>(
@@ -198,7 +211,12 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
       TF_RETURN_IF_ERROR(builder->AddScalar(compression_type_, &compression_type));
       tensorflow::Node* buffer_size = nullptr;
       TF_RETURN_IF_ERROR(builder->AddScalar(buffer_size_, &buffer_size));
-      return builder->AddDataset(this, {filenames, compression_type, buffer_size}, output);
+      // The attr is serialized too, so that a rebuilt dataset (tf.data service, checkpoints
+      // with the graph) keeps skipping.
+      tensorflow::AttrValue skip_corrupt;
+      builder->BuildAttrValue(skip_corrupt_, &skip_corrupt);
+      return builder->AddDataset(this, {filenames, compression_type, buffer_size},
+                                 {{"skip_corrupt", skip_corrupt}}, output);
     }
 
    private:
@@ -221,6 +239,7 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
               *end_of_sequence = false;
               return tensorflow::OkStatus();
             }
+            WarnOfSkips();
             CloseFile();
             ++file_index_;
           }
@@ -295,7 +314,19 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
           reader_ = std::make_unique<BlockReader>(
               Decompress(std::move(source), dataset()->compressions_[file_index_], buffer_size),
               filename, buffer_size);
+          // Restoring reads the file again in the same mode, so records_read counts the same
+          // records and the saved position stays valid.
+          reader_->set_skip_corrupt(dataset()->skip_corrupt_);
         });
+      }
+
+      // Once per file, at its end: skip mode must not hide data loss silently.
+      void WarnOfSkips() TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        if (reader_ == nullptr || reader_->skipped_blocks() == 0) return;
+        LOG(WARNING) << kOpName << ": skipped " << reader_->skipped_blocks()
+                     << " corrupt blocks (" << reader_->skipped_records()
+                     << " records known to be in them) in '" << dataset()->filenames_[file_index_]
+                     << "': " << reader_->last_skip_message();
       }
 
       void CloseFile() TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -331,6 +362,7 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
     const std::vector<Compression> compressions_;
     const tstring compression_type_;
     const int64_t buffer_size_;
+    const bool skip_corrupt_;
   };
 };
 

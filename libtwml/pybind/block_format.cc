@@ -32,8 +32,11 @@ py::bytes Bytes(std::string_view view) { return py::bytes(view.data(), view.size
 // An iterator over the records of one file.
 class PyBlockFileReader {
  public:
-  PyBlockFileReader(const std::string& path, const std::string& compression, size_t buffer_size)
-      : path_(path), reader_(OpenBlockFile(path, compression, buffer_size)) {}
+  PyBlockFileReader(const std::string& path, const std::string& compression, size_t buffer_size,
+                    bool skip_corrupt = false)
+      : path_(path), reader_(OpenBlockFile(path, compression, buffer_size)) {
+    reader_->set_skip_corrupt(skip_corrupt);
+  }
 
   py::bytes Next() {
     std::string_view record;
@@ -85,14 +88,20 @@ void DefineBlockFormat(py::module_& module) {
   py::class_<PyBlockFileReader>(module, "BlockFileReader", R"doc(
 The records of a block-format file, as bytes, in file order.
 
-BlockFileReader(path, compression="auto", buffer_size=65536) is an iterator. compression is
-BlockFormatDatasetV2's compression_type: "auto" (by extension: .gz gzip, .lzo lzop, none
-without an extension), "" (none), "gz" or "lzo". Corrupt data raises libtwml.Error naming the
-file and the byte offset; so does a file that cannot be opened.
+BlockFileReader(path, compression="auto", buffer_size=65536, skip_corrupt=False) is an
+iterator. compression is BlockFormatDatasetV2's compression_type: "auto" (by extension: .gz
+gzip, .lzo lzop, none without an extension), "" (none), "gz" or "lzo". Corrupt data raises
+libtwml.Error naming the file and the byte offset; so does a file that cannot be opened.
+
+With skip_corrupt=True corrupt blocks are dropped instead: reading resynchronises at the next
+sync marker, and skipped_blocks, skipped_records (the records known to be in the dropped
+blocks, a lower bound) and last_skip_message tell what was lost. A corrupt gzip or lzop stream
+ends the file there, as one skipped block.
 )doc")
-      .def(py::init<const std::string&, const std::string&, size_t>(), py::arg("path"),
+      .def(py::init<const std::string&, const std::string&, size_t, bool>(), py::arg("path"),
            py::arg("compression") = "auto",
-           py::arg("buffer_size") = BlockReader::kDefaultBufferSize)
+           py::arg("buffer_size") = BlockReader::kDefaultBufferSize,
+           py::arg("skip_corrupt") = false)
       .def("__iter__", [](PyBlockFileReader& self) -> PyBlockFileReader& { return self; })
       .def("__next__", &PyBlockFileReader::Next)
       .def_property_readonly("path", &PyBlockFileReader::path)
@@ -104,7 +113,21 @@ file and the byte offset; so does a file that cannot be opened.
           [](const PyBlockFileReader& self) { return Bytes(self.reader().class_name()); },
           "proto_class_name of the block of the last record.")
       .def_property_readonly(
-          "records_read", [](const PyBlockFileReader& self) { return self.reader().records_read(); });
+          "records_read", [](const PyBlockFileReader& self) { return self.reader().records_read(); })
+      .def_property_readonly(
+          "skip_corrupt", [](const PyBlockFileReader& self) { return self.reader().skip_corrupt(); })
+      .def_property_readonly(
+          "skipped_blocks",
+          [](const PyBlockFileReader& self) { return self.reader().skipped_blocks(); },
+          "Corrupt blocks dropped so far (skip_corrupt mode).")
+      .def_property_readonly(
+          "skipped_records",
+          [](const PyBlockFileReader& self) { return self.reader().skipped_records(); },
+          "Records known to be in the dropped blocks: those that parse before the corruption.")
+      .def_property_readonly(
+          "last_skip_message",
+          [](const PyBlockFileReader& self) { return self.reader().last_skip_message(); },
+          "The error of the last dropped block, or \"\".");
 
   module.def(
       "read_block_file",

@@ -97,7 +97,8 @@ BlockReader::BlockReader(std::unique_ptr<ByteSource> source, std::string name,
                          size_t buffer_size)
     : source_(std::move(source)),
       name_(std::move(name)),
-      buffer_(std::max(buffer_size, kMinBufferSize)) {}
+      buffer_(std::max(buffer_size, kMinBufferSize)),
+      read_offset_(source_->offset()) {}
 
 bool BlockReader::Next(std::string* record) {
   std::string_view view;
@@ -108,12 +109,63 @@ bool BlockReader::Next(std::string* record) {
 
 bool BlockReader::Next(std::string_view* record) {
   if (error_ != nullptr) throw *error_;
-  try {
-    return NextInBlock(record);
-  } catch (const Error& error) {
-    error_ = std::make_unique<Error>(error);
-    throw;
+  while (!ended_) {
+    try {
+      return NextInBlock(record);
+    } catch (const Error& error) {
+      if (!skip_corrupt_) {
+        error_ = std::make_unique<Error>(error);
+        throw;
+      }
+      SkipBlock(error);
+    }
   }
+  return false;
+}
+
+void BlockReader::SkipBlock(const Error& error) {
+  ++skipped_blocks_;
+  last_skip_message_ = error.what();
+  if (!parsed_ && !payload_.empty()) {
+    // The payload was cut short (the data or the source ended): count the complete records
+    // its bytes hold. The parse fails where the bytes stop, keeping the records before.
+    // A cut that falls between records parses, but the block is still dropped: keep the class
+    // name of the last good block.
+    const std::string class_name = class_name_;
+    try {
+      ParsePayload();
+    } catch (const Error&) {
+    }
+    class_name_ = class_name;
+  }
+  skipped_records_ += records_.size();
+  records_.clear();
+  next_record_ = 0;
+  const uint64_t restart = block_offset_ + kMarkerSize;
+  const uint64_t consumed = Position() - restart;
+  // A failed source cannot be read past its error. The consumed-bytes check is defensive: a
+  // failure is only ever thrown before the length field or after the payload bytes read.
+  if (source_failed_ || (consumed != 0 && consumed != kLengthSize + payload_.size())) {
+    ended_ = true;
+    return;
+  }
+  // Everything after the bad block's marker is scanned again: the length field and payload
+  // read so far, the buffered bytes, and what is left of an earlier rescan.
+  std::string bytes;
+  if (consumed != 0) {
+    for (size_t i = 0; i < kLengthSize; ++i) {
+      bytes.push_back(static_cast<char>((length_bits_ >> (8 * i)) & 0xff));
+    }
+    bytes += payload_;
+  }
+  bytes.append(reinterpret_cast<const char*>(buffer_.data() + begin_), end_ - begin_);
+  bytes.append(rescan_, rescan_pos_, std::string::npos);
+  rescan_ = std::move(bytes);
+  rescan_pos_ = 0;
+  begin_ = end_ = 0;
+  read_offset_ = restart;
+  payload_.clear();
+  parsed_ = false;
 }
 
 bool BlockReader::NextInBlock(std::string_view* record) {
@@ -133,7 +185,33 @@ void BlockReader::Fail(const std::string& kind, const std::string& what) const {
   throw Error(ErrorCode::kIO, name_ + ": " + kind + " block at " + At(block_offset_) + ": " + what);
 }
 
-uint64_t BlockReader::Position() const { return source_->offset() - (end_ - begin_); }
+// The source's own offset is ahead of the stream while a rescan replays bytes, so the reader
+// keeps its own.
+uint64_t BlockReader::Position() const { return read_offset_ - (end_ - begin_); }
+
+size_t BlockReader::ReadMore(uint8_t* out, size_t size) {
+  if (rescan_pos_ < rescan_.size()) {
+    const size_t count = std::min(size, rescan_.size() - rescan_pos_);
+    std::memcpy(out, rescan_.data() + rescan_pos_, count);
+    rescan_pos_ += count;
+    if (rescan_pos_ == rescan_.size()) {
+      rescan_.clear();
+      rescan_.shrink_to_fit();
+      rescan_pos_ = 0;
+    }
+    return count;
+  }
+  if (source_ended_) return 0;
+  size_t count = 0;
+  try {
+    count = source_->Read(out, size);
+  } catch (const Error&) {
+    source_failed_ = true;  // skip mode cannot resynchronise on a broken stream
+    throw;
+  }
+  if (count == 0) source_ended_ = true;
+  return count;
+}
 
 size_t BlockReader::Fill(size_t want) {
   if (end_ - begin_ >= want) return end_ - begin_;
@@ -142,10 +220,11 @@ size_t BlockReader::Fill(size_t want) {
     end_ -= begin_;
     begin_ = 0;
   }
-  while (end_ < want && !source_ended_) {
-    const size_t count = source_->Read(buffer_.data() + end_, buffer_.size() - end_);
-    if (count == 0) source_ended_ = true;
+  while (end_ < want) {
+    const size_t count = ReadMore(buffer_.data() + end_, buffer_.size() - end_);
+    if (count == 0) break;
     end_ += count;
+    read_offset_ += count;
   }
   return end_ - begin_;
 }
@@ -183,6 +262,7 @@ bool BlockReader::ReadBlock() {
       length_bits |= static_cast<uint32_t>(buffer_[begin_ + i]) << (8 * i);
     }
     begin_ += kLengthSize;
+    length_bits_ = length_bits;
     const auto length = static_cast<int32_t>(length_bits);
     if (length <= 0) continue;  // the original skips such blocks
 
@@ -190,6 +270,7 @@ bool BlockReader::ReadBlock() {
     // memory than the data that is there.
     const auto size = static_cast<size_t>(length);
     payload_.clear();
+    parsed_ = false;
     while (payload_.size() < size) {
       if (begin_ == end_ && Fill(1) == 0) {
         Fail("truncated", "its length field declares " + std::to_string(size) +
@@ -206,6 +287,7 @@ bool BlockReader::ReadBlock() {
 }
 
 void BlockReader::ParsePayload() {
+  parsed_ = true;
   const auto* data = reinterpret_cast<const uint8_t*>(payload_.data());
   const size_t size = payload_.size();
   // Offsets in messages are stream offsets; the payload starts after marker and length.
@@ -267,11 +349,12 @@ void BlockReader::ParsePayload() {
                         std::to_string(class_name.size()) + " bytes, more than the limit of " +
                         std::to_string(kMaxClassNameSize));
   }
-  class_name_.assign(class_name.data(), class_name.size());
   for (size_t record = 1; pos < size; ++record) {
     read_tag(kRecordTag, kWireLengthDelimited, "record", record);
     records_.push_back(read_bytes("record", record));
   }
+  // Only a good block names the class: a block dropped in skip mode must not change it.
+  class_name_.assign(class_name.data(), class_name.size());
 }
 
 std::unique_ptr<BlockReader> OpenBlockFile(const std::string& path,

@@ -623,5 +623,136 @@ TEST_F(LzopCorruptionTest, UnsupportedHeadersAreErrors) {
             "x.lzo: unsupported lzop compression method 28 at byte 0");
 }
 
+// --- Skip mode: corrupt blocks are dropped and counted --------------------------------------
+
+struct Skipped {
+  std::vector<std::string> records;
+  uint64_t blocks = 0;
+  uint64_t records_skipped = 0;
+  std::string message;
+};
+
+Skipped ReadSkipping(const std::string& data, size_t max_read = SIZE_MAX,
+                     size_t buffer_size = BlockReader::kDefaultBufferSize) {
+  auto reader = MemoryReader(data, max_read, buffer_size);
+  reader->set_skip_corrupt(true);
+  Skipped result;
+  result.records = ReadAll(reader.get());
+  EXPECT_FALSE(reader->Next(&result.message));  // stays at the end
+  result.blocks = reader->skipped_blocks();
+  result.records_skipped = reader->skipped_records();
+  result.message = reader->last_skip_message();
+  return result;
+}
+
+// Blocks A (a1 a2), B (b1 b2 b3) and C (c1), and B's offset in their concatenation.
+struct ThreeBlocks {
+  std::string a = EncodeBlock(kClass, {"a1", "a2"});
+  std::string b = EncodeBlock(kClass, {"b1", "b2", "b3"});
+  std::string c = EncodeBlock(kClass, {"c1"});
+  std::string All() const { return a + b + c; }
+  // Offset in B of its record `n` (1-based) tag byte: each record is tag, length 2, 2 bytes.
+  size_t RecordTag(int n) const { return b.size() - 4 * (4 - n); }
+};
+
+TEST(BlockReaderSkipTest, IsOffByDefault) {
+  ThreeBlocks blocks;
+  auto reader = MemoryReader(blocks.All());
+  EXPECT_FALSE(reader->skip_corrupt());
+  EXPECT_EQ(ReadAll(reader.get()), (std::vector<std::string>{"a1", "a2", "b1", "b2", "b3", "c1"}));
+  EXPECT_EQ(reader->skipped_blocks(), 0u);
+  EXPECT_EQ(reader->last_skip_message(), "");
+}
+
+TEST(BlockReaderSkipTest, JunkInsideABlockDropsOnlyThatBlock) {
+  ThreeBlocks blocks;
+  blocks.b[blocks.RecordTag(2)] = static_cast<char>(0xff);  // neither tag 3 nor wire type 2
+  const std::string data = blocks.All();
+  const std::string error = ReadError(data);  // the default still throws
+  for (const size_t max_read : {size_t{1}, size_t{5}, SIZE_MAX}) {
+    const Skipped skipped = ReadSkipping(data, max_read, 64);
+    EXPECT_EQ(skipped.records, (std::vector<std::string>{"a1", "a2", "c1"}));
+    EXPECT_EQ(skipped.blocks, 1u);
+    EXPECT_EQ(skipped.records_skipped, 1u);  // b1, parsed before the junk
+    EXPECT_EQ(skipped.message, error);
+    EXPECT_TRUE(StartsWith(skipped.message,
+                           "test.rec: corrupt block at byte " + std::to_string(blocks.a.size())))
+        << skipped.message;
+  }
+}
+
+TEST(BlockReaderSkipTest, TruncatedLastBlockCountsItsCompleteRecords) {
+  ThreeBlocks blocks;
+  const std::string data = blocks.a + blocks.b.substr(0, blocks.b.size() - 1);
+  const Skipped skipped = ReadSkipping(data);
+  EXPECT_EQ(skipped.records, (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(skipped.blocks, 1u);
+  EXPECT_EQ(skipped.records_skipped, 2u);  // b1 and b2 are complete, b3 is cut
+  EXPECT_TRUE(StartsWith(skipped.message, "test.rec: truncated block at byte ")) << skipped.message;
+  // Cut inside the length field: nothing of the block is knowable.
+  const Skipped in_length = ReadSkipping(blocks.a + kMarker + "\x05");
+  EXPECT_EQ(in_length.records, (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(in_length.blocks, 1u);
+  EXPECT_EQ(in_length.records_skipped, 0u);
+}
+
+TEST(BlockReaderSkipTest, BadVersionDropsTheBlock) {
+  ThreeBlocks blocks;
+  blocks.b[sizeof(kBlockMarker) + 4 + 1] = 2;  // the version varint
+  const Skipped skipped = ReadSkipping(blocks.All());
+  EXPECT_EQ(skipped.records, (std::vector<std::string>{"a1", "a2", "c1"}));
+  EXPECT_EQ(skipped.blocks, 1u);
+  EXPECT_EQ(skipped.records_skipped, 0u);  // the header is bad: its records are not knowable
+  EXPECT_NE(skipped.message.find("unsupported version 2"), std::string::npos) << skipped.message;
+}
+
+TEST(BlockReaderSkipTest, HugeLengthIsResynchronisedAtTheNextMarker) {
+  ThreeBlocks blocks;
+  // B's length now swallows C: the rescan from B's marker must still find C.
+  blocks.b.replace(sizeof(kBlockMarker), 4, Le32(0x7fffffff));
+  const std::string data = blocks.All() + "tail";
+  for (const size_t max_read : {size_t{3}, SIZE_MAX}) {
+    const Skipped skipped = ReadSkipping(data, max_read, 64);
+    EXPECT_EQ(skipped.records, (std::vector<std::string>{"a1", "a2", "c1"}));
+    EXPECT_EQ(skipped.blocks, 1u);
+    EXPECT_EQ(skipped.records_skipped, 3u);  // B's own records parse; C's marker does not
+    EXPECT_NE(skipped.message.find("declares 2147483647 bytes"), std::string::npos)
+        << skipped.message;
+  }
+  // Several bad blocks in a row, each swallowing the rest, and junk around them.
+  const std::string bad = kMarker + Le32(1000);
+  const Skipped many = ReadSkipping("x" + bad + bad + blocks.a + bad + "y" + blocks.c);
+  EXPECT_EQ(many.records, (std::vector<std::string>{"a1", "a2", "c1"}));
+  EXPECT_EQ(many.blocks, 3u);
+}
+
+TEST(BlockReaderSkipTest, ACorruptGzipStreamEndsTheFile) {
+  std::string data;
+  std::vector<std::string> expected;
+  for (int block = 0; block < 200; ++block) {
+    std::vector<std::string> records;
+    for (int i = 0; i < 10; ++i) records.push_back(Noise(50, block * 10 + i));
+    expected.insert(expected.end(), records.begin(), records.end());
+    data += EncodeBlock(kClass, std::vector<std::string_view>(records.begin(), records.end()));
+  }
+  const std::string gz = GzipCompress(data);
+  const std::string path = TempPath("skip_corrupt.gz");
+  WriteFile(path, gz.substr(0, gz.size() / 2));
+  EXPECT_NE(ErrorOf([&] { ReadAll(OpenBlockFile(path).get()); }).find("truncated gzip data"),
+            std::string::npos);
+  auto reader = OpenBlockFile(path, "auto", 4096);
+  reader->set_skip_corrupt(true);
+  const std::vector<std::string> records = ReadAll(reader.get());
+  ASSERT_GT(records.size(), 0u);
+  ASSERT_LT(records.size(), expected.size());
+  EXPECT_EQ(records, std::vector<std::string>(expected.begin(), expected.begin() + records.size()));
+  EXPECT_EQ(reader->skipped_blocks(), 1u);
+  EXPECT_LT(reader->skipped_records(), 10u);  // only the block that was being read
+  EXPECT_EQ(reader->last_skip_message().find(path + ": truncated gzip data"), 0u)
+      << reader->last_skip_message();
+  std::string record;
+  EXPECT_FALSE(reader->Next(&record));
+}
+
 }  // namespace
 }  // namespace twml

@@ -46,6 +46,21 @@ std::string EncodeBlock(std::string_view class_name, const std::vector<std::stri
 // the problem; so do errors of the source (a corrupt gzip stream). Once it has thrown, the
 // reader throws the same error again. Memory is bounded by the data actually present: a
 // declared length is never allocated before the bytes arrive.
+//
+// Skip mode (set_skip_corrupt(true), off by default) is for salvaging damaged files: a corrupt
+// block is dropped instead of thrown, and the reader resynchronises by scanning for the next
+// sync marker from the byte after the bad block's marker (not after its declared length, which
+// may be the corrupt part), so blocks that a bad length field swallowed are still found. Each
+// dropped block counts in skipped_blocks(); skipped_records() counts the records of dropped
+// blocks that were knowable: the complete record fields that parse from the block's bytes
+// before the corruption (for a truncated block, from the bytes present). Records after the
+// point of corruption, or in a block whose header is already bad, cannot be counted, so it is
+// a lower bound. An error of the source itself (a corrupt gzip or lzop stream) cannot be
+// resynchronised, since nothing after it can be decoded: it ends the data, counted as one
+// skipped block (with the records of the block being read, as above). last_skip_message() is
+// the error the last skip would have thrown. The rescan re-reads the bytes of a bad block, so a
+// pathological file of many markers with huge lengths costs time quadratic in its size (memory
+// stays bounded by the data present).
 class BlockReader {
  public:
   static constexpr size_t kDefaultBufferSize = 64 << 10;
@@ -69,6 +84,15 @@ class BlockReader {
   // Records returned so far.
   uint64_t records_read() const { return records_read_; }
 
+  // Skip mode (see above); set it before the first Next().
+  void set_skip_corrupt(bool skip) { skip_corrupt_ = skip; }
+  bool skip_corrupt() const { return skip_corrupt_; }
+  // Blocks dropped so far in skip mode, and the records known to be in them.
+  uint64_t skipped_blocks() const { return skipped_blocks_; }
+  uint64_t skipped_records() const { return skipped_records_; }
+  // The error message of the last dropped block; empty when none was dropped.
+  const std::string& last_skip_message() const { return last_skip_message_; }
+
  private:
   bool NextInBlock(std::string_view* record);
   // Reads and parses the next block with a positive length; false at the end of the data.
@@ -77,9 +101,13 @@ class BlockReader {
   // Makes at least `want` (<= the buffer size) bytes available, unless the data ends first;
   // returns how many are available.
   size_t Fill(size_t want);
+  // Reads from the bytes queued for a rescan, then from the source; 0 only at the end.
+  size_t ReadMore(uint8_t* out, size_t size);
   // Stream offset of the next unconsumed byte.
   uint64_t Position() const;
   void ParsePayload();
+  // Skip mode: counts the failed block and queues its bytes after its marker for a rescan.
+  void SkipBlock(const Error& error);
   [[noreturn]] void Fail(const std::string& kind, const std::string& what) const;
   std::string At(uint64_t offset) const;
 
@@ -89,14 +117,27 @@ class BlockReader {
   size_t begin_ = 0;  // buffer_[begin_, end_) is read but not consumed
   size_t end_ = 0;
   bool source_ended_ = false;
+  bool source_failed_ = false;  // the source threw: nothing after it can be read
+  uint64_t read_offset_ = 0;  // stream offset of buffer_[end_]
+  // Skip mode: bytes of a dropped block that are read again before the source, from rescan_pos_.
+  std::string rescan_;
+  size_t rescan_pos_ = 0;
 
   uint64_t block_offset_ = 0;
   std::string class_name_;
+  uint32_t length_bits_ = 0;  // the current block's length field
   std::string payload_;  // the current block's payload
+  bool parsed_ = false;  // ParsePayload ran on payload_
   std::vector<std::string_view> records_;  // views into payload_
   size_t next_record_ = 0;
   uint64_t records_read_ = 0;
   std::unique_ptr<Error> error_;
+
+  bool skip_corrupt_ = false;
+  bool ended_ = false;  // skip mode: the source failed, the data ends
+  uint64_t skipped_blocks_ = 0;
+  uint64_t skipped_records_ = 0;
+  std::string last_skip_message_;
 };
 
 // A reader of the file `path` with the compression that `compression_type` gives for it

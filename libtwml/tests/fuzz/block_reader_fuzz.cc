@@ -4,7 +4,11 @@
 // Besides "no crash, no unbounded allocation, only twml::Error", it checks that the reader's
 // result does not depend on how the source delivers the bytes: the input is read once in large
 // reads and once in reads of a few bytes through a minimal buffer, and both must give the same
-// records and the same error.
+// records and the same error. It then reads the input in skip mode (set_skip_corrupt), which
+// over raw bytes must never throw, must return records whose sizes add up to no more than the
+// input (records of good blocks are disjoint pieces of it, however often bad blocks are
+// rescanned), and must also not depend on the read size, skip counts and message included.
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -21,16 +25,39 @@ namespace {
 struct Result {
   std::vector<std::string> records;
   std::string error;
+  uint64_t skipped_blocks = 0;
+  uint64_t skipped_records = 0;
 
   bool operator==(const Result& other) const {
-    return records == other.records && error == other.error;
+    return records == other.records && error == other.error &&
+           skipped_blocks == other.skipped_blocks && skipped_records == other.skipped_records;
   }
 };
 
-Result Read(const std::string& input, size_t max_read, size_t buffer_size) {
+Result Read(const std::string& input, size_t max_read, size_t buffer_size,
+            bool skip_corrupt = false) {
   Result result;
   twml::BlockReader reader(std::make_unique<twml::MemoryByteSource>(input, "fuzz", max_read),
                            "fuzz.rec", buffer_size);
+  reader.set_skip_corrupt(skip_corrupt);
+  if (skip_corrupt) {
+    // Any exception escaping here aborts the fuzzer: skip mode must absorb every data error.
+    std::string record;
+    size_t total = 0;
+    while (reader.Next(&record)) {
+      total += record.size();
+      if (total > input.size()) std::abort();
+      result.records.push_back(record);
+    }
+    if (reader.Next(&record)) std::abort();  // the end stays the end
+    // Each skipped block starts at its own marker.
+    if (reader.skipped_blocks() > input.size() / sizeof(twml::kBlockMarker)) std::abort();
+    if ((reader.skipped_blocks() == 0) != reader.last_skip_message().empty()) std::abort();
+    result.error = reader.last_skip_message();
+    result.skipped_blocks = reader.skipped_blocks();
+    result.skipped_records = reader.skipped_records();
+    return result;
+  }
   try {
     std::string record;
     while (reader.Next(&record)) {
@@ -56,7 +83,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  whole.error.c_str(), pieces.error.c_str());
     std::abort();
   }
+  const Result skipped_whole = Read(input, SIZE_MAX, twml::BlockReader::kDefaultBufferSize, true);
+  const Result skipped_pieces = Read(input, 1 + size % 7, 64, true);
+  if (!(skipped_whole == skipped_pieces)) {
+    std::fprintf(stderr, "block_reader_fuzz: skip mode differs with the read size: '%s' vs '%s'\n",
+                 skipped_whole.error.c_str(), skipped_pieces.error.c_str());
+    std::abort();
+  }
+  // Without errors, skip mode reads exactly what the default mode reads.
+  if (whole.error.empty() && !(skipped_whole.records == whole.records &&
+                               skipped_whole.skipped_blocks == 0)) {
+    std::abort();
+  }
   // Only inputs that hold records are worth mutating further: the reader skips anything else.
+  // (Also keeping inputs that skip mode salvaged records from made the run 1.6x slower and found
+  // nothing more: mutations of good inputs reach the rescans anyway.)
   return whole.error.empty() && !whole.records.empty() ? 0 : -1;
 }
 
