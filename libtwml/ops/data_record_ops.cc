@@ -75,72 +75,11 @@ Decodes one serialized BatchPredictionRequest (a uint8 vector, or element 0 of a
 tensor) with labels and weights per record, e.g. to train on grouped records.
 )doc");
 
-// The three ops differ in how many requests or records their input holds.
-enum class DecodeInputKind { kRecords, kRequest };
-
-class DecodeDataRecordsOp : public OpKernel {
- public:
-  DecodeDataRecordsOp(OpKernelConstruction* context, DecodeInputKind kind)
-      : OpKernel(context), kind_(kind) {
-    OP_REQUIRES_OK(context, ReadDecodeOptions(context, &options_));
-  }
-
-  void Compute(OpKernelContext* context) override {
-    const Tensor& input = context->input(0);
-    auto* resource = new DataRecordResource;
-    resource->input = input;
-    resource->options = options_;
-    resource->common.Reset(*options_);
-    Status status;
-    if (kind_ == DecodeInputKind::kRecords) {
-      resource->records.resize(input.dtype() == tensorflow::DT_UINT8
-                                   ? 1
-                                   : static_cast<size_t>(input.NumElements()));
-      status = DecodeInput(input, "record", [&](ThriftReader* reader, size_t index) {
-        resource->records[index].Decode(reader, *options_);
-      });
-    } else {
-      status = DecodeRequest(input, resource);
-    }
-    if (!status.ok()) {
-      resource->Unref();
-      context->SetStatus(status);
-      return;
-    }
-    OP_REQUIRES_OK(context, OutputRecordHandle(context, resource));
-  }
-
- private:
-  Status DecodeRequest(const Tensor& input, DataRecordResource* resource) {
-    return DecodeBatchPredictionRequestInput(input, [&](ThriftReader* reader) {
-      BatchPredictionRequest<DataRecord> request;
-      request.Decode(reader, *options_);
-      resource->records = std::move(request.records);
-      resource->common = std::move(request.common);
-    });
-  }
-
-  const DecodeInputKind kind_;
-  std::shared_ptr<const DecodeOptions> options_;
-};
-
-class DecodeDataRecordOp : public DecodeDataRecordsOp {
- public:
-  explicit DecodeDataRecordOp(OpKernelConstruction* context)
-      : DecodeDataRecordsOp(context, DecodeInputKind::kRecords) {}
-};
-
-class DecodeBatchPredictionRequestOp : public DecodeDataRecordsOp {
- public:
-  explicit DecodeBatchPredictionRequestOp(OpKernelConstruction* context)
-      : DecodeDataRecordsOp(context, DecodeInputKind::kRequest) {}
-};
-
-REGISTER_KERNEL_BUILDER(Name("DecodeDataRecord").Device(DEVICE_CPU), DecodeDataRecordOp);
+REGISTER_KERNEL_BUILDER(Name("DecodeDataRecord").Device(DEVICE_CPU), DecodeRecordsOp<DataRecord, false>);
 REGISTER_KERNEL_BUILDER(Name("DecodeBatchPredictionRequest").Device(DEVICE_CPU),
-                        DecodeBatchPredictionRequestOp);
+                        DecodeRecordsOp<DataRecord, true>);
 REGISTER_KERNEL_BUILDER(Name("DecodeBatchPredictionRequestV2").Device(DEVICE_CPU),
-                        DecodeBatchPredictionRequestOp);
+                        DecodeRecordsOp<DataRecord, true>);
 
 // Calls fn(row, record) for each row's common record and then its own record.
 template <typename Fn>

@@ -73,53 +73,12 @@ Decodes and hashes one serialized BatchPredictionRequest (a uint8 vector, or ele
 string tensor) with labels and weights per record.
 )doc");
 
-template <bool kRequest>
-class DecodeAndHashOp : public OpKernel {
- public:
-  explicit DecodeAndHashOp(OpKernelConstruction* context) : OpKernel(context) {
-    OP_REQUIRES_OK(context, ReadDecodeOptions(context, &options_));
-  }
-
-  void Compute(OpKernelContext* context) override {
-    const Tensor& input = context->input(0);
-    auto* resource = new HashedDataRecordResource;
-    resource->input = input;
-    resource->options = options_;
-    resource->common.Reset(*options_);
-    auto* arena = &resource->arena;
-    Status status;
-    if (kRequest) {
-      status = DecodeBatchPredictionRequestInput(input, [&](ThriftReader* reader) {
-        BatchPredictionRequest<HashedDataRecord> request(arena);
-        request.Decode(reader, *options_);
-        resource->records = std::move(request.records);
-        resource->common = std::move(request.common);
-      });
-    } else {
-      const size_t count = input.dtype() == tensorflow::DT_UINT8 ? 1 : static_cast<size_t>(input.NumElements());
-      resource->records.reserve(count);
-      for (size_t i = 0; i < count; ++i) resource->records.emplace_back(arena);
-      status = DecodeInput(input, "record", [&](ThriftReader* reader, size_t index) {
-        resource->records[index].Decode(reader, *options_);
-      });
-    }
-    if (!status.ok()) {
-      resource->Unref();
-      context->SetStatus(status);
-      return;
-    }
-    OP_REQUIRES_OK(context, OutputRecordHandle(context, resource));
-  }
-
- private:
-  std::shared_ptr<const DecodeOptions> options_;
-};
-
-REGISTER_KERNEL_BUILDER(Name("DecodeAndHashDataRecord").Device(DEVICE_CPU), DecodeAndHashOp<false>);
+REGISTER_KERNEL_BUILDER(Name("DecodeAndHashDataRecord").Device(DEVICE_CPU),
+                        DecodeRecordsOp<HashedDataRecord, false>);
 REGISTER_KERNEL_BUILDER(Name("DecodeAndHashBatchPredictionRequest").Device(DEVICE_CPU),
-                        DecodeAndHashOp<true>);
+                        DecodeRecordsOp<HashedDataRecord, true>);
 REGISTER_KERNEL_BUILDER(Name("DecodeAndHashBatchPredictionRequestV2").Device(DEVICE_CPU),
-                        DecodeAndHashOp<true>);
+                        DecodeRecordsOp<HashedDataRecord, true>);
 
 int64_t TotalSize(const HashedDataRecordResource& resource) {
   int64_t total = 0;

@@ -135,6 +135,53 @@ tensorflow::Status DecodeBatchPredictionRequestInput(const tensorflow::Tensor& i
   });
 }
 
+// The decode ops: DecodeDataRecord / DecodeAndHashDataRecord (kRequest false: a string tensor of
+// records, or one record in a uint8 vector) and the BatchPredictionRequest decoders (kRequest
+// true: one request). Record is DataRecord or HashedDataRecord.
+template <typename Record, bool kRequest>
+class DecodeRecordsOp : public tensorflow::OpKernel {
+ public:
+  explicit DecodeRecordsOp(tensorflow::OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, ReadDecodeOptions(context, &options_));
+  }
+
+  void Compute(tensorflow::OpKernelContext* context) override {
+    const tensorflow::Tensor& input = context->input(0);
+    auto* resource = new RecordResource<Record>;
+    resource->input = input;
+    resource->options = options_;
+    std::pmr::memory_resource* arena = &resource->arena;
+    resource->common = MakeRecord<Record>(arena);
+    resource->common.Reset(*options_);
+    tensorflow::Status status;
+    if constexpr (kRequest) {
+      status = DecodeBatchPredictionRequestInput(input, [&](ThriftReader* reader) {
+        BatchPredictionRequest<Record> request(arena);
+        request.Decode(reader, *options_);
+        resource->records = std::move(request.records);
+        resource->common = std::move(request.common);
+      });
+    } else {
+      const size_t count =
+          input.dtype() == tensorflow::DT_UINT8 ? 1 : static_cast<size_t>(input.NumElements());
+      resource->records.reserve(count);
+      for (size_t i = 0; i < count; ++i) resource->records.push_back(MakeRecord<Record>(arena));
+      status = DecodeInput(input, "record", [&](ThriftReader* reader, size_t index) {
+        resource->records[index].Decode(reader, *options_);
+      });
+    }
+    if (!status.ok()) {
+      resource->Unref();
+      context->SetStatus(status);
+      return;
+    }
+    OP_REQUIRES_OK(context, OutputRecordHandle(context, resource));
+  }
+
+ private:
+  std::shared_ptr<const DecodeOptions> options_;
+};
+
 // Copies `values` into a new 1-D output (converting element types, e.g. double -> float).
 template <typename Out, typename In>
 tensorflow::Status OutputVector(tensorflow::OpKernelContext* context, int index,

@@ -15,7 +15,7 @@ void BatchPredictionRequest<Record>::Decode(ThriftReader* reader, const DecodeOp
       const int32_t count = reader->ReadListHeader(kThriftStruct, "individualFeaturesList");
       records.reserve(static_cast<size_t>(count));
       for (int32_t i = 0; i < count; ++i) {
-        records.push_back(MakeRecord());
+        records.push_back(MakeRecord<Record>(memory));
         records.back().Decode(reader, options);
       }
     } else if (header.id == 2) {

@@ -14,12 +14,22 @@
 
 namespace twml {
 
+// A new, empty Record: HashedDataRecord allocates from `memory`, DataRecord from the heap.
+template <typename Record>
+Record MakeRecord(std::pmr::memory_resource* memory) {
+  if constexpr (std::is_constructible_v<Record, std::pmr::memory_resource*>) {
+    return Record(memory);
+  } else {
+    return Record();
+  }
+}
+
 // Record is DataRecord or HashedDataRecord.
 template <typename Record>
 struct BatchPredictionRequest {
   // Records are made with `Record(memory)` where the record type takes a memory resource.
   explicit BatchPredictionRequest(std::pmr::memory_resource* memory = std::pmr::get_default_resource())
-      : memory(memory), common(MakeRecord()) {}
+      : memory(memory), common(MakeRecord<Record>(memory)) {}
 
   std::pmr::memory_resource* memory;
   std::vector<Record> records;  // individualFeaturesList, in order
@@ -27,15 +37,6 @@ struct BatchPredictionRequest {
 
   // Field 1 must be a list of structs, field 2 a struct; other field ids are errors.
   void Decode(ThriftReader* reader, const DecodeOptions& options);
-
- private:
-  Record MakeRecord() const {
-    if constexpr (std::is_constructible_v<Record, std::pmr::memory_resource*>) {
-      return Record(memory);
-    } else {
-      return Record();
-    }
-  }
 };
 
 extern template struct BatchPredictionRequest<DataRecord>;
