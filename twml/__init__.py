@@ -12,12 +12,13 @@ if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
 
 import tensorflow.compat.v1 as tf  # noqa: E402
 
-from twml import dataset, errors, filters, input_fns, parsers, readers, util  # noqa: E402
+from twml import constants, dataset, errors, filters, input_fns, learning_rate_decay, optimizers, parsers, readers, util  # noqa: E402
 from twml.block_format_writer import BlockFormatWriter  # noqa: E402
 from twml.feature_config import FeatureConfig, FeatureConfigBuilder  # noqa: E402
 from twml.util import feature_id, limit_bits  # noqa: E402
 
 tf.disable_eager_execution()
 
-__all__ = ["feature_id", "BlockFormatWriter", "limit_bits", "dataset", "errors", "input_fns", "util",
-           "FeatureConfig", "FeatureConfigBuilder", "filters", "parsers", "readers"]
+__all__ = ["constants", "feature_id", "BlockFormatWriter", "limit_bits", "dataset", "errors", "input_fns", "util",
+           "FeatureConfig", "FeatureConfigBuilder", "filters", "parsers", "readers",
+           "learning_rate_decay", "optimizers"]

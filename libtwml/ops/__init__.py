@@ -21,3 +21,5 @@ OP_NAMES = sorted(
 globals().update({name: getattr(OPLIB, name) for name in OP_NAMES})
 
 __all__ = ["OPLIB", "OP_NAMES"] + OP_NAMES
+
+from libtwml.ops import gradients  # noqa: E402,F401  (registers the op gradients)

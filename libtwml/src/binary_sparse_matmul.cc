@@ -1,0 +1,142 @@
+#include "twml/binary_sparse_matmul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <string>
+
+#include "twml/error.h"
+
+namespace twml {
+namespace {
+
+[[noreturn]] void Fail(const std::string& message) { throw Error(ErrorCode::kSize, message); }
+
+// op(B)[k, n] needs the conjugate for complex B under adjoint_b; a no-op for real types.
+template <typename T>
+T Conj(const T& x) {
+  return x;
+}
+template <typename T>
+std::complex<T> Conj(const std::complex<T>& x) {
+  return std::conj(x);
+}
+
+}  // namespace
+
+template <typename Index>
+MatMulDims CheckBinarySparseMatMul(const Index* indices, int64_t nnz, int64_t a_rows,
+                                   int64_t a_cols, bool adjoint_a, int64_t b_rows, int64_t b_cols,
+                                   bool adjoint_b) {
+  if (nnz < 0) Fail("a_indices: negative count " + std::to_string(nnz));
+  if (a_rows < 0 || a_cols < 0) {
+    Fail("a_shape: negative dimension in [" + std::to_string(a_rows) + ", " +
+         std::to_string(a_cols) + "]");
+  }
+  if (b_rows < 0 || b_cols < 0) Fail("b: negative dimension");
+  const int64_t inner_a = adjoint_a ? a_rows : a_cols;
+  const int64_t inner_b = adjoint_b ? b_cols : b_rows;
+  if (inner_a != inner_b) {
+    Fail("inner dimensions differ: op(a) has " + std::to_string(inner_a) + " columns but op(b) " +
+         std::to_string(inner_b) + " rows");
+  }
+  // The original indexed the output and b with these unchecked; one bad index wrote anywhere.
+  for (int64_t i = 0; i < nnz; ++i) {
+    const int64_t row = indices[2 * i];
+    const int64_t col = indices[2 * i + 1];
+    if (row < 0 || row >= a_rows) {
+      Fail("a_indices[" + std::to_string(i) + ", 0] = " + std::to_string(row) +
+           " is outside [0, " + std::to_string(a_rows) + ")");
+    }
+    if (col < 0 || col >= a_cols) {
+      Fail("a_indices[" + std::to_string(i) + ", 1] = " + std::to_string(col) +
+           " is outside [0, " + std::to_string(a_cols) + ")");
+    }
+  }
+  MatMulDims dims;
+  dims.rows = adjoint_a ? a_cols : a_rows;
+  dims.cols = adjoint_b ? b_rows : b_cols;
+  return dims;
+}
+
+template <typename T, typename Index>
+void BinarySparseMatMul(const Index* indices, int64_t nnz, bool adjoint_a, const T* b,
+                        int64_t b_cols, bool adjoint_b, MatMulDims dims, int64_t col_begin,
+                        int64_t col_end, T* out) {
+  for (int64_t m = 0; m < dims.rows; ++m) {
+    std::fill(out + m * dims.cols + col_begin, out + m * dims.cols + col_end, T(0));
+  }
+  for (int64_t i = 0; i < nnz; ++i) {
+    const int64_t row = indices[2 * i];
+    const int64_t col = indices[2 * i + 1];
+    const int64_t m = adjoint_a ? col : row;
+    const int64_t k = adjoint_a ? row : col;
+    T* out_row = out + m * dims.cols;
+    if (adjoint_b) {
+      // op(B)[k, n] = conj(B[n, k]): a strided walk down column k of B.
+      for (int64_t n = col_begin; n < col_end; ++n) out_row[n] += Conj(b[n * b_cols + k]);
+    } else {
+      const T* b_row = b + k * b_cols;
+      for (int64_t n = col_begin; n < col_end; ++n) out_row[n] += b_row[n];
+    }
+  }
+}
+
+#define TWML_INSTANTIATE_MATMUL(T, Index)                                                     \
+  template void BinarySparseMatMul<T, Index>(const Index*, int64_t, bool, const T*, int64_t, \
+                                             bool, MatMulDims, int64_t, int64_t, T*);
+#define TWML_INSTANTIATE_MATMUL_ALL(Index)                                                     \
+  template MatMulDims CheckBinarySparseMatMul<Index>(const Index*, int64_t, int64_t, int64_t, \
+                                                     bool, int64_t, int64_t, bool);           \
+  TWML_INSTANTIATE_MATMUL(float, Index)                                                        \
+  TWML_INSTANTIATE_MATMUL(double, Index)                                                       \
+  TWML_INSTANTIATE_MATMUL(int32_t, Index)                                                      \
+  TWML_INSTANTIATE_MATMUL(std::complex<float>, Index)                                          \
+  TWML_INSTANTIATE_MATMUL(std::complex<double>, Index)
+TWML_INSTANTIATE_MATMUL_ALL(int32_t)
+TWML_INSTANTIATE_MATMUL_ALL(int64_t)
+#undef TWML_INSTANTIATE_MATMUL_ALL
+#undef TWML_INSTANTIATE_MATMUL
+
+void CheckIndices(const int64_t* indices, int64_t size, int64_t n, const char* field) {
+  for (int64_t i = 0; i < size; ++i) {
+    if (indices[i] < 0 || indices[i] >= n) {
+      Fail(std::string(field) + "[" + std::to_string(i) + "] = " + std::to_string(indices[i]) +
+           " is outside [0, " + std::to_string(n) + ")");
+    }
+  }
+}
+
+void SparseMaxNorm(const float* max_values, float* updated, int64_t n, const int64_t* indices,
+                   const float* values, int64_t size, float epsilon, float* normalized) {
+  // Validate first: an error must leave the variable as it was.
+  CheckIndices(indices, size, n, "indices");
+  const float* current = updated != nullptr ? updated : max_values;
+  for (int64_t i = 0; i < size; ++i) {
+    const int64_t idx = indices[i];
+    const float m = std::max(current[idx], std::abs(values[i]));
+    normalized[i] = values[i] / std::max(m, epsilon);
+    if (updated != nullptr) updated[idx] = m;
+  }
+}
+
+void SparseBatchNorm(float* means, float* variances, int64_t* counts, int64_t n,
+                     const int64_t* indices, const float* values, int64_t size, float epsilon,
+                     float* normalized) {
+  CheckIndices(indices, size, n, "indices");
+  for (int64_t i = 0; i < size; ++i) {
+    const int64_t idx = indices[i];
+    const float v = values[i];
+    if (counts != nullptr) {
+      const int64_t count = ++counts[idx];
+      const float delta = v - means[idx];
+      means[idx] += delta / static_cast<float>(count);
+      variances[idx] = (variances[idx] * static_cast<float>(count - 1) + delta * (v - means[idx])) /
+                       static_cast<float>(count);
+    }
+    normalized[i] = (v - means[idx]) / std::sqrt(variances[idx] + epsilon);
+  }
+}
+
+}  // namespace twml

@@ -1,0 +1,24 @@
+"""twml.constants: the named values twml's ops and builders take.
+
+The original re-exported these from a private package; the values follow the ops they configure
+(reference §5.2, §5.6). The ZooKeeper constants of the original are internal and not provided.
+"""
+
+#: Hashed decoding of sparse-continuous value names (the decode ops' ``decode_mode`` attr):
+#: the key is ``feature_id(name)`` ...
+HASH_VALNAME = 0
+#: ... or ``MixStringIdAndValue(feature id, name)``.
+HASH_FNAME_AND_VALNAME = 1
+DECODE_MODES = {"hash_valname": HASH_VALNAME, "hash_fname_and_valname": HASH_FNAME_AND_VALNAME}
+DEFAULT_DECODE_MODE = HASH_VALNAME
+
+
+class HashingDiscretizerOptions:
+    """Bits of the HashingDiscretizer op's ``options`` attr: a search (bits 1:0) OR a hash (bits 4:2)."""
+
+    SEARCH_LOWER_BOUND = 0  # bucket = number of boundaries < value
+    SEARCH_LINEAR = 1  # the same bucket, by a linear scan
+    SEARCH_UPPER_BOUND = 2  # bucket = number of boundaries <= value
+    HASH_32BIT = 0
+    HASH_64BIT = 4
+    DEFAULT = SEARCH_LOWER_BOUND | HASH_32BIT
