@@ -12,7 +12,19 @@ if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
 
 import tensorflow.compat.v1 as tf  # noqa: E402
 
-from twml import constants, dataset, errors, filters, input_fns, learning_rate_decay, optimizers, parsers, readers, util  # noqa: E402
+from twml import (  # noqa: E402
+    constants,
+    dataset,
+    errors,
+    filters,
+    input_fns,
+    layers,
+    learning_rate_decay,
+    optimizers,
+    parsers,
+    readers,
+    util,
+)
 from twml.block_format_writer import BlockFormatWriter  # noqa: E402
 from twml.feature_config import FeatureConfig, FeatureConfigBuilder  # noqa: E402
 from twml.util import feature_id, limit_bits  # noqa: E402
@@ -21,4 +33,4 @@ tf.disable_eager_execution()
 
 __all__ = ["constants", "feature_id", "BlockFormatWriter", "limit_bits", "dataset", "errors", "input_fns", "util",
            "FeatureConfig", "FeatureConfigBuilder", "filters", "parsers", "readers",
-           "learning_rate_decay", "optimizers"]
+           "layers", "learning_rate_decay", "optimizers"]
