@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "core_status.h"
+#include "input_checks.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -51,11 +52,6 @@ Status CheckPaired(const Tensor& keys, const Tensor& vals, const char* keys_name
   if (keys.shape() == vals.shape()) return tensorflow::OkStatus();
   return InvalidArgument(keys_name, " has shape ", keys.shape().DebugString(), " but ", vals_name,
                          " has shape ", vals.shape().DebugString(), "; they must match");
-}
-
-Status CheckVector(const Tensor& tensor, const char* name) {
-  if (TensorShapeUtils::IsVector(tensor.shape())) return tensorflow::OkStatus();
-  return InvalidArgument(name, " must be a vector, got shape ", tensor.shape().DebugString());
 }
 
 // Validates bin_ids (input 2), bin_vals (3) and feature_offsets (4) and builds the table over

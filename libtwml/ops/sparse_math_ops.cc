@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core_status.h"
+#include "input_checks.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -172,11 +173,6 @@ Status NormalizedShape(InferenceContext* c, int indices_input, int first_output)
   return tensorflow::OkStatus();
 }
 
-Status CheckVariable(const Tensor& variable, const char* name) {
-  if (TensorShapeUtils::IsVector(variable.shape())) return tensorflow::OkStatus();
-  return InvalidArgument(name, " must be a vector, got shape ", variable.shape().DebugString());
-}
-
 // scalar<bool>() CHECK-fails (aborts the process) on a non-scalar, so check first.
 Status ReadIsTraining(const Tensor& tensor, bool* is_training) {
   if (!TensorShapeUtils::IsScalar(tensor.shape())) {
@@ -257,7 +253,7 @@ class SparseMaxNormOp : public OpKernel {
       // Hold the variable's lock for the whole update so concurrent steps see whole updates.
       tensorflow::mutex_lock lock(*context->input_ref_mutex(0));
       Tensor max_values = context->mutable_input(0, /*lock_held=*/true);
-      OP_REQUIRES_OK(context, CheckVariable(max_values, "max_values"));
+      OP_REQUIRES_OK(context, CheckVector(max_values, "max_values"));
       float* data = max_values.flat<float>().data();
       OP_REQUIRES_OK(context, RunCore([&] {
                        SparseMaxNorm(data, is_training ? data : nullptr,
@@ -268,7 +264,7 @@ class SparseMaxNormOp : public OpKernel {
       return;
     }
     const Tensor& max_values = context->input(0);
-    OP_REQUIRES_OK(context, CheckVariable(max_values, "max_values"));
+    OP_REQUIRES_OK(context, CheckVector(max_values, "max_values"));
     float* updated = nullptr;
     if (kMode == 2) {
       Tensor* updated_tensor = nullptr;
@@ -347,8 +343,8 @@ class SparseBatchNormOp : public OpKernel {
     Tensor means = context->mutable_input(0, /*lock_held=*/true);
     Tensor variances = context->mutable_input(1, /*lock_held=*/true);
     const int64_t n = static_cast<int64_t>(counts_.size());
-    Status status = CheckVariable(means, "means");
-    if (status.ok()) status = CheckVariable(variances, "variances");
+    Status status = CheckVector(means, "means");
+    if (status.ok()) status = CheckVector(variances, "variances");
     if (status.ok() && (means.NumElements() != n || variances.NumElements() != n)) {
       status = InvalidArgument("means and variances must have input_size = ", n,
                                " elements, got ", means.NumElements(), " and ",

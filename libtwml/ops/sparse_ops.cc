@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core_status.h"
+#include "input_checks.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -187,9 +188,7 @@ class FeatureExtractorOp : public OpKernel {
     const Tensor& mask = context->input(0);
     for (int i = 0; i < 6; ++i) {
       const Tensor& input = context->input(i);
-      OP_REQUIRES(context, TensorShapeUtils::IsVector(input.shape()),
-                  InvalidArgument(kExtractorInputs[i], " must be a vector, got shape ",
-                                  input.shape().DebugString()));
+      OP_REQUIRES_OK(context, CheckVector(input, kExtractorInputs[i]));
       OP_REQUIRES(context, input.NumElements() == mask.NumElements(),
                   InvalidArgument(kExtractorInputs[i], " has ", input.NumElements(),
                                   " elements but mask_in has ", mask.NumElements(),
@@ -301,12 +300,8 @@ class FixedLengthTensorOp : public OpKernel {
     const Tensor& segment_ids = context->input(0);
     const Tensor& values = context->input(1);
     const Tensor& pad_value = context->input(2);
-    OP_REQUIRES(context, TensorShapeUtils::IsVector(segment_ids.shape()),
-                InvalidArgument("segment_ids must be a vector, got shape ",
-                                segment_ids.shape().DebugString()));
-    OP_REQUIRES(context, TensorShapeUtils::IsVector(values.shape()),
-                InvalidArgument("values must be a vector, got shape ",
-                                values.shape().DebugString()));
+    OP_REQUIRES_OK(context, CheckVector(segment_ids, "segment_ids"));
+    OP_REQUIRES_OK(context, CheckVector(values, "values"));
     OP_REQUIRES(context, segment_ids.NumElements() == values.NumElements(),
                 InvalidArgument("segment_ids has ", segment_ids.NumElements(),
                                 " elements but values has ", values.NumElements(),
@@ -445,9 +440,7 @@ class PartitionSparseTensorModOp : public OpKernel {
                 TensorShapeUtils::IsMatrix(indices.shape()) && indices.dim_size(1) == 2,
                 InvalidArgument("indices must be a [n, 2] matrix of (id, key), got shape ",
                                 indices.shape().DebugString()));
-    OP_REQUIRES(context, TensorShapeUtils::IsVector(values.shape()),
-                InvalidArgument("values must be a vector, got shape ",
-                                values.shape().DebugString()));
+    OP_REQUIRES_OK(context, CheckVector(values, "values"));
     OP_REQUIRES(context, values.NumElements() == indices.dim_size(0),
                 InvalidArgument("indices has ", indices.dim_size(0), " rows but values has ",
                                 values.NumElements(), " elements; they must match"));
@@ -524,9 +517,7 @@ class CompressSampleIdsOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     const Tensor& input = context->input(0);
-    OP_REQUIRES(context, TensorShapeUtils::IsVector(input.shape()),
-                InvalidArgument("input must be a vector, got shape ",
-                                input.shape().DebugString()));
+    OP_REQUIRES_OK(context, CheckVector(input, "input"));
     const int32_t* ids = input.flat<int32_t>().data();
     int64_t length = 0;
     OP_REQUIRES_OK(context, RunCore([&] { length = CompressedLength(ids, input.NumElements()); }));
@@ -542,9 +533,7 @@ class DecompressSampleIdsOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     const Tensor& input = context->input(0);
-    OP_REQUIRES(context, TensorShapeUtils::IsVector(input.shape()),
-                InvalidArgument("input must be a vector, got shape ",
-                                input.shape().DebugString()));
+    OP_REQUIRES_OK(context, CheckVector(input, "input"));
     const int32_t* counts = input.flat<int32_t>().data();
     int64_t length = 0;
     OP_REQUIRES_OK(context,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core_status.h"
+#include "input_checks.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -39,11 +40,6 @@ Status WriteBytes(OpKernelContext* context, const std::string& bytes) {
       context->allocate_output(0, tensorflow::TensorShape({1, static_cast<int64_t>(bytes.size())}), &result));
   if (!bytes.empty()) std::memcpy(result->flat<uint8_t>().data(), bytes.data(), bytes.size());
   return tensorflow::OkStatus();
-}
-
-Status CheckKeys(const Tensor& keys) {
-  if (TensorShapeUtils::IsVector(keys.shape())) return tensorflow::OkStatus();
-  return InvalidArgument("keys must be a vector, got shape ", keys.shape().DebugString());
 }
 
 std::vector<int64_t> KeysOf(const Tensor& keys) {
@@ -124,7 +120,7 @@ class BatchPredictionResponseWriterOp : public OpKernel {
   void Compute(OpKernelContext* context) override {
     const Tensor& keys = context->input(0);
     const Tensor& values = context->input(1);
-    OP_REQUIRES_OK(context, CheckKeys(keys));
+    OP_REQUIRES_OK(context, CheckVector(keys, "keys"));
     OP_REQUIRES(context, values.dims() == 1 || values.dims() == 2,
                 InvalidArgument("values must be [batch, K] or [batch], got shape ",
                                 values.shape().DebugString()));
@@ -197,7 +193,7 @@ class BatchPredictionTensorResponseWriterOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     const Tensor& keys = context->input(0);
-    OP_REQUIRES_OK(context, CheckKeys(keys));
+    OP_REQUIRES_OK(context, CheckVector(keys, "keys"));
     OpInputList values;
     OP_REQUIRES_OK(context, context->input_list("values", &values));
     const int64_t num_keys = keys.NumElements();
@@ -253,7 +249,7 @@ class DataRecordTensorWriterOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     const Tensor& keys = context->input(0);
-    OP_REQUIRES_OK(context, CheckKeys(keys));
+    OP_REQUIRES_OK(context, CheckVector(keys, "keys"));
     OpInputList values;
     OP_REQUIRES_OK(context, context->input_list("values", &values));
     OP_REQUIRES(context, keys.NumElements() == values.size(),
