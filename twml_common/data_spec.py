@@ -14,11 +14,11 @@ the name of a FeatureType enum value (BINARY, CONTINUOUS, DISCRETE, STRING, SPAR
 
 import json
 import os
-import tempfile
 from typing import Iterable, List, Tuple, Union
 
 import libtwml
 from twml_common import idl
+from twml_common.block_files import write_file_atomically
 from twml_common.serialize import deserialize, serialize
 
 FeatureType = idl.data.FeatureType
@@ -166,13 +166,4 @@ def from_thrift(data: bytes, source: str = "<data spec>") -> FeatureMetaInfoList
 
 def write_data_spec(spec: FeatureMetaInfoList, path: str, binary: bool = False) -> None:
     """Write a data spec atomically (a temporary file renamed over `path`): JSON, or Thrift if `binary`."""
-    data = serialize(spec) if binary else to_json(spec).encode("utf-8")
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
-    try:
-        with os.fdopen(handle, "wb") as spec_file:
-            spec_file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_file_atomically(path, serialize(spec) if binary else to_json(spec).encode("utf-8"))

@@ -30,15 +30,14 @@ import json
 import math
 import os
 import sys
-import tempfile
 from typing import Dict, Iterable, Iterator, List, Optional, TextIO
 
 import numpy as np
 
 from libtwml import _core
-from twml_common import data_spec
+from twml_common import block_files, data_spec
 
-RECORD_CLASS_NAME = "com.twitter.ml.api.DataRecord"
+RECORD_CLASS_NAME = block_files.RECORD_CLASS_NAME
 _KINDS = ("binary", "continuous", "discrete", "strings", "sparse_binary", "sparse_continuous", "blobs", "tensors")
 
 
@@ -272,25 +271,8 @@ def from_json(input_path: str, output_path: str, names: FeatureNames, records_pe
             except ValueError as error:
                 raise ValueError("%s: not valid JSON: %s" % (where, error)) from None
             block.append(_core.encode_data_record(record_from_json(document, names, where)))
-    _write_blocks(block, output_path, records_per_block)
+    block_files.write_block_file(output_path, block, records_per_block)
     return len(block)
-
-
-def _write_blocks(records: List[bytes], output_path: str, records_per_block: int = 100) -> None:
-    """Write serialized records as a block file: a temporary file renamed over output_path."""
-    blocks = [
-        _core.encode_block(RECORD_CLASS_NAME, records[i : i + records_per_block])
-        for i in range(0, len(records), records_per_block)
-    ]
-    directory = os.path.dirname(os.path.abspath(output_path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(output_path))
-    try:
-        with os.fdopen(handle, "wb") as output:
-            output.write(b"".join(blocks))
-        os.replace(temporary, output_path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def example_to_record(example_bytes: bytes, names: FeatureNames, types: Dict[str, int], where: str) -> Dict:
@@ -351,7 +333,7 @@ def from_tfrecord(input_path: str, output_path: str, names: FeatureNames, spec_p
     for index, example in enumerate(tf.compat.v1.io.tf_record_iterator(input_path)):
         where = "%s: record %d" % (input_path, index)
         records.append(_core.encode_data_record(example_to_record(example, names, types, where)))
-    _write_blocks(records, output_path)
+    block_files.write_block_file(output_path, records)
     return len(records)
 
 

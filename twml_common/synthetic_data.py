@@ -19,15 +19,14 @@ Everything derives from one seed: the same seed gives byte-identical files.
 import argparse
 import math
 import os
-import tempfile
 from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 
 from libtwml import _core
-from twml_common import data_spec
+from twml_common import block_files, data_spec
 
-RECORD_CLASS_NAME = "com.twitter.ml.api.DataRecord"
+RECORD_CLASS_NAME = block_files.RECORD_CLASS_NAME
 MAIN_LABEL = "recap.engagement.is_favorited"
 LABELS = [MAIN_LABEL, "recap.engagement.is_retweeted", "recap.engagement.is_replied", "recap.engagement.is_clicked"]
 WEIGHT = "meta.record_weight/type=earlybird"
@@ -215,17 +214,6 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[labels].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp.")
-    try:
-        with os.fdopen(handle, "wb") as output:
-            output.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def write_dataset(
     output_dir: str,
     num_files: int = 4,
@@ -245,25 +233,12 @@ def write_dataset(
     data = LightRankerData(seed)
     paths = []
     for file_index in range(num_files):
-        blocks = []
-        block = []
         first_batch = file_index * ((records_per_file + 999) // 1000)
-        for record in data.records(records_per_file, start_batch=first_batch):
-            block.append(_core.encode_data_record(record))
-            if len(block) == records_per_block:
-                blocks.append(_core.encode_block(RECORD_CLASS_NAME, block))
-                block = []
-        if block:
-            blocks.append(_core.encode_block(RECORD_CLASS_NAME, block))
-        payload = b"".join(blocks)
+        records = [_core.encode_data_record(r) for r in data.records(records_per_file, start_batch=first_batch)]
         path = os.path.join(output_dir, "part-%05d%s" % (file_index, ".gz" if compression else ""))
-        if compression == "gz":
-            import gzip
-
-            payload = gzip.compress(payload, mtime=0)
-        _write_atomically(path, payload)
+        block_files.write_block_file(path, records, records_per_block, compression)
         paths.append(path)
-    _write_atomically(os.path.join(output_dir, "data_spec.json"), data_spec.to_json(data.spec).encode())
+    block_files.write_file_atomically(os.path.join(output_dir, "data_spec.json"), data_spec.to_json(data.spec).encode())
     return paths
 
 

@@ -32,7 +32,7 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 
 import libtwml  # noqa: E402
 from libtwml import _core  # noqa: E402
-from twml_common import DataRecord, deserialize, synthetic_data  # noqa: E402
+from twml_common import DataRecord, block_files, deserialize, synthetic_data  # noqa: E402
 
 tf.disable_eager_execution()
 BATCH = 1024
@@ -183,9 +183,7 @@ def decode_benchmark(records: List[Dict[str, object]], repeats: int) -> Dict[str
 def write_files(records: List[Dict[str, object]], directory: str) -> Dict[str, str]:
     data = [_core.encode_data_record(r) for r in records]
     block_path = os.path.join(directory, "records.block")
-    with open(block_path, "wb") as block_file:
-        for i in range(0, len(data), 100):
-            block_file.write(_core.encode_block(synthetic_data.RECORD_CLASS_NAME, data[i : i + 100]))
+    block_files.write_block_file(block_path, data)
     tfrecord_path = os.path.join(directory, "records.tfrecord")
     with tf.io.TFRecordWriter(tfrecord_path) as writer:
         for record in data:
