@@ -12,6 +12,9 @@ from libtwml import _core
 #: The proto_class_name the block headers of DataRecord files carry.
 RECORD_CLASS_NAME = "com.twitter.ml.api.DataRecord"
 
+#: Block-file compressions the writers know; the file extension is "." + the name ("" for raw).
+COMPRESSIONS = ("", "gz", "lzo")
+
 
 def write_file_atomically(path: str, data: bytes) -> None:
     """Write `data` to a temporary file beside `path` and rename it over `path`."""
@@ -36,8 +39,13 @@ def encode_block_file(records: Sequence[bytes], records_per_block: int = 100) ->
 
 
 def write_block_file(path: str, records: Sequence[bytes], records_per_block: int = 100, compression: str = "") -> None:
-    """Write serialized records as a block file, atomically; compression "" (raw) or "gz"."""
-    if compression not in ("", "gz"):
-        raise ValueError("compression must be '' or 'gz', not %r" % compression)
+    """Write serialized records as a block file, atomically; compression "" (raw), "gz" or "lzo"
+    (the lzop container real DataRecord files use)."""
+    if compression not in COMPRESSIONS:
+        raise ValueError("compression must be one of %s, not %r" % (", ".join(map(repr, COMPRESSIONS)), compression))
     data = encode_block_file(records, records_per_block)
-    write_file_atomically(path, gzip.compress(data, mtime=0) if compression == "gz" else data)
+    if compression == "gz":
+        data = gzip.compress(data, mtime=0)
+    elif compression == "lzo":
+        data = _core.lzop_compress(data)
+    write_file_atomically(path, data)

@@ -183,6 +183,20 @@ class LightRankerData:
             count -= len(batch["records"])
             batch_index += 1
 
+    def optimal_auc_of_records(self, count: int, start_batch: int = 0, batch_size: int = 1000) -> float:
+        """ROC-AUC of the true main-label probabilities of ``records(count, start_batch,
+        batch_size)``: the best any model can score on exactly those records."""
+        probabilities, labels = [], []
+        label_id = self.ids[MAIN_LABEL]
+        batch_index = start_batch
+        while count > 0:
+            batch = self.batch(batch_index, min(batch_size, count))
+            probabilities.append(batch["probability"])
+            labels.append([label_id in r["binary"] for r in batch["records"]])
+            count -= len(batch["records"])
+            batch_index += 1
+        return roc_auc(np.concatenate(labels), np.concatenate(probabilities))
+
     def optimal_auc(self, num_records: int = 50000) -> float:
         """ROC-AUC of the true main-label probability on fresh records: the best a model can do."""
         probabilities, labels = [], []
@@ -222,20 +236,18 @@ def write_dataset(
     records_per_block: int = 100,
     compression: str = "",
 ) -> List[str]:
-    """Write `num_files` block files (part-00000[.gz]) and data_spec.json into output_dir.
+    """Write `num_files` block files (part-00000[.gz|.lzo]) and data_spec.json into output_dir.
 
     Each file is written to a temporary name and renamed, so a reader never sees a partial file.
-    compression: "" (raw block files) or "gz". Returns the data file paths.
+    compression: "" (raw block files), "gz" or "lzo". Returns the data file paths.
     """
-    if compression not in ("", "gz"):
-        raise ValueError("compression must be '' or 'gz', not %r" % compression)
     os.makedirs(output_dir, exist_ok=True)
     data = LightRankerData(seed)
     paths = []
     for file_index in range(num_files):
         first_batch = file_index * ((records_per_file + 999) // 1000)
         records = [_core.encode_data_record(r) for r in data.records(records_per_file, start_batch=first_batch)]
-        path = os.path.join(output_dir, "part-%05d%s" % (file_index, ".gz" if compression else ""))
+        path = os.path.join(output_dir, "part-%05d%s" % (file_index, "." + compression if compression else ""))
         block_files.write_block_file(path, records, records_per_block, compression)
         paths.append(path)
     block_files.write_file_atomically(os.path.join(output_dir, "data_spec.json"), data_spec.to_json(data.spec).encode())
@@ -248,7 +260,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--num_files", type=int, default=4)
     parser.add_argument("--records_per_file", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--compression", default="", choices=["", "gz"])
+    parser.add_argument("--compression", default="", choices=block_files.COMPRESSIONS)
     args = parser.parse_args(argv)
     output_dir = os.path.join(os.environ.get("BUILD_WORKING_DIRECTORY", ""), args.output_dir)
     paths = write_dataset(output_dir, args.num_files, args.records_per_file, args.seed, compression=args.compression)

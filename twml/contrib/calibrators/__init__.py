@@ -1,7 +1,10 @@
 """twml.contrib.calibrators: calibrators that fit discretizer layers to data (reference §7)."""
 
 from twml.contrib.calibrators.calibrator import CalibrationFeature, Calibrator
+from twml.contrib.calibrators.hashed_percentile_discretizer import HashedPercentileDiscretizerCalibrator
 from twml.contrib.calibrators.hashing_discretizer import HashingDiscretizerCalibrator
+from twml.contrib.calibrators.isotonic import IsotonicCalibrator, IsotonicFeature, isotonic_regression
+from twml.contrib.calibrators.mdl import MDLCalibrator
 from twml.contrib.calibrators.percentile_discretizer import (
     PercentileDiscretizerCalibrator,
     PercentileDiscretizerFeature,
@@ -10,7 +13,12 @@ from twml.contrib.calibrators.percentile_discretizer import (
 __all__ = [
     "CalibrationFeature",
     "Calibrator",
+    "HashedPercentileDiscretizerCalibrator",
     "HashingDiscretizerCalibrator",
+    "IsotonicCalibrator",
+    "IsotonicFeature",
+    "MDLCalibrator",
     "PercentileDiscretizerCalibrator",
     "PercentileDiscretizerFeature",
+    "isotonic_regression",
 ]

@@ -1,11 +1,14 @@
-"""twml.contrib.export.export_fn: ``export_feature_spec`` writes a feature config's spec as ``feature_spec.yaml``.
+"""twml.contrib.export.export_fn: export a trained model in several modes, and its feature spec
+as ``feature_spec.yaml`` (reference §8.4).
 
-(The reference's model export functions of this module arrive with the trainers.)
+``export_all_models`` writes one SavedModel with a MetaGraph per mode: 'predict' (the serving
+contract) and 'train'/'eval' (graphs with the loss, fed serialized DataRecords), so that a model
+can be trained or evaluated further from its export.
 """
 
 import os
 import uuid
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import tensorflow.compat.v1 as tf
 import yaml
@@ -45,3 +48,120 @@ def export_feature_spec(dir_path: str, feature_spec_dict: Dict[str, Any]) -> str
         if tf.io.gfile.exists(temp):
             tf.io.gfile.remove(temp)
     return path
+
+
+_MODES = {
+    "train": tf.estimator.ModeKeys.TRAIN,
+    "eval": tf.estimator.ModeKeys.EVAL,
+    "predict": tf.estimator.ModeKeys.PREDICT,
+    "infer": tf.estimator.ModeKeys.PREDICT,
+}
+
+
+def _export_modes(
+    trainer: Any,
+    export_dir: str,
+    receivers: Dict[str, Callable[[], Any]],
+    export_output_fn: Optional[Callable],
+    feature_spec: Optional[Dict[str, Any]],
+    checkpoint: Optional[str],
+    log_features: bool,
+    as_text: bool = False,
+) -> Optional[str]:
+    if not trainer.is_chief():
+        return None
+    from twml import export_output_fns
+
+    trainer._export_output_fn = export_output_fn or export_output_fns.default_output_fn
+    checkpoint = checkpoint or trainer.best_or_latest_checkpoint
+    if checkpoint is None:
+        raise ValueError("export: no checkpoint in %s; train first" % trainer.save_dir)
+    path = trainer.estimator.experimental_export_all_saved_models(
+        export_dir, receivers, as_text=as_text, checkpoint_path=checkpoint)
+    path = path.decode() if isinstance(path, bytes) else path
+    if feature_spec:
+        export_feature_spec(path, feature_spec)
+        if log_features:
+            tf.logging.info("exported the feature spec of %d features to %s",
+                            len(feature_spec.get("features", {})), path)
+    trainer.experiment_tracker.log_export(path)
+    return path
+
+
+def export_all_models(
+    trainer: Any,
+    export_dir: str,
+    parse_fn: Callable,
+    serving_input_receiver_fn: Callable[[], Any],
+    export_output_fn: Optional[Callable] = None,
+    export_modes: Sequence[str] = ("train", "eval", "predict"),
+    feature_spec: Optional[Dict[str, Any]] = None,
+    checkpoint: Optional[str] = None,
+    log_features: bool = True,
+) -> Optional[str]:
+    """Exports one SavedModel with a MetaGraph per mode (chief only).
+
+    Args:
+      trainer: a twml Trainer.
+      export_dir: the base directory; the export is a timestamped sub-directory.
+      parse_fn: ``serialized -> (features, labels)``: the 'train' and 'eval' graphs take a string
+        ``[batch]`` placeholder ``serialized`` of DataRecords through it
+        (:func:`twml.parsers.convert_to_supervised_input_receiver_fn`).
+      serving_input_receiver_fn: the 'predict' graph's inputs.
+      export_output_fn: the 'predict' graph's outputs (default
+        :func:`twml.export_output_fns.default_output_fn`).
+      export_modes: among 'train', 'eval', 'predict'.
+      feature_spec: written as ``feature_spec.yaml`` into the export.
+      checkpoint: default the trainer's best or latest checkpoint.
+
+    Returns:
+      the export path, or None on non-chief tasks.
+
+    Raises:
+      ValueError: an unknown mode, or no checkpoint.
+    """
+    from twml import parsers
+
+    unknown = [mode for mode in export_modes if mode not in _MODES]
+    if unknown:
+        raise ValueError("unknown export modes %s (expected train, eval, predict)" % unknown)
+    supervised = parsers.convert_to_supervised_input_receiver_fn(parse_fn)
+    receivers = {_MODES[mode]: serving_input_receiver_fn if _MODES[mode] == tf.estimator.ModeKeys.PREDICT
+                 else supervised for mode in export_modes}
+    return _export_modes(trainer, export_dir, receivers, export_output_fn, feature_spec, checkpoint, log_features)
+
+
+def export_model_for_train_and_infer(
+    trainer: Any,
+    feature_config: Any,
+    keep_fields: Sequence[str],
+    export_dir: str,
+    as_text: bool = False,
+) -> Optional[str]:
+    """Exports 'train' and 'predict' graphs that both take one serialized BatchPredictionRequest
+    (uint8 ``[bytes]`` placeholder ``request``), so a serving system can also train the model.
+
+    The 'train' graph decodes the request with ``HashedBatchPredictionRequest`` into the
+    ``keep_fields`` features, ``weights`` and the labels (filters applied); the 'predict' graph is
+    :func:`twml.parsers.get_sparse_serving_input_receiver_fn` with the
+    :func:`twml.export_output_fns.batch_prediction_continuous_output_fn` outputs.
+
+    Returns:
+      the export path, or None on non-chief tasks.
+    """
+    from tensorflow_estimator.python.estimator.export.export import SupervisedInputReceiver
+
+    from twml import export_output_fns, parsers, readers
+
+    def train_receiver_fn() -> Any:
+        request = tf.placeholder(tf.uint8, shape=[None], name="request")
+        record = readers.HashedBatchPredictionRequest(request, feature_config)
+        features, labels = record.apply_filter(record.get_features(keep_fields), record.labels)
+        return SupervisedInputReceiver(features, labels, {"request": request})
+
+    receivers = {
+        tf.estimator.ModeKeys.TRAIN: train_receiver_fn,
+        tf.estimator.ModeKeys.PREDICT: parsers.get_sparse_serving_input_receiver_fn(feature_config, keep_fields),
+    }
+    return _export_modes(trainer, export_dir, receivers, export_output_fns.batch_prediction_continuous_output_fn,
+                         feature_config.get_feature_spec(), None, True, as_text=as_text)

@@ -1,0 +1,215 @@
+"""What the light-ranker examples share: flags, default data, the feature config and the
+discretizer phase.
+
+Written the way a twml user writes a model script: DataRecordTrainer's flags plus the
+discretizer's, a FeatureConfigBuilder over the data spec, and a HashingDiscretizerCalibrator
+calibrated on a sample of the training files and exported as a TF-Hub module that the model
+graph loads with ``hub.Module``.
+"""
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+import tensorflow.compat.v1 as tf
+import tensorflow_hub as hub
+
+import twml
+from twml.contrib.calibrators import HashingDiscretizerCalibrator
+from twml.contrib.calibrators.common_calibrators import (
+    add_discretizer_arguments,
+    build_percentile_discretizer_graph,
+    calibrate_discretizer_and_export,
+)
+from twml.trainers import DataRecordTrainer
+from twml_common import synthetic_data
+
+_LOG = logging.getLogger("light_ranker")
+
+#: The feature groups of the model: every input feature of the data spec, by type.
+FEATURE_GROUPS = [
+    (r"ebd\..*|encoded_tweet_features\..*|extended_encoded_tweet_features\..*", "A"),
+    (r"timelines\..*|user\..*", "B"),
+    (r"language\..*|author\..*|tweet\..*|viewer\..*", "C"),
+]
+SHORT_LABEL = "is_favorited"
+
+#: Sizes of the default (generated) data: enough records for the model to get within 0.01
+#: ROC-AUC of the optimum (about 0.009 at 240,000), few enough to train in about a minute on
+#: two cores.
+DEFAULT_TRAIN_FILES = 24
+DEFAULT_EVAL_FILES = 2
+DEFAULT_RECORDS_PER_FILE = 10000
+DEFAULT_SEED = 0
+#: Records the discretizer calibration should see (it sets its own keep rate from this).
+CALIBRATION_RECORDS = 20000
+
+
+def get_parser(description: str) -> argparse.ArgumentParser:
+    """DataRecordTrainer's flags, the discretizer's, and this example's.
+
+    ``--data_spec`` is optional here: without data flags the example generates its data.
+    """
+    parser = DataRecordTrainer.add_parser_arguments()
+    parser.description = description
+    add_discretizer_arguments(parser)
+    for action in parser._actions:
+        if action.dest == "data_spec":
+            action.required = False
+            action.help = "data spec JSON of the data (default: the generated data's)"
+    parser.add_argument("--label", default=synthetic_data.MAIN_LABEL, help="the label feature to predict")
+    parser.add_argument("--weight", default=synthetic_data.WEIGHT, help="the record-weight feature ('' for none)")
+    parser.add_argument("--input_size_bits", type=int, default=32, help="bits of the raw sparse input's columns")
+    parser.add_argument("--model.use_existing_discretizer", dest="use_existing_discretizer", action="store_true",
+                        help="reuse the discretizer in --discretizer.save_dir instead of calibrating one")
+    parser.add_argument("--data_cache_dir", default=None,
+                        help="where the generated default data lives (default: ~/.cache/twml/light_ranker_data)")
+    parser.add_argument("--num_train_records", type=int, default=DEFAULT_TRAIN_FILES * DEFAULT_RECORDS_PER_FILE,
+                        help="records of generated training data (default data only)")
+    parser.add_argument("--auc_tolerance", type=float, default=0.01,
+                        help="with the default data, fail unless ROC-AUC is within this of the optimum")
+    parser.add_argument("--l2_regularization", type=float, default=0.0,
+                        help="L2 penalty on the weights of the features present in each batch")
+    parser.add_argument("--predict_batch_size", type=int, default=512,
+                        help="records per BatchPredictionRequest in the batch prediction step")
+    # The example's own defaults: measured on the generated data (see BENCHMARKS.md).
+    parser.set_defaults(
+        train_batch_size=1024,
+        eval_batch_size=1024,
+        learning_rate=0.5,
+        optimizer="Adagrad",
+        train_max_steps=6000,
+        eval_delay=0,
+        eval_period=0,
+        save_checkpoints_secs=None,
+        early_stop_patience=4,
+        discretizer_num_bins=64,
+        discretizer_output_size_bits=22,
+    )
+    parser.add_argument("--save_checkpoints_steps", type=int, default=500,
+                        help="checkpoint (and evaluate) every this many steps")
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
+    """Parses the flags; paths are relative to the directory ``bazel run`` was called from."""
+    params = parser.parse_args(argv)
+    base = os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd())
+    for name in ("save_dir", "train_data_dir", "eval_data_dir", "data_spec", "discretizer_save_dir",
+                 "data_cache_dir", "export_dir", "train_files_list", "eval_files_list"):
+        value = getattr(params, name, None)
+        if value and "://" not in value:
+            setattr(params, name, os.path.join(base, os.path.expanduser(value)))
+    return params
+
+
+def default_data(params: argparse.Namespace) -> Optional[Dict[str, Any]]:
+    """Without ``--train.data_dir``: generates (once, cached) the synthetic light-ranker data,
+    points the params at it and sets the discretizer's sample rates so that calibration sees
+    about CALIBRATION_RECORDS records.
+
+    Returns:
+      ``{"optimal_auc": ROC-AUC of the true probabilities on the eval files, ...}``, or None
+      when the user gave data.
+    """
+    if params.train_data_dir or params.train_files_list:
+        if not params.data_spec:
+            raise ValueError("--data_spec is required with --train.data_dir")
+        return None
+    train_files = max(1, -(-params.num_train_records // DEFAULT_RECORDS_PER_FILE))
+    cache = params.data_cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "twml", "light_ranker_data")
+    root = os.path.join(cache, "seed%d-%dx%d" % (DEFAULT_SEED, train_files, DEFAULT_RECORDS_PER_FILE))
+    train_dir, eval_dir = os.path.join(root, "train"), os.path.join(root, "eval")
+    marker = os.path.join(root, "_SUCCESS")
+    if not os.path.exists(marker):
+        _LOG.info("generating the light-ranker data in %s", root)
+        paths = synthetic_data.write_dataset(train_dir, train_files + DEFAULT_EVAL_FILES, DEFAULT_RECORDS_PER_FILE,
+                                             DEFAULT_SEED, compression="lzo")
+        os.makedirs(eval_dir, exist_ok=True)
+        for path in paths[train_files:]:
+            os.replace(path, os.path.join(eval_dir, os.path.basename(path)))
+        os.replace(os.path.join(train_dir, "data_spec.json"), os.path.join(root, "data_spec.json"))
+        twml.util.touch_file_in_dir(root, "_SUCCESS")
+    params.train_data_dir, params.eval_data_dir = train_dir, eval_dir
+    params.data_spec = os.path.join(root, "data_spec.json")
+    rate = min(1.0, CALIBRATION_RECORDS / float(train_files * DEFAULT_RECORDS_PER_FILE))
+    params.discretizer_keep_rate = rate
+    params.discretizer_parts_downsampling_rate = 1.0
+    data = synthetic_data.LightRankerData(DEFAULT_SEED)
+    eval_records = DEFAULT_EVAL_FILES * DEFAULT_RECORDS_PER_FILE
+    first_batch = train_files * (-(-DEFAULT_RECORDS_PER_FILE // 1000))
+    return {"optimal_auc": data.optimal_auc_of_records(eval_records, start_batch=first_batch)}
+
+
+def prepare(params: argparse.Namespace) -> Tuple[Optional[Dict[str, Any]], Any]:
+    """Default data and directories, then the feature config (the model's input description)."""
+    info = default_data(params)
+    if not params.discretizer_save_dir:
+        params.discretizer_save_dir = os.path.join(params.save_dir, "discretizer")
+    return info, get_feature_config(params.data_spec, params.label, params.weight or None)
+
+
+def get_feature_config(data_spec_path: str, label: str, weight: Optional[str]) -> twml.FeatureConfig:
+    """Every input feature of the data spec in three groups, one label, the record weight."""
+    builder = twml.FeatureConfigBuilder(data_spec_path=data_spec_path)
+    builder.batch_add_features(FEATURE_GROUPS).add_labels([label])
+    if weight:
+        builder.define_weight(weight)
+    return builder.build()
+
+
+def calibrate_discretizer(params: argparse.Namespace, feature_config: twml.FeatureConfig) -> None:
+    """Phase 1: a HashingDiscretizerCalibrator fitted to the continuous features of a sample of
+    the training data, saved as a TF-Hub module in ``--discretizer.save_dir``."""
+    if params.use_existing_discretizer:
+        if not tf.io.gfile.exists(os.path.join(params.discretizer_save_dir, "tfhub_module.pb")):
+            raise ValueError("--model.use_existing_discretizer: no module in %s" % params.discretizer_save_dir)
+        return
+    calibrator = HashingDiscretizerCalibrator(params.discretizer_num_bins, params.discretizer_output_size_bits)
+    calibrate_discretizer_and_export(name="discretizer", calibrator=calibrator,
+                                     build_graph_fn=build_percentile_discretizer_graph, params=params,
+                                     feature_config=feature_config)
+
+
+def discretized_input(features: Dict[str, tf.Tensor], params: Any) -> tf.SparseTensor:
+    """The model input: the hashed features as a SparseTensor, mapped by the discretizer module
+    (continuous values to one-hot bins; other features keep their value) into
+    ``[batch, 2**discretizer_output_size_bits]``."""
+    sparse = twml.util.convert_to_sparse(features, params.input_size_bits)
+    discretizer = hub.Module(params.discretizer_save_dir)
+    return discretizer(sparse, signature="hashing_discretizer_calibrator")
+
+
+def weighted_log_loss(logits: tf.Tensor, labels: tf.Tensor, features: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """Mean sigmoid cross entropy weighted by the record weight ``features['weights']``."""
+    weights = features.get("weights")
+    if weights is None:
+        weights = tf.ones_like(logits)
+    return tf.losses.sigmoid_cross_entropy(labels, logits, weights=tf.reshape(weights, tf.shape(logits)))
+
+
+def metric_fn() -> Any:
+    """The evaluation metrics, named ``<metric>_is_favorited``."""
+    return twml.metrics.get_multi_binary_class_metric_fn(
+        metrics=["roc_auc", "pr_auc", "rce", "nrce", "ctr", "predicted_ctr", "total_weight"],
+        classes=[SHORT_LABEL])
+
+
+def log_to_stdout() -> None:
+    """INFO logging of the example and twml to stdout; TensorFlow's own chatter at WARNING."""
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    tf.get_logger().setLevel(logging.WARNING)
+
+
+def check_auc(metrics: Dict[str, float], data_info: Optional[Dict[str, Any]], tolerance: float) -> int:
+    """With the generated data: 0 when the batch-prediction ROC-AUC is within ``tolerance`` of
+    the optimum, else 1 (printed either way). With the user's data: 0."""
+    if data_info is None:
+        return 0
+    gap = data_info["optimal_auc"] - metrics["roc_auc"]
+    verdict = "OK" if gap <= tolerance else "FAILED"
+    print("ROC-AUC %.4f, optimum %.4f, gap %.4f (tolerance %.4f): %s"
+          % (metrics["roc_auc"], data_info["optimal_auc"], gap, tolerance, verdict))
+    return 0 if gap <= tolerance else 1

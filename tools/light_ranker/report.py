@@ -1,0 +1,140 @@
+"""The last step of the examples: batch prediction with the exported SavedModel on held-out
+records, the metrics of those predictions, and ROC / PR / reliability plots as PNG files."""
+
+import io
+import logging
+import os
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from libtwml import _core
+from twml.batch_prediction import SavedModelPredictor, read_records
+from twml_common.block_files import write_file_atomically
+from twml_common.synthetic_data import roc_auc
+
+_LOG = logging.getLogger("light_ranker")
+
+
+def batch_predict(export_path: str, files: Sequence[str], label_id: int, batch_size: int) -> Dict[str, np.ndarray]:
+    """Runs the export on every record of ``files`` through BatchPredictionRequests.
+
+    Returns:
+      ``{"predictions": float64 [n], "labels": float64 [n]}`` (label = the label feature is set).
+    """
+    records: List[bytes] = list(read_records(files))
+    labels = np.array([label_id in _core.decode_data_record(r).get("binary", ()) for r in records], np.float64)
+    with SavedModelPredictor(export_path) as predictor:
+        predictions = np.concatenate(list(predictor.predict_records(records, batch_size, keys=[label_id])))
+    return {"predictions": predictions[:, 0], "labels": labels}
+
+
+def pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision: the mean of the precision at each positive, ranked by score."""
+    order = np.argsort(-scores, kind="stable")
+    hits = labels[order] > 0
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(precision[hits].mean())
+
+
+def log_loss(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """Mean binary cross entropy (predictions clipped to [1e-7, 1 - 1e-7])."""
+    p = np.clip(predictions, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def summarize(labels: np.ndarray, predictions: np.ndarray) -> Dict[str, float]:
+    """ROC-AUC, PR-AUC, log loss, RCE (%), mean label and mean prediction."""
+    ctr = float(labels.mean())
+    baseline = log_loss(labels, np.full_like(predictions, ctr))
+    loss = log_loss(labels, predictions)
+    return {
+        "roc_auc": roc_auc(labels.astype(bool), predictions),
+        "pr_auc": pr_auc(labels, predictions),
+        "log_loss": loss,
+        "rce": 100.0 * (1.0 - loss / baseline),
+        "ctr": ctr,
+        "predicted_ctr": float(predictions.mean()),
+        "records": float(len(labels)),
+    }
+
+
+def _curves(labels: np.ndarray, predictions: np.ndarray) -> Dict[str, np.ndarray]:
+    order = np.argsort(-predictions, kind="stable")
+    hits = labels[order]
+    tp = np.cumsum(hits)
+    fp = np.cumsum(1 - hits)
+    return {
+        "tpr": np.concatenate([[0.0], tp / max(tp[-1], 1)]),
+        "fpr": np.concatenate([[0.0], fp / max(fp[-1], 1)]),
+        "precision": tp / np.arange(1, len(hits) + 1),
+        "recall": tp / max(tp[-1], 1),
+    }
+
+
+def _save_png(figure: object, path: str) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    write_file_atomically(path, buffer.getvalue())
+
+
+def write_plots(labels: np.ndarray, predictions: np.ndarray, out_dir: str, title: str) -> List[str]:
+    """``roc_curve.png``, ``pr_curve.png`` and ``reliability.png`` in ``out_dir`` (each written
+    atomically). The reliability plot bins the predictions in 10 quantile bins and plots the mean
+    label against the mean prediction of each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    os.makedirs(out_dir, exist_ok=True)
+    curves = _curves(labels, predictions)
+    metrics = summarize(labels, predictions)
+    paths = []
+
+    figure, axes = pyplot.subplots(figsize=(5, 5))
+    axes.plot(curves["fpr"], curves["tpr"], label="model (AUC %.4f)" % metrics["roc_auc"])
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC: " + title)
+    axes.legend(loc="lower right")
+    paths.append(os.path.join(out_dir, "roc_curve.png"))
+    _save_png(figure, paths[-1])
+    pyplot.close(figure)
+
+    figure, axes = pyplot.subplots(figsize=(5, 5))
+    axes.plot(curves["recall"], curves["precision"], label="model (AP %.4f)" % metrics["pr_auc"])
+    axes.axhline(metrics["ctr"], linestyle="--", color="grey", label="base rate %.3f" % metrics["ctr"])
+    axes.set(xlabel="recall", ylabel="precision", ylim=(0, 1), title="Precision-recall: " + title)
+    axes.legend(loc="upper right")
+    paths.append(os.path.join(out_dir, "pr_curve.png"))
+    _save_png(figure, paths[-1])
+    pyplot.close(figure)
+
+    edges = np.quantile(predictions, np.linspace(0, 1, 11))
+    bins = np.clip(np.searchsorted(edges, predictions, side="right") - 1, 0, 9)
+    mean_prediction = np.array([predictions[bins == b].mean() for b in range(10) if np.any(bins == b)])
+    mean_label = np.array([labels[bins == b].mean() for b in range(10) if np.any(bins == b)])
+    figure, axes = pyplot.subplots(figsize=(5, 5))
+    top = max(mean_prediction.max(), mean_label.max()) * 1.05
+    axes.plot([0, top], [0, top], linestyle="--", color="grey", label="perfectly calibrated")
+    axes.plot(mean_prediction, mean_label, marker="o", label="model (10 quantile bins)")
+    axes.set(xlabel="mean prediction", ylabel="observed rate", title="Reliability: " + title)
+    axes.legend(loc="upper left")
+    paths.append(os.path.join(out_dir, "reliability.png"))
+    _save_png(figure, paths[-1])
+    pyplot.close(figure)
+    return paths
+
+
+def report(export_path: str, files: Sequence[str], label_id: int, batch_size: int, title: str) -> Dict[str, float]:
+    """Batch prediction on ``files``, its metrics (printed) and the plots beside the export
+    (``<export>/../plots``)."""
+    result = batch_predict(export_path, files, label_id, batch_size)
+    metrics = summarize(result["labels"], result["predictions"])
+    plot_dir = os.path.join(os.path.dirname(export_path.rstrip("/")), "plots")
+    paths = write_plots(result["labels"], result["predictions"], plot_dir, title)
+    print("batch prediction on %d held-out records (%s):" % (len(result["labels"]), export_path))
+    for name, value in metrics.items():
+        print("  %-14s %.5f" % (name, value))
+    print("plots: %s" % ", ".join(paths))
+    return metrics

@@ -1,0 +1,101 @@
+"""Exporters for ``Trainer.learn`` / ``train_and_evaluate``: after an evaluation, export the model
+in several modes and keep a copy of its checkpoint beside it (reference §8.4).
+
+``LatestExporter`` exports after every evaluation; ``BestExporter`` only when the evaluation
+beats the best one so far (by ``compare_fn``, default: lower loss). Each export directory gets a
+``checkpoints/`` copy of the checkpoint it was made from, so that training can resume from it.
+"""
+
+import os
+from typing import Any, Callable, Dict, Optional
+
+import tensorflow.compat.v1 as tf
+
+from twml import util
+
+
+def _loss_smaller(best_eval_result: Dict[str, Any], current_eval_result: Dict[str, Any]) -> bool:
+    key = "loss"
+    if key not in best_eval_result or key not in current_eval_result:
+        raise ValueError("BestExporter's default compare_fn needs 'loss' in the eval results")
+    return current_eval_result[key] < best_eval_result[key]
+
+
+class LatestExporter(tf.estimator.Exporter):
+    """Exports every mode of ``input_receiver_fn_map`` after each evaluation.
+
+    Args:
+      name: the exporter's name: exports go to ``<save_dir>/export/<name>/<timestamp>``.
+      input_receiver_fn_map: ``{ModeKeys: receiver_fn}`` as ``experimental_export_all_saved_models``.
+      backup_checkpoints: copy the checkpoint into ``<export>/checkpoints``.
+      assets_extra, as_text: as ``experimental_export_all_saved_models``.
+      exports_to_keep: keep this many newest exports (None: all).
+    """
+
+    def __init__(self, name: str, input_receiver_fn_map: Dict[str, Callable[[], Any]],
+                 backup_checkpoints: bool = True, assets_extra: Optional[Dict[str, str]] = None,
+                 as_text: bool = False, exports_to_keep: Optional[int] = 5) -> None:
+        if not input_receiver_fn_map:
+            raise ValueError("input_receiver_fn_map must name at least one mode")
+        self._name = name
+        self._receivers = dict(input_receiver_fn_map)
+        self._backup_checkpoints = backup_checkpoints
+        self._assets_extra = assets_extra
+        self._as_text = as_text
+        self._exports_to_keep = exports_to_keep
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _export(self, estimator: tf.estimator.Estimator, export_path: str, checkpoint_path: str) -> str:
+        path = estimator.experimental_export_all_saved_models(
+            export_path, self._receivers, assets_extra=self._assets_extra, as_text=self._as_text,
+            checkpoint_path=checkpoint_path)
+        path = path.decode() if isinstance(path, bytes) else path
+        if self._backup_checkpoints and checkpoint_path:
+            util.backup_checkpoint(checkpoint_path, os.path.join(path, "checkpoints"))
+        self._garbage_collect(export_path)
+        return path
+
+    def _garbage_collect(self, export_path: str) -> None:
+        if not self._exports_to_keep or not tf.io.gfile.isdir(export_path):
+            return
+        exports = sorted(entry.rstrip("/") for entry in tf.io.gfile.listdir(export_path)
+                         if entry.rstrip("/").isdigit())
+        for old in exports[: -self._exports_to_keep]:
+            tf.io.gfile.rmtree(os.path.join(export_path, old))
+
+    def export(self, estimator: tf.estimator.Estimator, export_path: str, checkpoint_path: str,
+               eval_result: Optional[Dict[str, Any]], is_the_final_export: bool) -> str:
+        """Exports; returns the export directory."""
+        return self._export(estimator, export_path, checkpoint_path)
+
+
+class BestExporter(LatestExporter):
+    """Exports only when ``compare_fn(best_eval_result, current_eval_result)`` says the current
+    evaluation is better (default: lower ``loss``); the first evaluation always exports.
+
+    Args:
+      name, input_receiver_fn_map, backup_checkpoints, assets_extra, as_text, exports_to_keep:
+        as :class:`LatestExporter`.
+      compare_fn: ``(best, current) -> bool``.
+    """
+
+    def __init__(self, name: str, input_receiver_fn_map: Dict[str, Callable[[], Any]],
+                 backup_checkpoints: bool = True, assets_extra: Optional[Dict[str, str]] = None,
+                 as_text: bool = False, exports_to_keep: Optional[int] = 5,
+                 compare_fn: Callable[[Dict[str, Any], Dict[str, Any]], bool] = _loss_smaller) -> None:
+        super().__init__(name, input_receiver_fn_map, backup_checkpoints, assets_extra, as_text, exports_to_keep)
+        self._compare_fn = compare_fn
+        self._best_eval_result: Optional[Dict[str, Any]] = None
+
+    def export(self, estimator: tf.estimator.Estimator, export_path: str, checkpoint_path: str,
+               eval_result: Optional[Dict[str, Any]], is_the_final_export: bool) -> Optional[str]:
+        """Exports when better than the best evaluation so far; returns the directory or None."""
+        if eval_result is None:
+            raise ValueError("BestExporter needs the evaluation result")
+        if self._best_eval_result is None or self._compare_fn(self._best_eval_result, eval_result):
+            self._best_eval_result = dict(eval_result)
+            return self._export(estimator, export_path, checkpoint_path)
+        return None

@@ -1,0 +1,132 @@
+"""ZscoreNormalization: z-scores of dense features from moving averages, missing values excluded (§6)."""
+
+from typing import Any, Optional
+
+import tensorflow.compat.v1 as tf
+
+from twml.layers.layer import Layer
+
+
+class ZscoreNormalization(Layer):
+    """``outputs = (inputs - moving_mean) / sqrt(moving_var + epsilon)``, 0 where a value is missing.
+
+    Per feature j, each training step with at least one present value in the batch updates
+    (missing values are excluded from the batch statistics; a feature with no present value keeps
+    its statistics)::
+
+        n_j = number of updates of feature j so far, including this one
+        w_j = (1 - decay) / (1 - decay ** n_j)          # zero-debiased EMA weight (1 at n_j = 1)
+        moving_mean_j += w_j * (batch_mean_j - moving_mean_j)
+        moving_var_j  += w_j * (batch_var_j  - moving_var_j)
+
+    with ``batch_mean_j``/``batch_var_j`` the mean and (biased) variance of the present values.
+    So ``moving_*`` equal the bias-corrected exponential moving averages of the batch statistics
+    with rate ``decay``, usable from the first step. Training normalises with the updated values.
+
+    Variables (non-trainable, ``data_type``, shape ``[n_feature]``): ``<name>/moving_mean``
+    (zeros), ``<name>/moving_var`` (ones), ``<name>/num_updates`` (zeros; n_j above).
+
+    Args:
+      decay: EMA decay in ``[0, 1)``.
+      data_type: dtype of the statistics and of the computation.
+      epsilon: added to the variance before the square root.
+      name: the layer's name.
+
+    ``call(inputs, is_training=True, input_mask=None)``: inputs float ``[batch, n_feature]``
+    (``n_feature`` static); input_mask bool ``[batch, n_feature]``, True where the value is
+    present (None: all present; NaN inputs always count as missing). Returns ``[batch,
+    n_feature]`` of the inputs' dtype.
+    """
+
+    def __init__(
+        self,
+        decay: float = 0.9999,
+        data_type: Any = tf.float64,
+        epsilon: float = 1e-7,
+        name: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, **kwargs)
+        if not 0.0 <= float(decay) < 1.0:
+            raise ValueError("ZscoreNormalization's decay must be in [0, 1), got %r" % (decay,))
+        self.decay = float(decay)
+        self.data_type = tf.as_dtype(data_type)
+        if not self.data_type.is_floating:
+            raise ValueError("ZscoreNormalization's data_type must be a floating type, got %s" % self.data_type.name)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape: Any) -> None:
+        shape = tf.TensorShape(input_shape)
+        if shape.rank != 2 or shape[1] is None:
+            raise ValueError(
+                "ZscoreNormalization expects dense inputs [batch, n_feature] with a static n_feature, got %s" % shape
+            )
+        n = int(shape[1])
+
+        def stat(name: str, initializer: Any) -> Any:
+            return self.add_weight(name, shape=[n], initializer=initializer, dtype=self.data_type, trainable=False)
+
+        self.moving_mean = stat("moving_mean", tf.zeros_initializer())
+        self.moving_var = stat("moving_var", tf.ones_initializer())
+        self.num_updates = stat("num_updates", tf.zeros_initializer())
+        self.built = True
+
+    def call(self, inputs: tf.Tensor, is_training: Any = True, input_mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+        if not inputs.dtype.is_floating:
+            raise TypeError("ZscoreNormalization expects floating point inputs, got %s" % inputs.dtype.name)
+        x = tf.cast(inputs, self.data_type)
+        present = tf.logical_not(tf.is_nan(x))
+        if input_mask is not None:
+            input_mask = tf.convert_to_tensor(input_mask)
+            if input_mask.dtype != tf.bool:
+                raise TypeError("ZscoreNormalization's input_mask must be bool, got %s" % input_mask.dtype.name)
+            input_mask.shape.assert_is_compatible_with(inputs.shape)
+            present = tf.logical_and(present, input_mask)
+        x = tf.where(present, x, tf.zeros_like(x))  # missing entries (even NaN) must not leak into sums
+        weights = tf.cast(present, self.data_type)
+
+        def normalize(mean: Any = None, var: Any = None) -> tf.Tensor:
+            mean = self.moving_mean if mean is None else mean
+            var = self.moving_var if var is None else var
+            normalized = (x - mean) * tf.rsqrt(var + self.epsilon)
+            return tf.where(present, normalized, tf.zeros_like(normalized))
+
+        def update_and_normalize() -> tf.Tensor:
+            count = tf.reduce_sum(weights, 0)
+            seen = count > 0
+            safe_count = tf.maximum(count, 1.0)
+            batch_mean = tf.reduce_sum(x, 0) / safe_count
+            batch_var = tf.reduce_sum(weights * tf.square(x - batch_mean), 0) / safe_count
+            n_updates = self.num_updates + tf.cast(seen, self.data_type)
+            rate = (1.0 - self.decay) / (
+                1.0 - tf.pow(tf.constant(self.decay, self.data_type), tf.maximum(n_updates, 1.0))
+            )
+            rate = tf.where(seen, rate, tf.zeros_like(rate))
+            new_mean = tf.assign_add(self.moving_mean, rate * (batch_mean - self.moving_mean))
+            new_var = tf.assign_add(self.moving_var, rate * (batch_var - self.moving_var))
+            # Normalise with the values the assignments return, so the output sees this step's update.
+            with tf.control_dependencies([tf.assign(self.num_updates, n_updates)]):
+                return normalize(new_mean, new_var)
+
+        if isinstance(is_training, bool):
+            out = update_and_normalize() if is_training else normalize()
+        else:
+            out = tf.cond(tf.convert_to_tensor(is_training, tf.bool), update_and_normalize, normalize)
+        return tf.cast(out, inputs.dtype)
+
+    def compute_output_shape(self, input_shape: Any) -> tf.TensorShape:
+        return tf.TensorShape(input_shape)
+
+
+def zscore_normalization(
+    inputs: tf.Tensor,
+    is_training: Any = True,
+    input_mask: Optional[tf.Tensor] = None,
+    decay: float = 0.9999,
+    data_type: Any = tf.float64,
+    name: Optional[str] = None,
+) -> tf.Tensor:
+    """Functional ZscoreNormalization: ``[batch, n_feature]`` z-scores of the inputs' dtype."""
+    return ZscoreNormalization(decay=decay, data_type=data_type, name=name)(
+        inputs, is_training=is_training, input_mask=input_mask
+    )
