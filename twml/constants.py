@@ -22,3 +22,13 @@ class HashingDiscretizerOptions:
     HASH_32BIT = 0
     HASH_64BIT = 4
     DEFAULT = SEARCH_LOWER_BOUND | HASH_32BIT
+
+#: The graph collection of ``(placeholder, value)`` pairs that ``twml.contrib.initializers``'
+#: PlaceholderInitializer registers; the Trainer feeds them once, at variable initialisation.
+TWML_INIT_FEED_KEY = "TWML_INIT_FEED_COLLECTION"
+
+#: The graph collections of ``twml.contrib.layers.MaskLayer``'s pruning masks (one ``[units]``
+#: variable each) and of their batch-broadcast copies, whose gradients are the Fisher signal
+#: ``twml.optimizers.PruningOptimizer`` prunes by.
+MASK_COLLECTION = "pruning_masks"
+MASK_EXTENDED_COLLECTION = "pruning_mask_extended"

@@ -109,6 +109,42 @@ def convert_to_sparse(features: Dict[str, tf.Tensor], input_size_bits: int) -> t
     return tf.SparseTensor(indices=indices, values=features["values"], dense_shape=dense_shape)
 
 
+def fix_shape_sparse(features: Dict[str, Any], feature_config: Any) -> Dict[str, Any]:
+    """Gives every hashed sparse output of a v2 config its dense shape ``[batch, 2**hash_space_bits]``.
+
+    A SparseTensor coming out of a ``tf.data`` pipeline (or a hub module) may carry a dynamic or
+    unknown dense shape; layers such as ``full_sparse`` need the static column count.
+
+    Args:
+      features: the parse output; ``features[output_name]`` is a ``tf.SparseTensor`` (any dtype,
+        indices int64 ``[n, 2]``) for each ``feature_config.sparse_extraction_configs`` entry.
+        Replaced in place; other entries are left alone.
+      feature_config: a ``twml.contrib.feature_config.FeatureConfig`` (v2).
+
+    Returns:
+      ``features`` (the same dict). Each fixed SparseTensor keeps its indices and values; its
+      dense_shape is int64 ``[batch, 2**hash_space_bits]`` with batch = its old ``dense_shape[0]``,
+      and its static shape ``[None or batch, 2**hash_space_bits]``.
+
+    Raises:
+      ValueError: ``feature_config`` is not a v2 config (it has no ``sparse_extraction_configs``).
+    """
+    configs = getattr(feature_config, "sparse_extraction_configs", None)
+    if configs is None:
+        raise ValueError(
+            "fix_shape_sparse needs a twml.contrib.feature_config.FeatureConfig (v2), not %s"
+            % type(feature_config).__name__
+        )
+    for config in configs:
+        sparse = features.get(config.output_name)
+        if not isinstance(sparse, tf.SparseTensor):
+            continue
+        batch = tf.cast(sparse.dense_shape[0], tf.int64)
+        dense_shape = tf.stack([batch, tf.constant(1 << config.hash_space_bits, tf.int64)])
+        features[config.output_name] = tf.SparseTensor(sparse.indices, sparse.values, dense_shape)
+    return features
+
+
 def multiplicative_hash(input: Any, hash_constant: int = HASHING_PRIME) -> Any:
     """Multiplicative hash: ``input * hash_constant`` (wrapping at the integer width).
 

@@ -125,16 +125,21 @@ class BinarySparseTensorDenseMatMulOp : public OpKernel {
                    context->allocate_output(0, TensorShape({dims.rows, dims.cols}), &out));
     if (out->NumElements() == 0) return;
     // Shard over output columns: disjoint columns are disjoint memory, so the threads need
-    // neither locks nor the per-thread buffers the original summed at the end.
+    // neither locks nor the per-thread buffers the original summed at the end. Columns go in
+    // blocks of a cache line so that two threads never write the same line of an output row.
     const T* b_data = b.flat<T>().data();
     T* out_data = out->flat<T>().data();
     const int64_t b_cols = b.dim_size(1);
+    const int64_t cols = dims.cols;
+    const int64_t block = std::max<int64_t>(1, 64 / static_cast<int64_t>(sizeof(T)));
+    const int64_t n_blocks = (cols + block - 1) / block;
     const auto* workers = context->device()->tensorflow_cpu_worker_threads();
-    const int64_t cost_per_column = std::max<int64_t>(1, nnz + dims.rows);
-    tensorflow::Shard(workers->num_threads, workers->workers, dims.cols, cost_per_column,
+    const int64_t cost_per_block = std::max<int64_t>(1, (nnz + dims.rows) * std::min(block, cols));
+    tensorflow::Shard(workers->num_threads, workers->workers, n_blocks, cost_per_block,
                       [&](int64_t begin, int64_t end) {
                         BinarySparseMatMul(indices, nnz, adjoint_a_, b_data, b_cols, adjoint_b_,
-                                           dims, begin, end, out_data);
+                                           dims, begin * block, std::min(end * block, cols),
+                                           out_data);
                       });
   }
 

@@ -102,7 +102,13 @@ void PercentileDiscretize(const BinTable<T>& table, const int64_t* keys, const T
 
 FeatureIndexMap::FeatureIndexMap(const int64_t* ids, const int64_t* indices, int64_t size,
                                  int64_t n_features) {
-  map_.reserve(size);
+  // Capacity: the smallest power of two >= 2 * size (at least 2), so probes stay short and an
+  // empty slot always ends them.
+  int bits = 1;
+  while ((int64_t{1} << bits) < 2 * size) ++bits;
+  slots_.assign(size_t{1} << bits, Entry());
+  mask_ = (uint64_t{1} << bits) - 1;
+  shift_ = 64 - bits;
   for (int64_t i = 0; i < size; ++i) {
     const int64_t index = indices ? indices[i] : i;
     if (index < 0 || index >= n_features) {
@@ -110,10 +116,16 @@ FeatureIndexMap::FeatureIndexMap(const int64_t* ids, const int64_t* indices, int
            " is out of range [0, " + std::to_string(n_features) + ") of the calibrated features");
     }
     max_index_ = std::max(max_index_, index);
-    if (!map_.emplace(ids[i], index).second) {
-      Fail(Element("feature_ids", i) + " = " + std::to_string(ids[i]) +
-           " repeats an earlier id; feature ids must be unique");
+    uint64_t slot = Slot(ids[i]);
+    while (slots_[slot].index >= 0) {
+      if (slots_[slot].id == ids[i]) {
+        Fail(Element("feature_ids", i) + " = " + std::to_string(ids[i]) +
+             " repeats an earlier id; feature ids must be unique");
+      }
+      slot = (slot + 1) & mask_;
     }
+    slots_[slot].id = ids[i];
+    slots_[slot].index = index;
   }
 }
 
@@ -190,8 +202,29 @@ void CheckHashingBins(const T* bin_vals, int64_t size, int64_t n_features, int64
   }
 }
 
+namespace {
+
+// The first position of boundaries[0..n) (n >= 1) whose element fails goes_right, i.e. the count
+// of leading elements for which it holds (a monotone predicate over sorted boundaries). The
+// bisection always takes ceil(log2 n) halving steps and picks the half with a conditional move:
+// input values are random, so a branch on the comparison mispredicts half of the time.
+template <typename T, typename GoesRight>
+int64_t BranchlessPartition(const T* boundaries, int64_t n, GoesRight goes_right) {
+  const T* base = boundaries;
+  int64_t len = n;
+  while (len > 1) {
+    const int64_t half = len / 2;
+    base = goes_right(base[half]) ? base + half : base;
+    len -= half;
+  }
+  return (base - boundaries) + (goes_right(*base) ? 1 : 0);
+}
+
+}  // namespace
+
 template <typename T>
 int64_t HashBucket(const T* boundaries, int64_t n_bin, T val, HashSearch search) {
+  if (n_bin <= 0) return 0;
   switch (search) {
     case HashSearch::kLinear: {
       int64_t i = 0;
@@ -199,10 +232,11 @@ int64_t HashBucket(const T* boundaries, int64_t n_bin, T val, HashSearch search)
       return i;
     }
     case HashSearch::kUpperBound:
-      return std::upper_bound(boundaries, boundaries + n_bin, val) - boundaries;
+      // std::upper_bound's test, !(val < x): a NaN value goes past every boundary as there.
+      return BranchlessPartition(boundaries, n_bin, [val](T x) { return !(val < x); });
     case HashSearch::kLowerBound:
     default:
-      return std::lower_bound(boundaries, boundaries + n_bin, val) - boundaries;
+      return BranchlessPartition(boundaries, n_bin, [val](T x) { return x < val; });
   }
 }
 

@@ -21,11 +21,26 @@ Rules of this implementation (the original's are private):
 * Label and weight features are never extracted, even when a regex matches them. Features are in
   data-spec order within an output.
 * Output names are unique, and none is ``weights`` (the parse function's weight column).
-* Discretizing sparse groups (``discretize_*``) are recorded and exported in the spec, but their
-  calibrators arrive with the layers/calibrators issue: ``get_parse_fn`` raises NotImplementedError
-  for such a config.
+* A discretizing sparse output (``discretize_*``) is parsed like any other: the parse output
+  carries the **raw** hashed SparseTensor. ``FeatureConfig.discretize_config`` maps its name to a
+  fresh calibrator ('percentile' -> ``PercentileDiscretizerCalibrator``, 'hashed_percentile' ->
+  ``HashedPercentileDiscretizerCalibrator``, 'hashing' -> ``HashingDiscretizerCalibrator``, with
+  ``n_bin = discretize_num_bins``, ``out_bits = discretize_output_size_bits``), fitted on those
+  raw outputs (columns = the masked hashed keys) by
+  ``twml.contrib.calibrators.discretize.discretize``, which exports one hub module with a
+  signature per output name; the model applies it:
+  ``hub.Module(params.discretizer_save_dir)(features[name], signature=name)``.
+* Tensor features (``extract_tensors``; data-spec type TENSOR) are decoded from the record's
+  GeneralTensors with ``GetTensors[WithMissingMask]FromDataRecord``: the output dtype is chosen by
+  the caller, the element type the record stores is read at run time and cast to it (a
+  FloatTensor, stored as doubles, decodes exactly). With a ``shape`` each record's tensor must
+  have that shape and missing ones read as ``default_value``; without one every record must hold
+  the tensor, all of one shape (the output then has a dynamic shape).
+* Images (``extract_image``) are encoded bytes (JPEG / PNG / GIF / BMP, ``tf.io.decode_image``) in a
+  STRING feature or a one-string TENSOR feature; every image of a batch must have the same size.
 """
 
+import base64
 import logging
 import math
 import re
@@ -87,6 +102,34 @@ class DenseFeatureConfig(NamedTuple):
     default_value: DefaultValue
 
 
+class TensorConfig(NamedTuple):
+    """One ``extract_tensors`` output (``FeatureConfig.tensor_configs``), keyed by feature name."""
+
+    feature_name: str
+    feature_id: int
+    dtype: tf.DType
+    shape: Optional[Tuple[int, ...]]  # one record's shape; None: read from the records
+    default_value: Union[int, float, bool]
+
+
+class ImageConfig(NamedTuple):
+    """One ``extract_image`` output (``FeatureConfig.image_configs``), keyed by feature name."""
+
+    feature_name: str
+    feature_id: int
+    feature_type: str  # STRING or TENSOR
+    preprocess: bool
+    out_type: tf.DType
+    channels: int
+    default_image: Optional[bytes]
+
+
+#: Element types a tensor feature can be decoded to (and stored as), by the core's type names.
+TENSOR_DTYPES = ("float32", "float64", "int32", "int64", "int8", "uint8", "bool")
+#: Output types of extract_image.
+IMAGE_OUT_TYPES = ("uint8", "uint16", "float16", "float32", "float64")
+
+
 def _check_default(default_value: Any, type_name: str, where: str) -> DefaultValue:
     dtype = DENSE_TYPES[type_name][0]
     if dtype == tf.string:
@@ -104,6 +147,109 @@ def _check_default(default_value: Any, type_name: str, where: str) -> DefaultVal
     raise ValueError("%s: default_value %r does not fit a %s feature" % (where, default_value, type_name))
 
 
+def _parse_tensor(handle: tf.Tensor, config: TensorConfig) -> tf.Tensor:
+    """The dense tensor output of a TensorConfig (see ``FeatureConfig.get_parse_fn``)."""
+    import libtwml
+
+    name = config.feature_name
+    found = None
+    if config.shape is None:
+        rows, out_shape, out_type, endian = libtwml.ops.get_tensors_from_data_record(
+            handle, assert_shape=True, feature_id=config.feature_id
+        )
+        elements = 0
+    else:
+        # dtype_size is irrelevant: missing rows are refilled below at the stored type's size.
+        rows, out_type, endian, found = libtwml.ops.get_tensors_with_missing_mask_from_data_record(
+            handle, assert_shape=True, feature_id=config.feature_id, default_shape=list(config.shape), dtype_size=1
+        )
+        elements = math.prod(config.shape)
+
+    def decode(stored: tf.DType) -> Callable[[], tf.Tensor]:
+        def fn() -> tf.Tensor:
+            current = rows
+            if found is not None:
+                filler = tf.fill(tf.shape(rows), tf.constant(b"\0" * (elements * stored.size)))
+                current = tf.where(found, rows, filler)
+            decoded = tf.cond(
+                tf.equal(endian, 1),
+                lambda: tf.io.decode_raw(current, stored, little_endian=False),
+                lambda: tf.io.decode_raw(current, stored, little_endian=True),
+            )
+            return tf.reshape(tf.cast(decoded, config.dtype), tf.stack([tf.size(rows), elements or -1]))
+
+        return fn
+
+    def unknown() -> tf.Tensor:
+        # "" = no record holds the tensor (only possible with a shape, or an empty batch).
+        check = tf.Assert(
+            tf.equal(out_type, ""),
+            ["tensor feature %s (%d) holds an element type extract_tensors cannot decode:" % (name, config.feature_id),
+             out_type],
+        )
+        with tf.control_dependencies([check]):
+            return tf.zeros(tf.stack([tf.size(rows), elements]), config.dtype)
+
+    decoded = tf.case(
+        [(tf.equal(out_type, type_name), decode(tf.as_dtype(type_name))) for type_name in TENSOR_DTYPES],
+        default=unknown,
+        exclusive=True,
+    )
+    if config.shape is None:
+        return tf.reshape(decoded, out_shape)
+    if config.default_value:
+        default = tf.cast(tf.constant(config.default_value), config.dtype)
+        decoded = tf.where_v2(tf.expand_dims(found, 1), decoded, default)
+    return tf.reshape(decoded, [-1] + list(config.shape))
+
+
+def _parse_image(handle: tf.Tensor, batch_size: tf.Tensor, config: ImageConfig) -> tf.Tensor:
+    """The ``[batch, height, width, channels]`` output of an ImageConfig."""
+    import libtwml
+
+    default = config.default_image if config.default_image is not None else b""
+    if config.feature_type == "STRING":
+        encoded = libtwml.ops.get_string_as_tensor(handle, feature_id=config.feature_id, default_value=default)
+    else:
+        ids, strings = libtwml.ops.get_string_tensors_from_data_record(handle, feature_id=config.feature_id)
+        batch = tf.reshape(tf.cast(batch_size, tf.int64), [1])
+        encoded = tf.tensor_scatter_nd_update(tf.fill(batch, tf.constant(default)), tf.expand_dims(ids, 1), strings)
+    if config.default_image is None:
+        check = tf.debugging.assert_greater(
+            tf.strings.length(encoded),
+            0,
+            message="a record lacks the image feature %s and extract_image has no default_image" % config.feature_name,
+        )
+        with tf.control_dependencies([check]):
+            encoded = tf.identity(encoded)
+
+    def decode(data: tf.Tensor) -> tf.Tensor:
+        return tf.io.decode_image(data, channels=config.channels, dtype=tf.uint8, expand_animations=False)
+
+    images = tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec([None, None, config.channels], tf.uint8))
+    images.set_shape([None, None, None, config.channels])
+    if config.preprocess:
+        return tf.image.convert_image_dtype(images, config.out_type)
+    return tf.cast(images, config.out_type)
+
+
+def _make_calibrator(config: SparseExtractionConfig) -> Any:
+    """A fresh calibrator for a discretizing sparse output (its signature name is the output name)."""
+    from twml.contrib import calibrators
+
+    classes = {
+        "percentile": calibrators.PercentileDiscretizerCalibrator,
+        "hashed_percentile": calibrators.HashedPercentileDiscretizerCalibrator,
+        "hashing": calibrators.HashingDiscretizerCalibrator,
+    }
+    return classes[config.discretize_type](
+        config.discretize_num_bins,
+        config.discretize_output_size_bits,
+        allow_empty_calibration=config.allow_empty_calibration,
+        calibrator_name=config.output_name,
+    )
+
+
 class FeatureConfig:
     """What a v2 parse function extracts. Built by :class:`FeatureConfigBuilder`.
 
@@ -111,8 +257,10 @@ class FeatureConfig:
       sparse_extraction_configs: list of :class:`SparseExtractionConfig` (hashed sparse outputs).
       dense_group_configs: list of :class:`DenseGroupConfig`; dense_feature_configs: list of
         :class:`DenseFeatureConfig`.
-      discretize_config: output name -> calibrator, for discretizing sparse outputs; empty until
-        the calibrators exist (see ``sparse_extraction_configs`` for their settings).
+      tensor_configs: list of :class:`TensorConfig`; image_configs: list of :class:`ImageConfig`.
+      discretize_config: output name -> a fresh (uncalibrated) calibrator for each discretizing
+        sparse output (see the module docstring); fitted by
+        ``twml.contrib.calibrators.discretize.discretize``.
       labels: label feature names (label tensor column order); weight: weight name or None;
       filters: always empty (the v2 builder has no filters yet).
       keep_features, keep_codes, label_features, weight_features, filter_features: the int lists
@@ -132,11 +280,17 @@ class FeatureConfig:
         spec_order: Sequence[str],
         data_spec_path: Optional[str] = None,
         decode_mode: int = 0,
+        tensor_configs: Sequence[TensorConfig] = (),
+        image_configs: Sequence[ImageConfig] = (),
     ) -> None:
         self.sparse_extraction_configs = list(sparse_extraction_configs)
         self.dense_group_configs = list(dense_group_configs)
         self.dense_feature_configs = list(dense_feature_configs)
-        self.discretize_config: Dict[str, Any] = {}
+        self.tensor_configs = list(tensor_configs)
+        self.image_configs = list(image_configs)
+        self.discretize_config: Dict[str, Any] = {
+            c.output_name: _make_calibrator(c) for c in self.sparse_extraction_configs if c.discretize_type is not None
+        }
         self.labels = list(labels)
         self.weight = weight
         self.filters: List[str] = []
@@ -160,6 +314,17 @@ class FeatureConfig:
     def _name_to_id(self, name: str) -> int:
         return self._ids[name]
 
+    def __getitem__(self, key: str) -> Any:
+        """Attribute access by name, so ``feature_config()['discretize_config']`` reads as in the
+        original's calibration flow.
+
+        Raises:
+          KeyError: not a public attribute.
+        """
+        if not isinstance(key, str) or key.startswith("_") or not hasattr(self, key):
+            raise KeyError(key)
+        return getattr(self, key)
+
     def get_parse_fn(self) -> Callable[[tf.Tensor], Tuple[Dict[str, Any], tf.Tensor]]:
         """A parse function over a batch of serialized DataRecords (``DecodeDataRecord``).
 
@@ -175,20 +340,15 @@ class FeatureConfig:
             DISCRETE, string STRING), features in data-spec order, ``default_value`` when absent
             (BINARY: 1.0 when present);
           * each dense feature name -> ``[batch] + expected_shape`` of its type's dtype;
+          * each tensor feature name -> ``dtype`` ``[batch] + shape`` (the stored elements cast to
+            ``dtype``; ``default_value`` everywhere in a record lacking the tensor), or without a
+            shape ``[batch] + the records' shape`` (dynamic; every record must hold it);
+          * each image feature name -> ``out_type`` ``[batch, height, width, channels]``;
           * ``weights`` -> float32 ``[batch, 1]`` (ones without a weight feature).
 
+          A discretizing sparse output is the raw hashed SparseTensor, like any other.
           labels: float32 ``[batch, n_labels]``, 0.0 for a missing label.
-
-        Raises:
-          NotImplementedError: a sparse output asks for discretization (calibrators not yet built).
         """
-        discretized = [c.output_name for c in self.sparse_extraction_configs if c.discretize_type is not None]
-        if discretized:
-            raise NotImplementedError(
-                "sparse outputs %s ask for discretization (discretize_*): discretizing calibrators arrive "
-                "with the layers/calibrators issue; this config can only be exported (get_feature_spec)"
-                % ", ".join(map(repr, discretized))
-            )
         import libtwml
         from twml import readers, util
 
@@ -238,6 +398,10 @@ class FeatureConfig:
                     record.handle, feature_id=dense.feature_id, default_value=dense.default_value
                 )
                 features[dense.feature_name] = tf.reshape(value, [-1] + list(dense.expected_shape))
+            for tensor_config in self.tensor_configs:
+                features[tensor_config.feature_name] = _parse_tensor(record.handle, tensor_config)
+            for image in self.image_configs:
+                features[image.feature_name] = _parse_image(record.handle, batch_size, image)
             features["weights"] = record.weights
             return features, record.labels
 
@@ -248,12 +412,14 @@ class FeatureConfig:
 
         ``{"class": "twml.contrib.FeatureConfig", "format": "exported", "features": {id:
         {"featureName", "featureType"}}, "labels": {id: {"featureName"}}, "weight": {id:
-        {"featureName"}}, "tensors": {}, "sparseTensors": {}, "discretizeConfig": {outputName:
+        {"featureName"}}, "tensors": {id: {"featureName", "dtype", "shape" (list or None),
+        "defaultValue"}}, "sparseTensors": {}, "discretizeConfig": {outputName:
         {"numBins", "outputSizeBits", "type", "allowEmptyCalibration"}}, "sparseFeatureGroups":
         [{"features", "outputName", "hashSpaceBits", "discretize": {"numBins", "outputSizeBits",
         "type", "allowEmptyCalibration"} or None, "filterType": [type, ...]}], "denseFeatureGroups":
         [{"features", "outputName", "filterType", "defaultValue"}], "denseFeatures": [{"features",
-        "defaultValue", "expectedShape"}], "images": [], "filters": []}``. Ids are the decimal
+        "defaultValue", "expectedShape"}], "images": [{"featureName", "preprocess", "outType",
+        "channels", "defaultImage" (base64 string or None)}], "filters": []}``. Ids are the decimal
         strings of the signed 64-bit feature ids; each group's ``features`` is ``{id:
         {"featureName", "featureType"}}`` in data-spec order.
         """
@@ -288,7 +454,15 @@ class FeatureConfig:
             "features": feature_dict(self.features),
             "labels": {str(self._ids[name]): {"featureName": name} for name in self.labels},
             "weight": {str(self._ids[self.weight]): {"featureName": self.weight}} if self.weight else {},
-            "tensors": {},
+            "tensors": {
+                str(t.feature_id): {
+                    "featureName": t.feature_name,
+                    "dtype": t.dtype.name,
+                    "shape": None if t.shape is None else list(t.shape),
+                    "defaultValue": t.default_value,
+                }
+                for t in self.tensor_configs
+            },
             "sparseTensors": {},
             "discretizeConfig": discretize_config,
             "sparseFeatureGroups": sparse_groups,
@@ -309,7 +483,19 @@ class FeatureConfig:
                 }
                 for d in self.dense_feature_configs
             ],
-            "images": [],
+            "images": [
+                {
+                    "featureName": image.feature_name,
+                    "preprocess": image.preprocess,
+                    "outType": image.out_type.name,
+                    "channels": image.channels,
+                    # base64, so that the spec stays JSON-serializable
+                    "defaultImage": None
+                    if image.default_image is None
+                    else base64.b64encode(image.default_image).decode("ascii"),
+                }
+                for image in self.image_configs
+            ],
             "filters": [],
         }
 
@@ -330,6 +516,8 @@ class FeatureConfigBuilder(DataSpecBuilder):
         self._sparse: List[SparseExtractionConfig] = []
         self._groups: List[DenseGroupConfig] = []
         self._dense: List[DenseFeatureConfig] = []
+        self._tensors: List[TensorConfig] = []
+        self._images: List[ImageConfig] = []
         self._outputs: List[str] = []
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -534,6 +722,106 @@ class FeatureConfigBuilder(DataSpecBuilder):
             self.extract_feature(name, (), default)
         return self
 
+    def extract_tensors(
+        self,
+        feature_names: Union[str, Sequence[str]],
+        dtype: Any = tf.float32,
+        shape: Optional[Sequence[int]] = None,
+        default_value: Union[int, float, bool] = 0,
+    ) -> "FeatureConfigBuilder":
+        """One dense output per TENSOR feature (exact names), keyed by its name, decoded from the
+        records' GeneralTensors (``GetTensors[WithMissingMask]FromDataRecord``).
+
+        Args:
+          feature_names: data-spec features of type TENSOR.
+          dtype: the outputs' dtype, one of float32, float64, int32, int64, int8, uint8, bool. The
+            element type the record stores (any of those) is found at run time and cast to it.
+          shape: one record's tensor shape. Given: outputs ``[batch] + shape`` (static), every
+            record's tensor must have exactly this shape, and a record lacking it reads
+            ``default_value`` everywhere. None: every record must hold the tensor, all of one
+            shape, and outputs are ``[batch] + that shape`` (dynamic).
+          default_value: see ``shape``.
+
+        Raises:
+          ValueError: a name that is not a TENSOR feature of the data spec, a bad dtype / shape /
+            default value, or a name already extracted.
+        """
+        if isinstance(feature_names, str):
+            feature_names = [feature_names]
+        names = list(feature_names)
+        if not names:
+            raise ValueError("extract_tensors: feature_names is empty")
+        try:
+            dtype = tf.as_dtype(dtype)
+        except TypeError:
+            raise ValueError("extract_tensors: dtype %r is not a TensorFlow dtype" % (dtype,)) from None
+        if dtype.name not in TENSOR_DTYPES:
+            raise ValueError("extract_tensors: dtype %s is not one of %s" % (dtype.name, ", ".join(TENSOR_DTYPES)))
+        if shape is not None:
+            shape = tuple(int(d) for d in shape)
+            if any(d < 0 for d in shape):
+                raise ValueError("extract_tensors: shape %r has a negative dimension" % (list(shape),))
+        if isinstance(default_value, str) or not isinstance(default_value, (int, float)):
+            raise ValueError("extract_tensors: default_value %r is not a number" % (default_value,))
+        for feature_name in names:
+            name, id_, type_name = self._check_name(feature_name, "extract_tensors: feature")
+            if type_name != "TENSOR":
+                raise ValueError(
+                    "extract_tensors: feature %r of the data spec %s has type %s, not TENSOR"
+                    % (name, self.data_spec_path, type_name)
+                )
+            self._add_output(name, "tensor")
+            self._tensors.append(TensorConfig(name, id_, dtype, shape, default_value))
+        return self
+
+    def extract_image(
+        self,
+        feature_name: str,
+        preprocess: bool = False,
+        out_type: Any = tf.uint8,
+        channels: int = 3,
+        default_image: Optional[bytes] = None,
+    ) -> "FeatureConfigBuilder":
+        """A ``[batch, height, width, channels]`` output, keyed by the feature's name, of encoded
+        images (JPEG / PNG / GIF first frame / BMP, ``tf.io.decode_image``) held by a STRING feature
+        or a TENSOR feature of one string per record. All images of a batch must share one size.
+
+        Args:
+          preprocess: True: ``tf.image.convert_image_dtype`` to ``out_type`` (a float type then
+            holds values in [0, 1]); False: a plain cast of the uint8 pixels.
+          out_type: uint8, uint16, float16, float32 or float64.
+          channels: 1 (grayscale), 3 (RGB) or 4 (RGBA): images are converted to it.
+          default_image: encoded image bytes for records lacking the feature; None: such a
+            record is a run-time error.
+
+        Raises:
+          ValueError: a name absent from the data spec or not STRING / TENSOR, bad options, or a
+            name already extracted.
+        """
+        name, id_, type_name = self._check_name(feature_name, "extract_image: feature")
+        if type_name not in ("STRING", "TENSOR"):
+            raise ValueError(
+                "extract_image: feature %r of the data spec %s has type %s; expected STRING or TENSOR"
+                % (name, self.data_spec_path, type_name)
+            )
+        try:
+            out_type = tf.as_dtype(out_type)
+        except TypeError:
+            raise ValueError("extract_image: out_type %r is not a TensorFlow dtype" % (out_type,)) from None
+        if out_type.name not in IMAGE_OUT_TYPES:
+            raise ValueError(
+                "extract_image: out_type %s is not one of %s" % (out_type.name, ", ".join(IMAGE_OUT_TYPES))
+            )
+        if channels not in (1, 3, 4) or isinstance(channels, bool):
+            raise ValueError("extract_image: channels must be 1, 3 or 4, not %r" % (channels,))
+        if isinstance(default_image, str):
+            default_image = default_image.encode("latin-1")
+        if default_image is not None and (not isinstance(default_image, bytes) or not default_image):
+            raise ValueError("extract_image: default_image must be non-empty encoded image bytes or None")
+        self._add_output(name, "image")
+        self._images.append(ImageConfig(name, id_, type_name, bool(preprocess), out_type, channels, default_image))
+        return self
+
     def build(self) -> FeatureConfig:
         """The FeatureConfig, with each output's features resolved (labels and weight left out).
 
@@ -548,6 +836,10 @@ class FeatureConfigBuilder(DataSpecBuilder):
         for dense in self._dense:
             if dense.feature_name in reserved:
                 raise ValueError("extract_feature %r: the feature is a label or the weight" % dense.feature_name)
+        for other in list(self._tensors) + list(self._images):
+            if other.feature_name in reserved:
+                raise ValueError("extract_tensors / extract_image %r: the feature is a label or the weight"
+                                 % other.feature_name)
 
         def resolve(regexes: Sequence[str], types: Sequence[str], output: str) -> Tuple[Tuple[str, int, str], ...]:
             entries = tuple(e for e in self._match(regexes, types, output) if e[0] not in reserved)
@@ -570,4 +862,6 @@ class FeatureConfigBuilder(DataSpecBuilder):
             spec_order=[name for name, _, _ in self._spec],
             data_spec_path=self.data_spec_path,
             decode_mode=self.decode_mode,
+            tensor_configs=self._tensors,
+            image_configs=self._images,
         )

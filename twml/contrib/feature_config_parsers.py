@@ -8,6 +8,7 @@ Feature names are re-escaped into regexes (``re.escape``), so each one matches e
 of the data spec; the data spec given must hold every feature the spec names.
 """
 
+import base64
 import re
 from typing import Any, Dict, Union
 
@@ -56,8 +57,8 @@ def create_feature_config_builder_from_dict(feature_spec_dict: Dict[str, Any], d
             builder.add_filter(name)
     elif cls == V2_CLASS:
         builder = _v2.FeatureConfigBuilder(data_spec_path)
-        if any(feature_spec_dict.get(key) for key in ("tensors", "sparseTensors", "images")):
-            raise ValueError("feature spec: v2 tensors / sparseTensors / images cannot be rebuilt yet")
+        if feature_spec_dict.get("sparseTensors"):
+            raise ValueError("feature spec: v2 sparseTensors cannot be rebuilt yet")
         for group in feature_spec_dict.get("sparseFeatureGroups") or []:
             discretize = group.get("discretize") or {}
             builder.extract_features_as_hashed_sparse(
@@ -80,6 +81,20 @@ def create_feature_config_builder_from_dict(feature_spec_dict: Dict[str, Any], d
         for dense in feature_spec_dict.get("denseFeatures") or []:
             for name in _names(dense.get("features"), "dense feature"):
                 builder.extract_feature(name, dense.get("expectedShape") or [], dense.get("defaultValue"))
+        for tensor in (feature_spec_dict.get("tensors") or {}).values():
+            builder.extract_tensors(
+                [tensor["featureName"]], tensor.get("dtype", "float32"), tensor.get("shape"),
+                tensor.get("defaultValue", 0),
+            )
+        for image in feature_spec_dict.get("images") or []:
+            default_image = image.get("defaultImage")
+            builder.extract_image(
+                image["featureName"],
+                bool(image.get("preprocess", False)),
+                image.get("outType", "uint8"),
+                int(image.get("channels", 3)),
+                None if default_image is None else base64.b64decode(default_image),
+            )
     else:
         raise ValueError("feature spec: unknown class %r; expected %r or %r" % (cls, V1_CLASS, V2_CLASS))
     labels = _only_name(feature_spec_dict.get("labels"))

@@ -4,7 +4,7 @@ A large numpy constant baked into the graph bloats the GraphDef (2 GB limit) and
 checkpoint-less export. ``PlaceholderInitializer`` instead initialises a variable from a
 placeholder whose value is fed once, at variable initialisation: the value is registered in the
 ``TWML_INIT_FEED_COLLECTION`` collection, and the Trainer's model_fn passes
-``get_init_feed_dict()`` to the Scaffold's ``init_feed_dict``.
+its contents (``get_init_feed_dict()``) to the Scaffold's ``init_feed_dict``.
 """
 
 from typing import Any, Dict, Optional, Sequence
@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-TWML_INIT_FEED_KEY = "TWML_INIT_FEED_COLLECTION"
+from twml.constants import TWML_INIT_FEED_KEY  # the Trainer reads the same collection
 
 
 class PartitionConstant(tf.keras.initializers.Initializer):

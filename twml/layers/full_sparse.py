@@ -63,7 +63,11 @@ def sparse_dense_matmul(
         gathered = tf.nn.embedding_lookup(list(weight), cols, partition_strategy="div")
     else:
         w = tf.convert_to_tensor(weight) if isinstance(weight, PartitionedVariable) else weight
-        gathered = tf.gather(w, cols)
+        # Gather where the weight lives (a parameter server in distributed training), as
+        # embedding_lookup does: only the used rows travel, and the gather's gradient ops join it
+        # there instead of conflicting with the worker's device scope.
+        with tf.colocate_with(w):
+            gathered = tf.gather(w, cols)
     products = gathered * tf.expand_dims(tf.cast(x.values, gathered.dtype), 1)
     return tf.math.unsorted_segment_sum(products, rows, num_segments=x.dense_shape[0])
 

@@ -278,6 +278,12 @@ class DataRecordTrainer(Trainer):
                                  input_fn=input_fn or self.get_train_input_fn(repeat=False),
                                  save_calibrator=save_calibrator, hooks=hooks)
 
+    def _model_fn(self, features: Any, labels: Any, mode: str, params: Any, config: Any) -> Any:
+        # A v2 (contrib) feature config's sparse outputs get their static [batch, 2**hash_space_bits] shape.
+        if isinstance(features, dict) and hasattr(self._feature_config, "sparse_extraction_configs"):
+            features = util.fix_shape_sparse(dict(features), self._feature_config)
+        return super()._model_fn(features, labels, mode, params, config)
+
     # ------------------------------------------------------------------ export
 
     def _graph_output_for_export(self, graph_output: Dict[str, Any]) -> Dict[str, Any]:

@@ -21,8 +21,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import tensorflow.compat.v1 as tf
 
 from twml import export_output_fns, util
+from twml.constants import TWML_INIT_FEED_KEY
 from twml.errors import EarlyStopError
 from twml.experiment_tracker import ExperimentTracker
+from twml.feature_spec import write_feature_spec
 from twml.trainers import cluster
 
 _LOG = logging.getLogger(__name__)
@@ -286,8 +288,6 @@ class Trainer:
     # ------------------------------------------------------------------ the model function
 
     def _model_fn(self, features: Any, labels: Any, mode: str, params: Any, config: Any) -> tf.estimator.EstimatorSpec:
-        from twml.contrib.initializers import clear_init_feed_collection, get_init_feed_dict
-
         weights = features.get("weights") if isinstance(features, dict) else None
         with tf.variable_scope(self._name + "/model"):
             graph_output = self._build_graph_fn(features, labels, mode, params, config)
@@ -323,11 +323,12 @@ class Trainer:
             export_outputs = self._export_output_fn(self._graph_output_for_export(graph_output))
 
         predictions = {key: value for key, value in graph_output.items() if value is not None and key != "loss"}
-        init_feed_dict = get_init_feed_dict()
+        # Values of PlaceholderInitializers (twml.contrib.initializers), fed once at initialisation.
+        init_feed_dict = dict(tf.get_collection(TWML_INIT_FEED_KEY))
         scaffold = None
         if init_feed_dict:
             scaffold = tf.train.Scaffold(init_feed_dict=init_feed_dict)
-            clear_init_feed_collection()
+            tf.get_default_graph().clear_collection(TWML_INIT_FEED_KEY)
         spec = tf.estimator.EstimatorSpec(
             mode=mode,
             predictions=predictions,
@@ -731,8 +732,6 @@ class Trainer:
         """
         if not self.is_chief():
             return None
-        from twml.contrib.export import export_feature_spec
-
         self._export_output_fn = export_output_fn or export_output_fns.default_output_fn
         export_dir = export_dir or _get(self._params, "export_dir") or os.path.join(self._save_dir, "exported_models")
         checkpoint_path = checkpoint_path or self.best_or_latest_checkpoint
@@ -742,7 +741,7 @@ class Trainer:
             export_dir, serving_input_receiver_fn, checkpoint_path=checkpoint_path)
         export_path = export_path.decode() if isinstance(export_path, bytes) else export_path
         if feature_spec:
-            export_feature_spec(export_path, feature_spec)
+            write_feature_spec(export_path, feature_spec)
             if log_features:
                 _LOG.info("exported feature spec: %d features", len(feature_spec.get("features", {})))
         self._tracker.log_export(export_path)
@@ -775,7 +774,10 @@ class Trainer:
         try:
             exporter = hub.LatestModuleExporter(name, serving_input_receiver_fn)
             timestamped = exporter.export(self._estimator, staging, checkpoint_path)
+            if timestamped is None:
+                raise ValueError("hub_export: the graph registered no module (hub.register_module_for_export)")
             timestamped = timestamped.decode() if isinstance(timestamped, bytes) else timestamped
+            tf.io.gfile.makedirs(export_dir)
             stamp = datetime.datetime.now().strftime("%Y%m%d%H%M%S")
             for module in tf.io.gfile.listdir(timestamped):
                 module = module.rstrip("/")

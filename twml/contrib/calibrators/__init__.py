@@ -1,6 +1,7 @@
 """twml.contrib.calibrators: calibrators that fit discretizer layers to data (reference §7)."""
 
 from twml.contrib.calibrators.calibrator import CalibrationFeature, Calibrator
+from twml.contrib.calibrators.discretize import apply_discretizers, discretize
 from twml.contrib.calibrators.hashed_percentile_discretizer import HashedPercentileDiscretizerCalibrator
 from twml.contrib.calibrators.hashing_discretizer import HashingDiscretizerCalibrator
 from twml.contrib.calibrators.isotonic import IsotonicCalibrator, IsotonicFeature, isotonic_regression
@@ -20,5 +21,7 @@ __all__ = [
     "MDLCalibrator",
     "PercentileDiscretizerCalibrator",
     "PercentileDiscretizerFeature",
+    "apply_discretizers",
+    "discretize",
     "isotonic_regression",
 ]

@@ -95,7 +95,7 @@ def add_isotonic_calibrator_arguments(parser: argparse.ArgumentParser) -> argpar
     _add(parser, "--calibrator.parts_downsampling_rate", type=float, default=0.1, help="file keep rate")
     _add(parser, "--calibrator.save_dir", type=str, default=None, help="directory to save the calibrator to")
     _add(parser, "--calibrator.load_tensorflow_module", type=str, default=None,
-         help="TF hub module of the model to calibrate")
+         help="checkpoint directory of the model to calibrate (default: --save_dir)")
     _add(parser, "--calibrator.export_mlp_module_name", type=str, default="tf_hub_mlp",
          dest="export_mlp_module_name", help="name of the exported MLP module")
     _add(parser, "--calibrator.export_isotonic_module_name", type=str, default="tf_hub_isotonic",

@@ -28,6 +28,7 @@ from twml.contrib.calibrators.calibrator_arguments import (  # noqa: F401 - re-e
     calibrator_arguments,
     discretizer_arguments,
 )
+from twml.contrib.calibrators.discretize import discretize  # noqa: F401 - re-exported (the v2 path)
 from twml.trainers import DataRecordTrainer, cluster
 
 _LOG = logging.getLogger(__name__)
@@ -195,7 +196,9 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
                 calibrator.accumulate(predictions, targets, batch["weights"])
                 batches += 1
     if batches == 0:
-        raise ValueError("isotonic calibration: the input gave no batch")
+        raise ValueError("isotonic calibration: the input gave no batch (check the data and the sampling "
+                         "rates: --calibrator.parts_downsampling_rate %s, --calibrator_keep_rate %s)"
+                         % (_get(params, "calibrator_parts_downsampling_rate"), _get(params, "calibrator_keep_rate")))
     _LOG.info("isotonic calibration: %d batches", batches)
     calibrator.calibrate()
     return calibrator
@@ -265,7 +268,8 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
                                     feature_config=feature_config, metric_fn=metric_fn)
         calibrate_input_fn = input_fn or trainer.get_train_input_fn(repeat=False, shuffle=False)
         calibrate(trainer, calibration, build_graph_fn, calibrate_input_fn, model_dir=model_dir,
-                  calibrator=calibrator, steps=_get(params, "calibrator_max_steps"))
+                  calibrator=calibrator,
+                  steps=_get(params, "calibrator_max_steps") or _get(params, "calibrator_train_steps"))
         final = DataRecordTrainer(name=name, params=calibration,
                                   build_graph_fn=build_isotonic_graph(build_graph_fn, calibrator, model_scope,
                                                                       model_dir),

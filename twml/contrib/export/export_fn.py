@@ -6,48 +6,14 @@ contract) and 'train'/'eval' (graphs with the loss, fed serialized DataRecords),
 can be trained or evaluated further from its export.
 """
 
-import os
-import uuid
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import tensorflow.compat.v1 as tf
-import yaml
 
-#: The file name ``export_feature_spec`` writes in its directory.
-FEATURE_SPEC_FILE = "feature_spec.yaml"
+from twml.feature_spec import FEATURE_SPEC_FILE, write_feature_spec  # noqa: F401 - FEATURE_SPEC_FILE re-exported
 
-
-def _plain(value: Any) -> Any:
-    """Dicts (OrderedDicts included) as plain dicts, tuples as lists: safe-dumpable YAML."""
-    if isinstance(value, dict):
-        return {str(k) if not isinstance(k, (str, int)) else k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def export_feature_spec(dir_path: str, feature_spec_dict: Dict[str, Any]) -> str:
-    """Write ``feature_spec_dict`` (``FeatureConfig.get_feature_spec()``) as ``dir_path/feature_spec.yaml``.
-
-    The YAML keeps the dicts' insertion order (label columns follow it). The file is written to a
-    temporary name in ``dir_path`` and renamed over the final one (through ``tf.io.gfile``), so a
-    reader never sees a partial file. ``dir_path`` is created when missing.
-
-    Returns:
-      the path of the written file.
-    """
-    text = yaml.safe_dump(_plain(feature_spec_dict), default_flow_style=False, sort_keys=False)
-    tf.io.gfile.makedirs(dir_path)
-    path = os.path.join(dir_path, FEATURE_SPEC_FILE)
-    temp = os.path.join(dir_path, ".%s.tmp-%s" % (FEATURE_SPEC_FILE, uuid.uuid4().hex))
-    try:
-        with tf.io.gfile.GFile(temp, "w") as handle:
-            handle.write(text)
-        tf.io.gfile.rename(temp, path, overwrite=True)
-    finally:
-        if tf.io.gfile.exists(temp):
-            tf.io.gfile.remove(temp)
-    return path
+#: ``export_feature_spec`` is twml's feature-spec writer (the Trainer's exports use it too).
+export_feature_spec = write_feature_spec
 
 
 _MODES = {
@@ -80,7 +46,7 @@ def _export_modes(
         export_dir, receivers, as_text=as_text, checkpoint_path=checkpoint)
     path = path.decode() if isinstance(path, bytes) else path
     if feature_spec:
-        export_feature_spec(path, feature_spec)
+        write_feature_spec(path, feature_spec)
         if log_features:
             tf.logging.info("exported the feature spec of %d features to %s",
                             len(feature_spec.get("features", {})), path)

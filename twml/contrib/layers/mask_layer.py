@@ -4,14 +4,12 @@ from typing import Any, Optional
 
 import tensorflow.compat.v1 as tf
 
-from twml.layers.layer import Layer
-
-# Graph collections through which Fisher pruning (contrib.pruning / PruningOptimizer) finds the masks:
+# Graph collections through which Fisher pruning (PruningOptimizer) finds the masks:
 # MASK_COLLECTION holds each mask variable ``[units]``; MASK_EXTENDED_COLLECTION holds, at the same
 # position, the mask broadcast to the batch ``[batch, ..., units]`` that the inputs were multiplied
 # by, so that per-example gradients of the loss with respect to the mask can be taken.
-MASK_COLLECTION = "pruning_masks"
-MASK_EXTENDED_COLLECTION = "pruning_mask_extended"
+from twml.constants import MASK_COLLECTION, MASK_EXTENDED_COLLECTION
+from twml.layers.layer import Layer
 
 
 class MaskLayer(Layer):

@@ -141,8 +141,10 @@ def test_sparse_type_filter_and_discretize_options(dataset):
     assert spec["sparseFeatureGroups"][0]["discretize"] == {
         "numBins": 8, "outputSizeBits": 14, "type": "hashing", "allowEmptyCalibration": True}
     assert spec["discretizeConfig"] == {"continuous": spec["sparseFeatureGroups"][0]["discretize"]}
-    with pytest.raises(NotImplementedError, match="'continuous'.*layers/calibrators issue"):
-        config.get_parse_fn()
+    from twml.contrib.calibrators import HashingDiscretizerCalibrator
+
+    assert isinstance(config.discretize_config["continuous"], HashingDiscretizerCalibrator)
+    assert callable(config.get_parse_fn())  # the discretizing output parses to the raw sparse tensor
 
 
 def test_v2_feature_spec_keys(dataset):
