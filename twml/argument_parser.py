@@ -12,8 +12,9 @@ import argparse
 import sys
 import tempfile
 from operator import attrgetter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
+from twml.params import params_to_dict
 from twml.util import set_tensorflow_log_level
 
 __all__ = [
@@ -407,19 +408,6 @@ def add_pruning_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     return parser
 
 
-def _params_dict(params: Any) -> Dict[str, Any]:
-    if params is None:
-        return {}
-    if isinstance(params, dict):
-        return dict(params)
-    values = getattr(params, "values", None)
-    if callable(values):
-        result = values()
-        if isinstance(result, dict):
-            return dict(result)
-    return dict(vars(params))
-
-
 def check_unsupported_params(params: Any) -> None:
     """Rejects the flags of ``UNSUPPORTED_PARAMS`` set to a non-default value.
 
@@ -429,7 +417,7 @@ def check_unsupported_params(params: Any) -> None:
     Raises:
       ValueError: naming the first such flag and why it cannot be honoured.
     """
-    values = _params_dict(params)
+    values = params_to_dict(params)
     for dest, flag, default, reason in UNSUPPORTED_PARAMS:
         if dest in values and values[dest] != default:
             raise ValueError("%s=%r is not supported in this build: %s (leave it at its default %r)"

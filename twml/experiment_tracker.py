@@ -38,6 +38,8 @@ import sys
 import time
 from typing import Any, Callable, Iterator, Mapping
 
+from twml.params import params_to_dict
+
 DEFAULT_DB_ENV = "TWML_EXPERIMENT_DB"
 SCHEMA_VERSION = 1
 
@@ -144,23 +146,6 @@ def _ensure_schema(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-def params_to_dict(params: Any) -> dict[str, Any]:
-    """Converts an ``argparse.Namespace``, a mapping, or an object with ``.values()`` returning a mapping
-    (``tf.contrib.training.HParams``-like) to a plain dict; ``None`` gives ``{}``."""
-    if params is None:
-        return {}
-    if isinstance(params, Mapping):
-        return dict(params)
-    values = getattr(params, "values", None)
-    if callable(values):
-        result = values()
-        if isinstance(result, Mapping):
-            return dict(result)
-    if hasattr(params, "__dict__"):
-        return {key: value for key, value in vars(params).items() if not key.startswith("_")}
-    return {"value": params}
 
 
 def params_to_json(params: Any) -> str:

@@ -12,23 +12,11 @@ from typing import Any, Callable, Dict, Optional
 
 import tensorflow.compat.v1 as tf
 
+from twml.params import params_to_dict
+
 DecayFn = Callable[[Any, Any], tf.Tensor]
 
 __all__ = ["get_learning_rate_decay_fn"]
-
-
-def _params_dict(params: Any) -> Dict[str, Any]:
-    """The parameters as a dict, from HParams (``values()``), a dict or an argparse Namespace."""
-    if params is None:
-        return {}
-    if isinstance(params, dict):
-        return dict(params)
-    values = getattr(params, "values", None)
-    if callable(values):
-        result = values()
-        if isinstance(result, dict):
-            return dict(result)
-    return dict(vars(params))
 
 
 def _require(values: Dict[str, Any], key: str, decay: str) -> Any:
@@ -67,7 +55,7 @@ def get_learning_rate_decay_fn(params: Any) -> Optional[DecayFn]:
     Raises:
       ValueError: a required parameter of the chosen decay is missing, or the decay is unknown.
     """
-    values = _params_dict(params)
+    values = params_to_dict(params)
     decay = values.get("learning_rate_decay")
     if decay is None or decay == "no_learning_rate_decay":
         return None

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 import libtwml
 from twml.errors import CheckpointNotFoundError
+from twml.params import HParams, params_to_dict  # noqa: F401 - HParams is part of util's surface
 
 #: The constant of :func:`multiplicative_hash`.
 HASHING_PRIME = 2479700537
@@ -586,40 +587,10 @@ def to_snake_case(name: str) -> str:
 
 
 def convert_to_hparams(opt: Any) -> Any:
-    """A ``tf.contrib.training.HParams``-like object of an argparse Namespace or a dict.
-
-    Returns an object with the same attributes, plus ``values()`` (a dict of them), ``add_hparam``
-    and ``set_hparam``.
-    """
-    values = dict(opt) if isinstance(opt, dict) else dict(vars(opt))
-    return HParams(**values)
-
-
-class HParams:
-    """Minimal stand-in for the removed ``tf.contrib.training.HParams``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        for key, value in kwargs.items():
-            setattr(self, key, value)
-
-    def values(self) -> Dict[str, Any]:
-        """The hyperparameters as a dict."""
-        return dict(vars(self))
-
-    def add_hparam(self, name: str, value: Any) -> None:
-        """Adds a hyperparameter; ValueError if it exists."""
-        if hasattr(self, name):
-            raise ValueError("hyperparameter %s already exists" % name)
-        setattr(self, name, value)
-
-    def set_hparam(self, name: str, value: Any) -> None:
-        """Sets an existing hyperparameter; ValueError if it does not exist."""
-        if not hasattr(self, name):
-            raise ValueError("unknown hyperparameter %s" % name)
-        setattr(self, name, value)
-
-    def __repr__(self) -> str:
-        return "HParams(%r)" % self.values()
+    """A ``tf.contrib.training.HParams``-like :class:`twml.params.HParams` of an argparse
+    Namespace, a dict or an HParams: the same attributes, plus ``values()``, ``add_hparam`` and
+    ``set_hparam``."""
+    return HParams(**params_to_dict(opt))
 
 
 def set_tensorflow_log_level(log_level: int) -> None:

@@ -81,16 +81,16 @@ REGISTER_KERNEL_BUILDER(Name("DecodeAndHashBatchPredictionRequestV2").Device(DEV
                         DecodeRecordsOp<HashedDataRecord, true>);
 
 int64_t TotalSize(const HashedDataRecordResource& resource) {
-  int64_t total = 0;
-  for (const auto& record : resource.records) {
-    total += static_cast<int64_t>(resource.common.size() + record.size());
-  }
-  return total;
+  return static_cast<int64_t>(resource.columns.size());
 }
 
 // The column a getter outputs.
 enum class Column { kIds, kUKeys, kKeys, kValues, kCodes, kTypes };
 
+// The decode op lays the entries out as columns: ukeys, keys, values and types are output as
+// they are (sharing the resource's buffers, which nothing writes after the decode); ids are
+// expanded from the row ends, and codes looked up in the keep map (code = keep map value of the
+// entry's feature id), so decoding writes neither.
 template <Column kColumn, typename Out>
 class GetColumnOp : public OpKernel {
  public:
@@ -99,34 +99,32 @@ class GetColumnOp : public OpKernel {
   void Compute(OpKernelContext* context) override {
     RefCountPtr<HashedDataRecordResource> resource;
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
-    Tensor* output = nullptr;
-    OP_REQUIRES_OK(context, context->allocate_output(0, {TotalSize(*resource)}, &output));
-    Out* out = output->flat<Out>().data();
-    const HashedDataRecord& common = resource->common;
-    for (size_t row = 0; row < resource->records.size(); ++row) {
-      out = Append(static_cast<int64_t>(row), common, out);
-      out = Append(static_cast<int64_t>(row), resource->records[row], out);
-    }
-  }
-
- private:
-  static Out* Append(int64_t row, const HashedDataRecord& record, Out* out) {
-    for (const HashedEntry& entry : record.entries) {
+    const TensorHashedColumns& columns = resource->columns;
+    if constexpr (kColumn == Column::kUKeys) {
+      context->set_output(0, columns.UKeys());
+    } else if constexpr (kColumn == Column::kKeys) {
+      context->set_output(0, columns.Keys());
+    } else if constexpr (kColumn == Column::kValues) {
+      context->set_output(0, columns.Values());
+    } else if constexpr (kColumn == Column::kTypes) {
+      context->set_output(0, columns.Types());
+    } else {
+      Tensor* output = nullptr;
+      OP_REQUIRES_OK(context, context->allocate_output(0, {TotalSize(*resource)}, &output));
+      Out* out = output->flat<Out>().data();
       if constexpr (kColumn == Column::kIds) {
-        *out++ = row;
-      } else if constexpr (kColumn == Column::kUKeys) {
-        *out++ = entry.id;
-      } else if constexpr (kColumn == Column::kKeys) {
-        *out++ = entry.key;
-      } else if constexpr (kColumn == Column::kValues) {
-        *out++ = static_cast<float>(entry.value);
-      } else if constexpr (kColumn == Column::kCodes) {
-        *out++ = entry.code;
+        int64_t begin = 0;
+        for (size_t row = 0; row < resource->row_ends.size(); ++row) {
+          const int64_t end = resource->row_ends[row];
+          std::fill(out + begin, out + end, static_cast<Out>(row));
+          begin = end;
+        }
       } else {
-        *out++ = static_cast<int8_t>(entry.type);
+        const IdMap& keep = resource->options->keep;
+        const int64_t* ukeys = columns.ukeys();
+        for (size_t i = 0; i < columns.size(); ++i) out[i] = *keep.Find(ukeys[i]);
       }
     }
-    return out;
   }
 };
 

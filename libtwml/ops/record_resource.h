@@ -6,11 +6,14 @@
 #ifndef TWML_OPS_RECORD_RESOURCE_H_
 #define TWML_OPS_RECORD_RESOURCE_H_
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <memory_resource>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core_status.h"
@@ -22,6 +25,46 @@
 #include "twml/hashed_data_record.h"
 
 namespace twml {
+
+// HashedColumns in TensorFlow tensors: the getters output slices of them, without copying.
+// Each reallocation keeps the tensors' first size() entries.
+class TensorHashedColumns : public HashedColumns {
+ public:
+  // The first size() entries of a column, as a 1-D tensor sharing its buffer.
+  tensorflow::Tensor UKeys() const { return Column(ukeys_tensor_, tensorflow::DT_INT64); }
+  tensorflow::Tensor Keys() const { return Column(keys_tensor_, tensorflow::DT_INT64); }
+  tensorflow::Tensor Values() const { return Column(values_tensor_, tensorflow::DT_FLOAT); }
+  tensorflow::Tensor Types() const { return Column(types_tensor_, tensorflow::DT_INT8); }
+
+ protected:
+  void Reallocate(size_t capacity) override {
+    ukeys_ = Grow<int64_t>(&ukeys_tensor_, tensorflow::DT_INT64, capacity);
+    keys_ = Grow<int64_t>(&keys_tensor_, tensorflow::DT_INT64, capacity);
+    values_ = Grow<float>(&values_tensor_, tensorflow::DT_FLOAT, capacity);
+    types_ = Grow<int8_t>(&types_tensor_, tensorflow::DT_INT8, capacity);
+    capacity_ = capacity;
+  }
+
+ private:
+  template <typename T>
+  T* Grow(tensorflow::Tensor* tensor, tensorflow::DataType dtype, size_t capacity) {
+    tensorflow::Tensor grown(tensorflow::cpu_allocator(), dtype,
+                             tensorflow::TensorShape({static_cast<int64_t>(capacity)}));
+    if (!grown.IsInitialized()) {
+      throw Error(ErrorCode::kSize, "cannot allocate hashed columns of " + std::to_string(capacity) + " entries");
+    }
+    T* data = static_cast<T*>(grown.data());
+    if (size_ > 0) std::memcpy(data, tensor->data(), size_ * sizeof(T));
+    *tensor = std::move(grown);
+    return data;
+  }
+  tensorflow::Tensor Column(const tensorflow::Tensor& tensor, tensorflow::DataType dtype) const {
+    if (!tensor.IsInitialized()) return tensorflow::Tensor(dtype, tensorflow::TensorShape({0}));
+    return tensor.Slice(0, static_cast<int64_t>(size_));
+  }
+
+  tensorflow::Tensor ukeys_tensor_, keys_tensor_, values_tensor_, types_tensor_;
+};
 
 template <typename Record>
 class RecordResource : public tensorflow::ResourceBase {
@@ -38,6 +81,10 @@ class RecordResource : public tensorflow::ResourceBase {
   std::shared_ptr<const DecodeOptions> options;  // how they were decoded
   std::vector<Record> records;
   Record common;  // a BatchPredictionRequest's common features; empty otherwise
+  // HashedDataRecord only: every row's entries (the common ones, then its own) as columns, and
+  // the end of each row's entries in them. The records keep labels, weights and tensors.
+  TensorHashedColumns columns;
+  std::vector<int64_t> row_ends;
 };
 
 using DataRecordResource = RecordResource<DataRecord>;
@@ -105,6 +152,8 @@ tensorflow::Status DecodeInput(const tensorflow::Tensor& input, const char* what
   return RunCore([&] {
     for (int64_t i = 0; i < strings.size(); ++i) {
       const tensorflow::tstring& value = strings(i);
+      // The records' bytes are scattered on the heap: start loading the next one's head.
+      if (i + 1 < strings.size()) __builtin_prefetch(strings(i + 1).data());
       ThriftReader reader(reinterpret_cast<const uint8_t*>(value.data()), value.size(), what, i);
       decode(&reader, static_cast<size_t>(i));
     }
@@ -145,6 +194,8 @@ class DecodeRecordsOp : public tensorflow::OpKernel {
     OP_REQUIRES_OK(context, ReadDecodeOptions(context, &options_));
   }
 
+  static constexpr bool kHashed = std::is_same_v<Record, HashedDataRecord>;
+
   void Compute(tensorflow::OpKernelContext* context) override {
     const tensorflow::Tensor& input = context->input(0);
     auto* resource = new RecordResource<Record>;
@@ -160,15 +211,30 @@ class DecodeRecordsOp : public tensorflow::OpKernel {
         request.Decode(reader, *options_);
         resource->records = std::move(request.records);
         resource->common = std::move(request.common);
+        if constexpr (kHashed) FillColumns(resource);
       });
     } else {
       const size_t count =
           input.dtype() == tensorflow::DT_UINT8 ? 1 : static_cast<size_t>(input.NumElements());
       resource->records.reserve(count);
       for (size_t i = 0; i < count; ++i) resource->records.push_back(MakeRecord<Record>(arena));
-      status = DecodeInput(input, "record", [&](ThriftReader* reader, size_t index) {
-        resource->records[index].Decode(reader, *options_);
-      });
+      if constexpr (kHashed) {
+        // Room for about as many entries as the last batch had: the columns rarely regrow.
+        const size_t expected = expected_entries_.load(std::memory_order_relaxed);
+        resource->row_ends.reserve(count);
+        status = RunCore([&] { resource->columns.Reserve(expected + expected / 4 + 1024); });
+        if (status.ok()) {
+          status = DecodeInput(input, "record", [&](ThriftReader* reader, size_t index) {
+            resource->records[index].Decode(reader, *options_, &resource->columns);
+            resource->row_ends.push_back(static_cast<int64_t>(resource->columns.size()));
+          });
+        }
+        expected_entries_.store(resource->columns.size(), std::memory_order_relaxed);
+      } else {
+        status = DecodeInput(input, "record", [&](ThriftReader* reader, size_t index) {
+          resource->records[index].Decode(reader, *options_);
+        });
+      }
     }
     if (!status.ok()) {
       resource->Unref();
@@ -179,7 +245,27 @@ class DecodeRecordsOp : public tensorflow::OpKernel {
   }
 
  private:
+  // Lays out a BatchPredictionRequest's hashed entries as columns: each row's common entries,
+  // then its own.
+  static void FillColumns(RecordResource<Record>* resource) {
+    size_t total = 0;
+    for (const auto& record : resource->records) total += resource->common.size() + record.size();
+    resource->columns.Reserve(total);
+    resource->row_ends.reserve(resource->records.size());
+    auto append = [&](const Record& record) {
+      for (const HashedEntry& entry : record.entries) {
+        resource->columns.Append(entry.id, entry.key, entry.value, entry.type);
+      }
+    };
+    for (const auto& record : resource->records) {
+      append(resource->common);
+      append(record);
+      resource->row_ends.push_back(static_cast<int64_t>(resource->columns.size()));
+    }
+  }
+
   std::shared_ptr<const DecodeOptions> options_;
+  std::atomic<size_t> expected_entries_{0};
 };
 
 // Copies `values` into a new 1-D output (converting element types, e.g. double -> float).

@@ -12,17 +12,39 @@ void HashedDataRecord::Reset(const DecodeOptions& options) {
   entries.clear();
   tensors.clear();
   sparse_tensors.clear();
-  labels.assign(options.labels.size(), std::numeric_limits<double>::quiet_NaN());
-  weights.assign(options.weights.size(), 0.0);
+  // clear + resize: no call at all for the usual empty label and weight lists.
+  labels.clear();
+  labels.resize(options.labels.size(), std::numeric_limits<double>::quiet_NaN());
+  weights.clear();
+  weights.resize(options.weights.size(), 0.0);
 }
 
 namespace {
 
+// Where a visitor's entries go: the record's own entries...
+struct EntrySink {
+  std::pmr::vector<HashedEntry>* entries;
+  int64_t FeatureIdOf(std::string_view name) { return FeatureId(name); }
+  void Add(int64_t id, int64_t key, double value, int64_t code, uint8_t type) {
+    entries->push_back({id, key, value, code, type});
+  }
+};
+
+// ... or a batch's columns (the code is the keep map's value of the id: not stored).
+struct ColumnSink {
+  HashedColumns* columns;
+  int64_t FeatureIdOf(std::string_view name) { return columns->feature_ids.Get(name); }
+  void Add(int64_t id, int64_t key, double value, int64_t /*code*/, uint8_t type) {
+    columns->Append(id, key, value, type);
+  }
+};
+
 // Turns each kept entry into a hashed entry by the reference's rules (§2.6).
+template <typename Sink>
 class HashedVisitor {
  public:
-  HashedVisitor(HashedDataRecord* record, const ThriftReader& reader, const DecodeOptions& options)
-      : record_(*record), reader_(reader), options_(options), keep_(options.keep) {}
+  HashedVisitor(HashedDataRecord* record, const ThriftReader& reader, const DecodeOptions& options, Sink sink)
+      : record_(*record), reader_(reader), options_(options), keep_(options.keep), sink_(sink) {}
 
   void Binary(int64_t id) {
     if (const int64_t* code = keep_.Find(id)) {
@@ -61,7 +83,7 @@ class HashedVisitor {
     int64_t key;
     if (options_.decode_mode == 0) {
       try {
-        key = FeatureId(name);
+        key = sink_.FeatureIdOf(name);
       } catch (const Error& error) {
         reader_.FailAt(name_offset, std::string("sparseContinuousFeatures name: ") + error.what());
       }
@@ -78,13 +100,14 @@ class HashedVisitor {
 
  private:
   void Add(int64_t id, int64_t key, double value, int64_t code, uint8_t type) {
-    record_.entries.push_back({id, key, value, code, type});
+    sink_.Add(id, key, value, code, type);
   }
 
   HashedDataRecord& record_;
   const ThriftReader& reader_;
   const DecodeOptions& options_;
   const IdMap& keep_;
+  Sink sink_;
 };
 
 }  // namespace
@@ -93,7 +116,16 @@ void HashedDataRecord::Decode(ThriftReader* reader, const DecodeOptions& options
   Reset(options);
   // One allocation for a typical record: an entry takes at least ~10 wire bytes.
   entries.reserve(reader->remaining() / 10);
-  HashedVisitor visitor(this, *reader, options);
+  HashedVisitor<EntrySink> visitor(this, *reader, options, EntrySink{&entries});
+  ParseDataRecord(reader, &visitor);
+}
+
+void HashedDataRecord::Decode(ThriftReader* reader, const DecodeOptions& options, HashedColumns* columns) {
+  Reset(options);
+  // Every entry takes at least 4 wire bytes (a sparse binary name: its length), so this is
+  // enough room for the whole record and Append needs no check.
+  columns->Reserve(reader->remaining() / 4);
+  HashedVisitor<ColumnSink> visitor(this, *reader, options, ColumnSink{columns});
   ParseDataRecord(reader, &visitor);
 }
 

@@ -23,28 +23,6 @@ std::string ThriftTypeName(uint8_t type) {
   return "type " + std::to_string(type);
 }
 
-size_t ThriftMinimumSize(uint8_t type) {
-  switch (type) {
-    case kThriftBool:
-    case kThriftByte:
-    case kThriftStruct:  // just its STOP byte
-      return 1;
-    case kThriftI16: return 2;
-    case kThriftI32:
-    case kThriftString:  // its length
-      return 4;
-    case kThriftDouble:
-    case kThriftI64:
-      return 8;
-    case kThriftSet:
-    case kThriftList:  // element type + count
-      return 5;
-    case kThriftMap:  // key type + value type + count
-      return 6;
-  }
-  return 0;
-}
-
 void ThriftReader::Fail(const std::string& message) const { FailAt(offset(), message); }
 
 void ThriftReader::FailAt(size_t at, const std::string& message) const {
@@ -60,17 +38,10 @@ void ThriftReader::FailTruncated(size_t bytes, const char* what) const {
        std::to_string(remaining()) + " left");
 }
 
-std::string_view ThriftReader::ReadString() {
-  const size_t at = offset();
-  const int32_t length = ReadI32();
+void ThriftReader::FailStringLength(size_t at, int32_t length) const {
   if (length < 0) FailAt(at, "negative string length " + std::to_string(length));
-  if (static_cast<size_t>(length) > remaining()) {
-    FailAt(at, "string length " + std::to_string(length) + " exceeds the " +
-                   std::to_string(remaining()) + " bytes left");
-  }
-  std::string_view value(reinterpret_cast<const char*>(cursor_), static_cast<size_t>(length));
-  cursor_ += length;
-  return value;
+  FailAt(at, "string length " + std::to_string(length) + " exceeds the " + std::to_string(remaining()) +
+                 " bytes left");
 }
 
 const uint8_t* ThriftReader::ReadBytes(size_t size, const char* what) {
@@ -80,61 +51,29 @@ const uint8_t* ThriftReader::ReadBytes(size_t size, const char* what) {
   return start;
 }
 
-ThriftReader::FieldHeader ThriftReader::ReadFieldHeader() {
-  const uint8_t type = ReadByte();
-  if (type == kThriftStop) return {type, 0};
-  return {type, ReadI16()};
+void ThriftReader::FailFieldType(const FieldHeader& header, uint8_t expected, const char* field) const {
+  FailAt(offset() - 3, std::string("field ") + field + " (id " + std::to_string(header.id) + "): expected " +
+                           ThriftTypeName(expected) + ", found " + ThriftTypeName(header.type));
 }
 
-void ThriftReader::ExpectFieldType(const FieldHeader& header, uint8_t expected,
-                                   const char* field) const {
-  if (header.type != expected) {
-    FailAt(offset() - 3, std::string("field ") + field + " (id " + std::to_string(header.id) +
-                             "): expected " + ThriftTypeName(expected) + ", found " +
-                             ThriftTypeName(header.type));
-  }
-}
-
-int32_t ThriftReader::ReadCount(size_t min_element_size, const char* field, size_t header_offset) {
-  const int32_t count = ReadI32();
+void ThriftReader::FailCount(size_t header_offset, int32_t count, const char* field) const {
   if (count < 0) {
     FailAt(header_offset, std::string(field) + ": negative element count " + std::to_string(count));
   }
-  // Every element takes at least min_element_size bytes: a count the data cannot hold is
-  // rejected here, before any caller reserves memory for it.
-  if (min_element_size > 0 &&
-      static_cast<uint64_t>(count) > remaining() / min_element_size) {
-    FailAt(header_offset, std::string(field) + ": " + std::to_string(count) +
-                              " elements cannot fit in the " + std::to_string(remaining()) +
-                              " bytes left");
-  }
-  return count;
+  FailAt(header_offset, std::string(field) + ": " + std::to_string(count) + " elements cannot fit in the " +
+                            std::to_string(remaining()) + " bytes left");
 }
 
-int32_t ThriftReader::ReadListHeader(uint8_t element_type, const char* field) {
-  const size_t at = offset();
-  const uint8_t type = ReadByte();
-  if (type != element_type) {
-    FailAt(at, std::string(field) + ": expected elements of type " + ThriftTypeName(element_type) +
-                   ", found " + ThriftTypeName(type));
-  }
-  return ReadCount(ThriftMinimumSize(type), field, at);
+void ThriftReader::FailListType(size_t at, uint8_t expected, uint8_t found, const char* field) const {
+  FailAt(at, std::string(field) + ": expected elements of type " + ThriftTypeName(expected) + ", found " +
+                 ThriftTypeName(found));
 }
 
-int32_t ThriftReader::ReadSetHeader(uint8_t element_type, const char* field) {
-  return ReadListHeader(element_type, field);
-}
-
-int32_t ThriftReader::ReadMapHeader(uint8_t key_type, uint8_t value_type, const char* field) {
-  const size_t at = offset();
-  const uint8_t key = ReadByte();
-  const uint8_t value = ReadByte();
-  if (key != key_type || value != value_type) {
-    FailAt(at, std::string(field) + ": expected map<" + ThriftTypeName(key_type) + ", " +
-                   ThriftTypeName(value_type) + ">, found map<" + ThriftTypeName(key) + ", " +
-                   ThriftTypeName(value) + ">");
-  }
-  return ReadCount(ThriftMinimumSize(key) + ThriftMinimumSize(value), field, at);
+void ThriftReader::FailMapTypes(size_t at, uint8_t key_type, uint8_t value_type, uint8_t key, uint8_t value,
+                                const char* field) const {
+  FailAt(at, std::string(field) + ": expected map<" + ThriftTypeName(key_type) + ", " +
+                 ThriftTypeName(value_type) + ">, found map<" + ThriftTypeName(key) + ", " +
+                 ThriftTypeName(value) + ">");
 }
 
 void ThriftWriter::WriteBigEndian(uint64_t value, int bytes) {

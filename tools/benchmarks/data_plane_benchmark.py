@@ -137,11 +137,22 @@ def thriftpy2_triplet(data: List[bytes], keep: set) -> List[np.ndarray]:
     return [np.array(ids, np.int64), np.array(keys, np.int64), np.array(values, np.float32)]
 
 
+def to_object_array(values: List[bytes]) -> np.ndarray:
+    """A 1-D numpy object array holding `values` (np.array would make a fixed-width bytes array)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
 def decode_benchmark(records: List[Dict[str, object]], repeats: int) -> Dict[str, float]:
     data = [_core.encode_data_record(r) for r in records]
     examples = [to_example(r) for r in records]
-    batches = [data[i : i + BATCH] for i in range(0, len(data) - BATCH + 1, BATCH)]
-    example_batches = [examples[i : i + BATCH] for i in range(0, len(examples) - BATCH + 1, BATCH)]
+    # Batches are fed as numpy object arrays of bytes, both sides alike: what session.run returns
+    # for a batch of strings read in another graph, and what it would otherwise build from a list
+    # on every step (np.asarray(list, dtype=object)). The string tensor is still built from the
+    # fed bytes on every step.
+    batches = [to_object_array(data[i : i + BATCH]) for i in range(0, len(data) - BATCH + 1, BATCH)]
+    example_batches = [to_object_array(examples[i : i + BATCH]) for i in range(0, len(examples) - BATCH + 1, BATCH)]
     n = len(batches) * BATCH
     names = [name for name, _ in synthetic_data.LightRankerData().features]
     keep = libtwml.feature_id(names).tolist()

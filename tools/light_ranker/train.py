@@ -11,15 +11,17 @@ The twml multi-phase flow:
 2. the model graph loads it with ``hub.Module`` and applies its ``hashing_discretizer_calibrator``
    signature to the sparse input, then ``full_sparse`` gives the logit;
 3. ``train_and_evaluate`` with early stopping on the eval ROC-AUC;
-4. export a SavedModel (BatchPredictionRequest in, BatchPredictionResponse out) and run batch
-   prediction with it on the held-out files: metrics printed, ROC / PR / reliability PNGs
-   written beside the export.
+4. export a SavedModel (BatchPredictionRequest in, BatchPredictionResponse out; and with
+   ``export_all_models`` one with the train and eval graphs too) and run batch prediction with
+   it on the held-out files: metrics printed, ROC / PR / reliability PNGs written beside the
+   export.
 
 With no data flags it generates its data once (cached) and checks that the held-out ROC-AUC is
 within ``--auc_tolerance`` of the best any model can reach on it (the generator knows the true
 probabilities).
 """
 
+import os
 import sys
 from typing import Any, Dict, List, Optional
 
@@ -27,6 +29,7 @@ import tensorflow.compat.v1 as tf
 
 import twml
 from tools.light_ranker import common, report
+from twml.contrib.export import export_all_models
 from twml.trainers import DataRecordTrainer
 
 NAME = "light_ranker"
@@ -73,6 +76,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("  %-28s %s" % (key, metrics[key]))
 
     export_path = trainer.export_model()
+    # All modes too (train/eval graphs fed serialized DataRecords, the serving graph), as
+    # production light rankers export them.
+    all_modes = export_all_models(trainer, os.path.join(params.save_dir, "all_modes"), feature_config.get_parse_fn(),
+                                  feature_config.get_serving_input_receiver_fn(),
+                                  export_output_fn=twml.export_output_fns.batch_prediction_continuous_output_fn,
+                                  feature_spec=feature_config.get_feature_spec())
+    print("exported %s (serving) and %s (train, eval, serving)" % (export_path, all_modes))
     label_id = feature_config.label_features[0]
     result = report.report(export_path, trainer.eval_files, label_id, params.predict_batch_size,
                            title="light ranker (logistic regression)")

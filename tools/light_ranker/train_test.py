@@ -33,8 +33,10 @@ def test_logistic_regression_example(tmp_path, tracking_db, capsys):
     assert "batch prediction on 20000 held-out records" in out and "ROC-AUC" in out
     assert os.path.exists(os.path.join(save_dir, "discretizer", "tfhub_module.pb"))
     assert os.path.exists(os.path.join(save_dir, "_SUCCESS"))
-    (export,) = exported_models(save_dir)
+    (export,) = exported_models(os.path.join(save_dir, "exported_models"))
     assert os.path.exists(os.path.join(export, "feature_spec.yaml"))
+    (all_modes,) = exported_models(os.path.join(save_dir, "all_modes"))
+    assert os.path.exists(os.path.join(all_modes, "feature_spec.yaml"))
     for name in ("roc_curve.png", "pr_curve.png", "reliability.png"):
         with open(os.path.join(os.path.dirname(export), "plots", name), "rb") as png:
             assert png.read(8) == PNG_MAGIC

@@ -3,8 +3,12 @@ stopping, files lists, roles and hogwild, init_from_dir, export and run tracking
 
 import json
 import os
+import pathlib  # noqa: F401 - used by the killed process's script
+import signal
 import sqlite3
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -138,6 +142,42 @@ def test_restarted_training_resumes_from_the_last_checkpoint(tmp_path, data):
     trainer = make_trainer(tmp_path, data)
     trainer.train(steps=5)
     assert int(tf.train.load_variable(trainer.latest_checkpoint, "global_step")) == 12
+
+
+KILL_SCRIPT = """
+import sys
+sys.path[:0] = {path!r}
+from twml.tests import trainer_test as t
+data = {data!r}
+trainer = t.make_trainer(t.pathlib.Path({root!r}), data, "--save_checkpoints_secs", "1")
+trainer.train(input_fn=trainer.get_train_input_fn(repeat=True), steps=10**7)
+"""
+
+
+def test_killed_training_restarts_from_its_last_checkpoint(tmp_path, data):
+    """kill -9 a training process once it has checkpointed; a new process resumes at that step."""
+    script = KILL_SCRIPT.format(path=sys.path, data=data, root=str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    save_dir = str(tmp_path / "model")
+    deadline = time.time() + 180
+    try:
+        while time.time() < deadline:
+            checkpoint = tf.train.latest_checkpoint(save_dir)
+            if checkpoint and int(checkpoint.rsplit("-", 1)[1]) > 0:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("no checkpoint after 180 s")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    last = int(tf.train.load_variable(tf.train.latest_checkpoint(save_dir), "global_step"))
+    assert last > 0
+    trainer = make_trainer(tmp_path, data)
+    trainer.train(steps=3)
+    assert int(tf.train.load_variable(trainer.latest_checkpoint, "global_step")) == last + 3
 
 
 def test_files_list_is_saved_and_reused(tmp_path, data):

@@ -25,6 +25,7 @@ from twml.constants import TWML_INIT_FEED_KEY
 from twml.errors import EarlyStopError
 from twml.experiment_tracker import ExperimentTracker
 from twml.feature_spec import write_feature_spec
+from twml.params import params_to_dict
 from twml.trainers import cluster
 
 _LOG = logging.getLogger(__name__)
@@ -35,13 +36,8 @@ BEST_CHECKPOINT_DIR = "best_checkpoint"
 
 
 def _params_to_hparams(params: Any) -> util.HParams:
-    """An HParams of a Namespace, dict or HParams, with ``hdfs:///`` stripped from string values."""
-    if isinstance(params, util.HParams):
-        values = params.values()
-    elif hasattr(params, "values") and callable(params.values) and not isinstance(params, dict):
-        values = dict(params.values())
-    else:
-        values = dict(params) if isinstance(params, dict) else dict(vars(params))
+    """An HParams of a Namespace, dict or HParams, with ``hdfs://`` paths sanitized."""
+    values = params_to_dict(params)
     for key, value in values.items():
         if isinstance(value, str) and value.startswith("hdfs://"):
             values[key] = util.sanitize_hdfs_path(value)
@@ -505,12 +501,10 @@ class Trainer:
 
         if cluster.tf_config():
             raise ValueError("learn() does not support TF_CONFIG: use train_and_evaluate()")
-        params = self._params
-        train_max_steps = train_max_steps if train_max_steps is not None else _get(params, "train_max_steps")
-        train_max_steps = _positive_or_none(train_max_steps)
-        train_steps = _positive_or_none(train_steps if train_steps is not None else _get(params, "train_steps"))
-        eval_steps = _positive_or_none(eval_steps if eval_steps is not None else _get(params, "eval_steps"))
-        max_duration = max_duration if max_duration is not None else _get(params, "max_duration")
+        train_max_steps = self._steps_param(train_max_steps, "train_max_steps")
+        train_steps = self._steps_param(train_steps, "train_steps")
+        eval_steps = self._steps_param(eval_steps, "eval_steps")
+        max_duration = max_duration if max_duration is not None else _get(self._params, "max_duration")
         if export_output_fn is not None:
             self._export_output_fn = export_output_fn
         train_hooks = list(train_hooks or [])
@@ -585,9 +579,8 @@ class Trainer:
         from twml.hooks import EarlyStopDuration, StopIfExistsHook
 
         params = self._params
-        train_max_steps = _positive_or_none(
-            train_max_steps if train_max_steps is not None else _get(params, "train_max_steps"))
-        eval_steps = _positive_or_none(eval_steps if eval_steps is not None else _get(params, "eval_steps"))
+        train_max_steps = self._steps_param(train_max_steps, "train_max_steps")
+        eval_steps = self._steps_param(eval_steps, "eval_steps")
         eval_delay = int(eval_delay if eval_delay is not None else _get(params, "eval_delay", 120))
         eval_period = int(eval_period if eval_period is not None else _get(params, "eval_period", 600))
         max_duration = max_duration if max_duration is not None else _get(params, "max_duration")
@@ -663,6 +656,10 @@ class Trainer:
             os._exit(0)
 
         threading.Thread(target=poll, daemon=True, name="twml-ps-shutdown").start()
+
+    def _steps_param(self, value: Optional[int], name: str) -> Optional[int]:
+        """A step count argument, defaulting to ``params.<name>``; None when not positive."""
+        return _positive_or_none(value if value is not None else _get(self._params, name))
 
     def _global_step(self) -> int:
         checkpoint = self.latest_checkpoint

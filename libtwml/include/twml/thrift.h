@@ -33,6 +33,29 @@ enum ThriftType : uint8_t {
 // "i64", "map", ... or "type <n>" for codes that are not Thrift types.
 std::string ThriftTypeName(uint8_t type);
 
+// The smallest number of bytes a value of `type` occupies on the wire; 0 for non-value types.
+inline size_t ThriftMinimumSize(uint8_t type) {
+  switch (type) {
+    case kThriftBool:
+    case kThriftByte:
+    case kThriftStruct:  // just its STOP byte
+      return 1;
+    case kThriftI16: return 2;
+    case kThriftI32:
+    case kThriftString:  // its length
+      return 4;
+    case kThriftDouble:
+    case kThriftI64:
+      return 8;
+    case kThriftSet:
+    case kThriftList:  // element type + count
+      return 5;
+    case kThriftMap:  // key type + value type + count
+      return 6;
+  }
+  return 0;
+}
+
 // Reads Thrift binary-protocol values from a buffer it does not own. Every read is checked
 // against the remaining bytes, and a container's declared element count is checked against the
 // smallest size its elements can have, so malformed input fails before anything is allocated.
@@ -69,20 +92,48 @@ class ThriftReader {
     return value;
   }
   // A string or binary: i32 length, then the bytes, returned as a view into the buffer.
-  std::string_view ReadString();
+  // Inline (with out-of-line failures): the record decoders call it once per name.
+  std::string_view ReadString() {
+    const size_t at = offset();
+    const int32_t length = ReadI32();
+    if (length < 0 || static_cast<size_t>(length) > remaining()) FailStringLength(at, length);
+    std::string_view value(reinterpret_cast<const char*>(cursor_), static_cast<size_t>(length));
+    cursor_ += length;
+    return value;
+  }
   // The next `size` raw bytes (e.g. a list of fixed-size elements), as a pointer into the buffer.
   const uint8_t* ReadBytes(size_t size, const char* what);
 
-  FieldHeader ReadFieldHeader();
+  FieldHeader ReadFieldHeader() {
+    const uint8_t type = ReadByte();
+    if (type == kThriftStop) return {type, 0};
+    return {type, ReadI16()};
+  }
 
   // Container headers. Each checks the element type(s) the schema demands (`field` names the
-  // field in errors) and returns the element count.
-  int32_t ReadListHeader(uint8_t element_type, const char* field);
-  int32_t ReadSetHeader(uint8_t element_type, const char* field);
-  int32_t ReadMapHeader(uint8_t key_type, uint8_t value_type, const char* field);
+  // field in errors) and returns the element count. The checks are inline and the failures out
+  // of line, so a decoder's walk over a record makes no calls for them.
+  int32_t ReadListHeader(uint8_t element_type, const char* field) {
+    const size_t at = offset();
+    const uint8_t type = ReadByte();
+    if (type != element_type) FailListType(at, element_type, type, field);
+    return ReadCount(ThriftMinimumSize(type), field, at);
+  }
+  int32_t ReadSetHeader(uint8_t element_type, const char* field) {
+    return ReadListHeader(element_type, field);
+  }
+  int32_t ReadMapHeader(uint8_t key_type, uint8_t value_type, const char* field) {
+    const size_t at = offset();
+    const uint8_t key = ReadByte();
+    const uint8_t value = ReadByte();
+    if (key != key_type || value != value_type) FailMapTypes(at, key_type, value_type, key, value, field);
+    return ReadCount(ThriftMinimumSize(key) + ThriftMinimumSize(value), field, at);
+  }
 
   // The type of a field must be `expected`; otherwise a ThriftInvalidType-style error.
-  void ExpectFieldType(const FieldHeader& header, uint8_t expected, const char* field) const;
+  void ExpectFieldType(const FieldHeader& header, uint8_t expected, const char* field) const {
+    if (header.type != expected) FailFieldType(header, expected, field);
+  }
 
   [[noreturn]] void Fail(const std::string& message) const;
   [[noreturn]] void FailAt(size_t offset, const std::string& message) const;
@@ -101,7 +152,22 @@ class ThriftReader {
     if (static_cast<size_t>(end_ - cursor_) < bytes) FailTruncated(bytes, what);
   }
   [[noreturn]] void FailTruncated(size_t bytes, const char* what) const;
-  int32_t ReadCount(size_t min_element_size, const char* field, size_t header_offset);
+  [[noreturn]] void FailStringLength(size_t at, int32_t length) const;
+  [[noreturn]] void FailListType(size_t at, uint8_t expected, uint8_t found, const char* field) const;
+  [[noreturn]] void FailMapTypes(size_t at, uint8_t key_type, uint8_t value_type, uint8_t key,
+                                 uint8_t value, const char* field) const;
+  [[noreturn]] void FailFieldType(const FieldHeader& header, uint8_t expected, const char* field) const;
+  [[noreturn]] void FailCount(size_t header_offset, int32_t count, const char* field) const;
+  int32_t ReadCount(size_t min_element_size, const char* field, size_t header_offset) {
+    const int32_t count = ReadI32();
+    // Every element takes at least min_element_size bytes: a count the data cannot hold is
+    // rejected here, before any caller reserves memory for it.
+    if (count < 0 ||
+        (min_element_size > 0 && static_cast<uint64_t>(count) > remaining() / min_element_size)) {
+      FailCount(header_offset, count, field);
+    }
+    return count;
+  }
 
   const uint8_t* begin_;
   const uint8_t* cursor_;
@@ -110,8 +176,6 @@ class ThriftReader {
   int64_t index_;
 };
 
-// The smallest number of bytes a value of `type` occupies on the wire; 0 for non-value types.
-size_t ThriftMinimumSize(uint8_t type);
 
 // Appends Thrift binary-protocol values to a string.
 class ThriftWriter {

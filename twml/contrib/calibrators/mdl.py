@@ -4,7 +4,6 @@ import os
 import warnings
 from typing import Any, Dict, Optional
 
-import numpy as np
 import tensorflow.compat.v1 as tf
 
 import twml
@@ -30,29 +29,11 @@ class MDLCalibrator(PercentileDiscretizerCalibrator):
         Raises:
           RuntimeError: not calibrated; ValueError: ``2**out_bits <= n_feature * (n_bin + 1)``.
         """
-        if not self._calibrated:
-            raise RuntimeError("calibrate() the calibrator before to_layer()")
-        n_feature = len(self._hash_map)
-        width = self._n_bin + 1
-        if (1 << self._out_bits) <= n_feature * width:
-            raise ValueError(
-                "2**out_bits = %d must exceed n_feature * (n_bin + 1) = %d" % (1 << self._out_bits, n_feature * width)
-            )
+        kwargs = self._layer_kwargs(name)
         with warnings.catch_warnings():
             # The calibrator is asked for an MDL layer on purpose: don't repeat its deprecation.
             warnings.simplefilter("ignore", DeprecationWarning)
-            return twml.layers.MDL(
-                n_feature=n_feature,
-                n_bin=self._n_bin,
-                out_bits=self._out_bits,
-                bin_values=self._bin_vals.reshape(-1),
-                hash_keys=np.array(list(self._hash_map.keys()), np.int64),
-                hash_values=np.array(list(self._hash_map.values()), np.int64),
-                bin_ids=self._bin_ids.reshape(-1),
-                feature_offsets=np.arange(0, n_feature * width, width, dtype=np.int64),
-                name=name,
-                **self._kwargs,
-            )
+            return twml.layers.MDL(**kwargs)
 
     def _signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
         return {name: {}}

@@ -178,34 +178,43 @@ class PercentileDiscretizerCalibrator(Calibrator):
     def get_layer_args(self) -> Dict[str, Any]:
         return {"n_feature": len(self._hash_map), "n_bin": self._n_bin, "out_bits": self._out_bits}
 
+    def _layer_kwargs(self, name: Optional[str], limit_out_bits: bool = True) -> Dict[str, Any]:
+        """The constructor arguments every discretizer layer of a calibration takes: n_feature,
+        n_bin, out_bits, bin_values, hash_keys/hash_values (feature id -> index), bin_ids,
+        feature_offsets, name and the calibrator's extra kwargs.
+
+        Raises:
+          RuntimeError: not calibrated; ValueError: with ``limit_out_bits``, ``2**out_bits <=
+            n_feature * (n_bin + 1)`` (the layer's output keys would not fit).
+        """
+        if not self._calibrated:
+            raise RuntimeError("calibrate() the calibrator before to_layer()")
+        n_feature = len(self._hash_map)
+        width = self._n_bin + 1
+        if limit_out_bits and (1 << self._out_bits) <= n_feature * width:
+            raise ValueError(
+                "2**out_bits = %d must exceed n_feature * (n_bin + 1) = %d" % (1 << self._out_bits, n_feature * width)
+            )
+        return dict(
+            n_feature=n_feature,
+            n_bin=self._n_bin,
+            out_bits=self._out_bits,
+            bin_values=self._bin_vals.reshape(-1),
+            hash_keys=np.array(list(self._hash_map.keys()), np.int64),
+            hash_values=np.array(list(self._hash_map.values()), np.int64),
+            bin_ids=self._bin_ids.reshape(-1),
+            feature_offsets=np.arange(0, n_feature * width, width, dtype=np.int64),
+            name=name,
+            **self._kwargs,
+        )
+
     def to_layer(self, name: Optional[str] = None) -> Any:
         """``twml.layers.PercentileDiscretizer`` of the calibration.
 
         Raises:
           RuntimeError: not calibrated; ValueError: ``2**out_bits <= n_feature * (n_bin + 1)``.
         """
-        if not self._calibrated:
-            raise RuntimeError("calibrate() the calibrator before to_layer()")
-        n_feature = len(self._hash_map)
-        width = self._n_bin + 1
-        if (1 << self._out_bits) <= n_feature * width:
-            raise ValueError(
-                "2**out_bits = %d must exceed n_feature * (n_bin + 1) = %d" % (1 << self._out_bits, n_feature * width)
-            )
-        keys = np.array(list(self._hash_map.keys()), np.int64)
-        values = np.array(list(self._hash_map.values()), np.int64)
-        return twml.layers.PercentileDiscretizer(
-            n_feature=n_feature,
-            n_bin=self._n_bin,
-            out_bits=self._out_bits,
-            bin_values=self._bin_vals.reshape(-1),
-            hash_keys=keys,
-            hash_values=values,
-            bin_ids=self._bin_ids.reshape(-1),
-            feature_offsets=np.arange(0, n_feature * width, width, dtype=np.int64),
-            name=name,
-            **self._kwargs,
-        )
+        return twml.layers.PercentileDiscretizer(**self._layer_kwargs(name))
 
     def _signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
         return {name: {"keep_inputs": False}, name + "_keep_inputs": {"keep_inputs": True}}

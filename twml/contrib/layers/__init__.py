@@ -3,6 +3,7 @@
 from twml.contrib.layers.embedding_lookup import EmbeddingLookup
 from twml.contrib.layers.factorization_machine import FactorizationMachine
 from twml.contrib.layers.full_dense import FullDense, full_dense
+from twml.contrib.layers.hashed_percentile_discretizer import HashedPercentileDiscretizer
 from twml.contrib.layers.hashing_discretizer import HashingDiscretizer
 from twml.contrib.layers.mask_layer import MaskLayer
 from twml.contrib.layers.stacked_rnn import StackedRNN, stacked_rnn
@@ -13,6 +14,7 @@ __all__ = [
     "FactorizationMachine",
     "FullDense",
     "full_dense",
+    "HashedPercentileDiscretizer",
     "HashingDiscretizer",
     "MaskLayer",
     "StackedRNN",
