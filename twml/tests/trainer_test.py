@@ -296,6 +296,26 @@ def test_hub_export_moves_modules_and_backs_up_old_ones(tmp_path, data):
             assert session.run(scaled).shape == (1, 3)
 
 
+def test_overwrite_save_dir_and_warm_start(tmp_path, data):
+    first = make_trainer(tmp_path, data)
+    first.train(steps=4)
+    weights = tf.train.load_variable(first.latest_checkpoint, "lr/model/linear/weight")
+    # warm_start_from: a new save_dir starts from the old weights (global step from 0); with a
+    # zero learning rate its first step leaves them exactly as they were.
+    params = params_for(tmp_path / "warm", data, "--learning_rate", "0")
+    warm = DataRecordTrainer("lr", params, build_graph, feature_config=feature_config(data["spec"]),
+                             warm_start_from=tf.estimator.WarmStartSettings(first.save_dir, "lr/model/.*"))
+    warm.train(steps=1)
+    assert int(tf.train.load_variable(warm.latest_checkpoint, "global_step")) == 1
+    np.testing.assert_array_equal(tf.train.load_variable(warm.latest_checkpoint, "lr/model/linear/weight"), weights)
+    # overwrite_save_dir: the old checkpoints are gone, training starts again at step 0.
+    again = make_trainer(tmp_path, data, "--overwrite_save_dir")
+    assert again.latest_checkpoint is None
+    again.train(steps=2)
+    assert int(tf.train.load_variable(again.latest_checkpoint, "global_step")) == 2
+    assert np.abs(weights).sum() > 0
+
+
 def test_run_is_tracked(tmp_path, data):
     trainer = make_trainer(tmp_path, data)
     trainer.train(steps=5)
