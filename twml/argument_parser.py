@@ -56,6 +56,8 @@ UNSUPPORTED_PARAMS: Tuple[Tuple[str, str, Any, str], ...] = (
      "log aggregation is a Twitter-internal (Aurora/HDFS) service"),
     ("health_port", "--health_port", None, "the health-check server is a Twitter-internal (Aurora) service"),
     ("stats_port", "--stats_port", None, "the stats exporter is a Twitter-internal service"),
+    ("distributed_training_cleanup", "--distributed_training_cleanup", False,
+     "deleting the job's deployment once it finishes is Twitter-internal (GKE) job plumbing"),
     ("feature_importance_algorithm", "--feature_importance.algorithm", "tree", _NO_FI),
     ("feature_importance_sensitivity", "--feature_importance.sensitivity", 0.03, _NO_FI),
     ("dont_build_tree", "--feature_importance.dont_build_tree", False, _NO_FI),

@@ -4,7 +4,10 @@ Imported by ``libtwml.ops`` after the op library is loaded, so that ``tf.gradien
 find them.
 """
 
+from typing import Callable
+
 import tensorflow as tf
+from tensorflow.python.ops import resource_variable_ops
 
 from libtwml.ops import OPLIB
 
@@ -35,3 +38,39 @@ def _binary_sparse_tensor_dense_mat_mul_grad(op: tf.Operation, grad: tf.Tensor) 
         if adjoint_b:
             b_grad = tf.linalg.adjoint(b_grad)
     return [None, None, None, b_grad]
+
+
+def _unique_grad_matmul_grads(
+    op: tf.Operation, grad: tf.Tensor, gather_b: Callable[[tf.Tensor], tf.Tensor], b_shape: tf.Tensor
+) -> list:
+    """Gradients of (Resource)SparseTensorDenseMatMulUniqueGrad w.r.t. a_values and b.
+
+    b's gradient A^T * grad is an IndexedSlices whose indices are unique (A's distinct columns),
+    summed in C++ by SparseTensorDenseMatMulWeightGrad. a_values' gradient is
+    sum_j grad[row, j] * b[column, j] per entry; graph pruning drops it when nothing needs it.
+    """
+    a_indices, a_values = op.inputs[0], op.inputs[1]
+    columns, slices = OPLIB.sparse_tensor_dense_mat_mul_weight_grad(a_indices, a_values, grad)
+    b_grad = tf.IndexedSlices(values=slices, indices=columns, dense_shape=b_shape)
+    values_grad = tf.reduce_sum(gather_b(a_indices[:, 1]) * tf.gather(grad, a_indices[:, 0]), axis=1)
+    return [None, values_grad, None, b_grad]
+
+
+@tf.RegisterGradient("SparseTensorDenseMatMulUniqueGrad")
+def _sparse_tensor_dense_mat_mul_unique_grad_grad(op: tf.Operation, grad: tf.Tensor) -> list:
+    """Gradients w.r.t. a_values and the dense b (see ``_unique_grad_matmul_grads``)."""
+    b = op.inputs[3]
+    return _unique_grad_matmul_grads(op, grad, lambda cols: tf.gather(b, cols), tf.shape(b, out_type=tf.int64))
+
+
+@tf.RegisterGradient("ResourceSparseTensorDenseMatMulUniqueGrad")
+def _resource_sparse_tensor_dense_mat_mul_unique_grad_grad(op: tf.Operation, grad: tf.Tensor) -> list:
+    """Gradients w.r.t. a_values and the variable behind the handle b, as ResourceGather's."""
+    handle = op.inputs[3]
+    dtype = op.get_attr("dtype")
+    return _unique_grad_matmul_grads(
+        op,
+        grad,
+        lambda cols: resource_variable_ops.resource_gather(handle, cols, dtype=dtype),
+        resource_variable_ops.variable_shape(handle, out_type=tf.int64),
+    )

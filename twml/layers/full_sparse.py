@@ -3,9 +3,12 @@
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 import tensorflow.compat.v1 as tf
+from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops.variables import PartitionedVariable
 
-import libtwml
+# libtwml.ops loaded at import, not on first use: in distributed training the op runs on the
+# parameter servers, which only `import twml` and never build the layer, so must register it here.
+import libtwml.ops
 from twml.layers.layer import Layer
 
 SparseInputs = Union[tf.SparseTensor, Sequence[tf.SparseTensor]]
@@ -38,8 +41,11 @@ def sparse_dense_matmul(
     Args:
       x: ``tf.SparseTensor`` with int64 indices ``[nnz, 2]``, values ``[nnz]`` of weight's dtype.
       weight: a variable, a ``PartitionedVariable`` or a tensor ``[input_dim, n]``.
-      use_sparse_grads: gather the used rows so that weight's gradient is a ``tf.IndexedSlices``;
-        else ``tf.sparse.sparse_dense_matmul`` (dense gradient).
+      use_sparse_grads: weight's gradient is a ``tf.IndexedSlices`` of the used rows: for a float32 /
+        float64 weight that is not partitioned along axis 0, the libtwml op
+        SparseTensorDenseMatMulUniqueGrad (its resource form for a resource variable), whose
+        weight gradient has unique indices; else gather + segment sum. When False,
+        ``tf.sparse.sparse_dense_matmul`` (dense gradient).
       use_binary_values: values are ignored (taken as 1): the BinarySparseTensorDenseMatMul op,
         whose weight gradient is also a ``tf.IndexedSlices``.
       use_compression: index the weight with int32 indices.
@@ -63,10 +69,23 @@ def sparse_dense_matmul(
         gathered = tf.nn.embedding_lookup(list(weight), cols, partition_strategy="div")
     else:
         w = tf.convert_to_tensor(weight) if isinstance(weight, PartitionedVariable) else weight
+        dtype = tf.as_dtype(w.dtype).base_dtype
         # Gather where the weight lives (a parameter server in distributed training), as
         # embedding_lookup does: only the used rows travel, and the gather's gradient ops join it
         # there instead of conflicting with the worker's device scope.
         with tf.colocate_with(w):
+            if dtype in (tf.float32, tf.float64):
+                # One fused op whose weight gradient is already de-duplicated (unique columns), so
+                # the optimizer's own de-duplication runs over the distinct columns, not every entry.
+                # A resource variable is passed by handle and read in place: a ReadVariableOp
+                # would copy the whole (possibly GiB) variable every step.
+                indices = tf.cast(x.indices, index_dtype)
+                values = tf.cast(x.values, dtype)
+                if resource_variable_ops.is_resource_variable(w):
+                    return libtwml.ops.resource_sparse_tensor_dense_mat_mul_unique_grad(
+                        indices, values, x.dense_shape, w.handle
+                    )
+                return libtwml.ops.sparse_tensor_dense_mat_mul_unique_grad(indices, values, x.dense_shape, w)
             gathered = tf.gather(w, cols)
     products = gathered * tf.expand_dims(tf.cast(x.values, gathered.dtype), 1)
     return tf.math.unsorted_segment_sum(products, rows, num_segments=x.dense_shape[0])

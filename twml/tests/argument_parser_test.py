@@ -442,6 +442,7 @@ UNSUPPORTED_ARGS = [
     (["--log_aggregation_app_id", "app"], "--log_aggregation_app_id", "log aggregation"),
     (["--health_port", "80"], "--health_port", "health"),
     (["--stats_port", "80"], "--stats_port", "stats"),
+    (["--distributed_training_cleanup", "--distributed"], "--distributed_training_cleanup", "deployment"),
     (["--feature_importance.algorithm", "serial"], "--feature_importance.algorithm", "feature importance"),
     (["--feature_importance.sensitivity", "0.1"], "--feature_importance.sensitivity", "feature importance"),
     (["--feature_importance.dont_build_tree"], "--feature_importance.dont_build_tree", "feature importance"),

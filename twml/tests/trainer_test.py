@@ -128,9 +128,10 @@ def test_learn_early_stopping_keeps_best_checkpoint_and_writes_success(tmp_path,
 
 
 def test_train_and_evaluate_reaches_max_steps_and_evaluates(tmp_path, data):
-    trainer = make_trainer(tmp_path, data, "--train.max_steps", "60", "--save_checkpoints_secs", "1")
+    trainer = make_trainer(tmp_path, data, "--train.max_steps", "200", "--save_checkpoints_secs", "1",
+                           "--learning_rate", "0.3")
     trainer.train_and_evaluate(train_input_fn=trainer.get_train_input_fn(repeat=True))
-    assert int(tf.train.load_variable(trainer.latest_checkpoint, "global_step")) == 60
+    assert int(tf.train.load_variable(trainer.latest_checkpoint, "global_step")) == 200
     assert os.path.exists(os.path.join(trainer.save_dir, "_SUCCESS"))
     metrics = trainer.evaluate()
     assert set(metrics) >= {"roc_auc", "rce", "ctr", "loss", "global_step"}
