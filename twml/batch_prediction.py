@@ -13,8 +13,6 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from libtwml import _core
-
 _LIST_OF_STRUCTS_FIELD_1 = b"\x0f\x00\x01\x0c"  # field 1, type list; elements of type struct
 _SERVING_KEY = tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 
@@ -134,8 +132,3 @@ class SavedModelPredictor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def read_records(paths: Sequence[str], skip_corrupt: bool = False) -> Iterator[bytes]:
-    """The serialized records of block files (raw, ``.gz`` or ``.lzo``), in order."""
-    for path in paths:
-        yield from _core.BlockFileReader(path, "auto", skip_corrupt=skip_corrupt)

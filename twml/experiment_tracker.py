@@ -38,7 +38,7 @@ import sys
 import time
 from typing import Any, Callable, Iterator, Mapping
 
-from twml.params import params_to_dict
+from twml.params import get_param, params_to_dict
 
 DEFAULT_DB_ENV = "TWML_EXPERIMENT_DB"
 SCHEMA_VERSION = 1
@@ -153,12 +153,6 @@ def params_to_json(params: Any) -> str:
     JSON cannot hold are stored as their ``repr``."""
     as_dict = {str(key): value for key, value in params_to_dict(params).items()}
     return json.dumps(as_dict, sort_keys=True, default=repr)
-
-
-def _param(params: Any, name: str) -> Any:
-    if isinstance(params, Mapping):
-        return params.get(name)
-    return getattr(params, name, None)
 
 
 def hash_export(path: str) -> str:
@@ -278,9 +272,9 @@ class ExperimentTracker:
         self.name = name
         self.save_dir = save_dir
         if db_path is None:
-            db_path = _param(params, "experiment_tracking_path") or default_db_path()
+            db_path = get_param(params, "experiment_tracking_path") or default_db_path()
         self.db_path = os.path.expanduser(str(db_path))
-        self.enabled = bool(enabled) and not _param(params, "disable_experiment_tracking")
+        self.enabled = bool(enabled) and not get_param(params, "disable_experiment_tracking")
         self.run_id: int | None = None
         self._finished = False
 

@@ -25,6 +25,12 @@ def params_to_dict(params: Any) -> Dict[str, Any]:
     raise TypeError("params must be a Namespace, a dict or an HParams, not %s" % type(params).__name__)
 
 
+def get_param(params: Any, name: str, default: Any = None) -> Any:
+    """``params.<name>`` (or ``params[name]`` for a mapping); ``default`` when it is missing or None."""
+    value = params.get(name) if isinstance(params, Mapping) else getattr(params, name, None)
+    return default if value is None else value
+
+
 class HParams:
     """Minimal stand-in for the removed ``tf.contrib.training.HParams``: attributes plus
     ``values()``, ``add_hparam`` and ``set_hparam``."""

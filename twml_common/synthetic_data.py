@@ -183,29 +183,25 @@ class LightRankerData:
             count -= len(batch["records"])
             batch_index += 1
 
+    def _optimal_auc(self, batches: Iterator[Dict[str, object]]) -> float:
+        """ROC-AUC of the true main-label probabilities of the records of ``batches``."""
+        probabilities, labels = [], []
+        label_id = self.ids[MAIN_LABEL]
+        for batch in batches:
+            probabilities.append(batch["probability"])
+            labels.append([label_id in r["binary"] for r in batch["records"]])
+        return roc_auc(np.concatenate(labels), np.concatenate(probabilities))
+
     def optimal_auc_of_records(self, count: int, start_batch: int = 0, batch_size: int = 1000) -> float:
         """ROC-AUC of the true main-label probabilities of ``records(count, start_batch,
         batch_size)``: the best any model can score on exactly those records."""
-        probabilities, labels = [], []
-        label_id = self.ids[MAIN_LABEL]
-        batch_index = start_batch
-        while count > 0:
-            batch = self.batch(batch_index, min(batch_size, count))
-            probabilities.append(batch["probability"])
-            labels.append([label_id in r["binary"] for r in batch["records"]])
-            count -= len(batch["records"])
-            batch_index += 1
-        return roc_auc(np.concatenate(labels), np.concatenate(probabilities))
+        sizes = [min(batch_size, count - done) for done in range(0, count, batch_size)]
+        return self._optimal_auc(self.batch(start_batch + i, size) for i, size in enumerate(sizes))
 
     def optimal_auc(self, num_records: int = 50000) -> float:
         """ROC-AUC of the true main-label probability on fresh records: the best a model can do."""
-        probabilities, labels = [], []
-        label_id = self.ids[MAIN_LABEL]
-        for index in range(0, num_records, 5000):
-            batch = self.batch(10**6 + index, min(5000, num_records - index))
-            probabilities.append(batch["probability"])
-            labels.append([label_id in r["binary"] for r in batch["records"]])
-        return roc_auc(np.concatenate(labels), np.concatenate(probabilities))
+        return self._optimal_auc(self.batch(10**6 + index, min(5000, num_records - index))
+                                 for index in range(0, num_records, 5000))
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -228,6 +224,12 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[labels].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
+def first_batch_of_file(file_index: int, records_per_file: int) -> int:
+    """The generator batch (of 1000 records) that file ``file_index`` of ``write_dataset`` starts
+    at: its records are ``LightRankerData.records(records_per_file, start_batch=that)``."""
+    return file_index * ((records_per_file + 999) // 1000)
+
+
 def write_dataset(
     output_dir: str,
     num_files: int = 4,
@@ -245,7 +247,7 @@ def write_dataset(
     data = LightRankerData(seed)
     paths = []
     for file_index in range(num_files):
-        first_batch = file_index * ((records_per_file + 999) // 1000)
+        first_batch = first_batch_of_file(file_index, records_per_file)
         records = [_core.encode_data_record(r) for r in data.records(records_per_file, start_batch=first_batch)]
         path = os.path.join(output_dir, "part-%05d%s" % (file_index, "." + compression if compression else ""))
         block_files.write_block_file(path, records, records_per_block, compression)

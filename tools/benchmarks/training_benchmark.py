@@ -243,8 +243,8 @@ def to_example(record: Dict[str, Any], names: Dict[int, str]) -> bytes:
 def write_tfrecords(block_paths: List[str], spec_path: str, directory: str) -> List[str]:
     """One TFRecord file of tf.Examples per block file, the same records in the same order."""
     from libtwml import _core
-    from twml.batch_prediction import read_records
     from twml_common import data_spec
+    from twml_common.records_cli import read_records
 
     names = {info.featureId: info.fullFeatureName for info in data_spec.read_data_spec(spec_path).contents}
     os.makedirs(directory, exist_ok=True)

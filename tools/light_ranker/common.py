@@ -148,7 +148,7 @@ def default_data(params: argparse.Namespace) -> Optional[Dict[str, Any]]:
     params.discretizer_parts_downsampling_rate = 1.0
     data = synthetic_data.LightRankerData(DEFAULT_SEED)
     eval_records = DEFAULT_EVAL_FILES * DEFAULT_RECORDS_PER_FILE
-    first_batch = train_files * (-(-DEFAULT_RECORDS_PER_FILE // 1000))
+    first_batch = synthetic_data.first_batch_of_file(train_files, DEFAULT_RECORDS_PER_FILE)
     return {"optimal_auc": data.optimal_auc_of_records(eval_records, start_batch=first_batch)}
 
 

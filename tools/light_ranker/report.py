@@ -9,8 +9,9 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from libtwml import _core
-from twml.batch_prediction import SavedModelPredictor, read_records
+from twml.batch_prediction import SavedModelPredictor
 from twml_common.block_files import write_file_atomically
+from twml_common.records_cli import read_records
 from twml_common.synthetic_data import roc_auc
 
 _LOG = logging.getLogger("light_ranker")

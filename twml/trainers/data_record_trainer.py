@@ -14,7 +14,8 @@ import tensorflow.compat.v1 as tf
 
 from twml import export_output_fns, util
 from twml.input_fns import data_record_input_fn
-from twml.trainers.trainer import Trainer, _get
+from twml.params import get_param
+from twml.trainers.trainer import Trainer
 
 _LOG = logging.getLogger(__name__)
 
@@ -123,25 +124,25 @@ class DataRecordTrainer(Trainer):
         super().__init__(name=name, params=params, build_graph_fn=build_graph_fn, **kwargs)
         self._feature_config = feature_config
         params = self._params
-        datetime_format = _get(params, "datetime_format", "%Y/%m/%d")
-        hour_resolution = _get(params, "hour_resolution", 1)
-        data_threads = _get(params, "data_threads", 4)
+        datetime_format = get_param(params, "datetime_format", "%Y/%m/%d")
+        hour_resolution = get_param(params, "hour_resolution", 1)
+        data_threads = get_param(params, "data_threads", 4)
         self._train_files = build_files_list(
-            _get(params, "train_files_list"), _get(params, "train_data_dir"),
-            _get(params, "train_start_datetime"), _get(params, "train_end_datetime"),
+            get_param(params, "train_files_list"), get_param(params, "train_data_dir"),
+            get_param(params, "train_start_datetime"), get_param(params, "train_end_datetime"),
             datetime_format, data_threads, hour_resolution, maybe_save=self.is_chief(),
-            overwrite=_get(params, "train_overwrite_files_list", False),
+            overwrite=get_param(params, "train_overwrite_files_list", False),
         )
-        if _get(params, "eval_name") == "train":
+        if get_param(params, "eval_name") == "train":
             self._eval_files = self._train_files
         else:
             self._eval_files = build_files_list(
-                _get(params, "eval_files_list"), _get(params, "eval_data_dir"),
-                _get(params, "eval_start_datetime"), _get(params, "eval_end_datetime"),
+                get_param(params, "eval_files_list"), get_param(params, "eval_data_dir"),
+                get_param(params, "eval_start_datetime"), get_param(params, "eval_end_datetime"),
                 datetime_format, data_threads, hour_resolution, maybe_save=self.is_chief(),
-                overwrite=_get(params, "eval_overwrite_files_list", False),
+                overwrite=get_param(params, "eval_overwrite_files_list", False),
             )
-            if self._train_files and self._eval_files and not _get(params, "allow_train_eval_overlap", False):
+            if self._train_files and self._eval_files and not get_param(params, "allow_train_eval_overlap", False):
                 overlap = sorted(set(self._train_files) & set(self._eval_files))
                 if overlap:
                     raise ValueError("%d files are both train and eval files (e.g. %s); pass "
@@ -195,15 +196,15 @@ class DataRecordTrainer(Trainer):
         if not self._train_files:
             raise ValueError("no train files: give --train.data_dir or --train.files_list")
         if repeat is None:
-            repeat = (_get(params, "train_steps", -1) or -1) > 0 or bool(_get(params, "distributed", False))
-        shards = _get(params, "train_dataset_shards")
-        shard_index = _get(params, "train_dataset_shard_index")
+            repeat = (get_param(params, "train_steps", -1) or -1) > 0 or bool(get_param(params, "distributed", False))
+        shards = get_param(params, "train_dataset_shards")
+        shard_index = get_param(params, "train_dataset_shard_index")
         if not shuffle and self.num_workers > 1 and shards is None:
             shards, shard_index = self.num_workers, self.worker_index
         return self._input_fn(
             self._train_files, int(params.train_batch_size), self._parse_fn(parse_fn), repeat,
-            keep_rate=_get(params, "train_keep_rate"),
-            parts_downsampling_rate=_get(params, "train_parts_downsampling_rate"),
+            keep_rate=get_param(params, "train_keep_rate"),
+            parts_downsampling_rate=get_param(params, "train_parts_downsampling_rate"),
             shards=shards, shard_index=shard_index, shuffle=shuffle,
             shuffle_files=shuffle if shuffle_files is None else shuffle_files,
             interleave=interleave, initializable=initializable, log_tf_data_summaries=log_tf_data_summaries,
@@ -224,11 +225,11 @@ class DataRecordTrainer(Trainer):
         if not self._eval_files:
             raise ValueError("no eval files: give --eval.data_dir or --eval.files_list (or --eval_name train)")
         if repeat is None:
-            repeat = (_get(params, "eval_steps", -1) or -1) > 0
+            repeat = (get_param(params, "eval_steps", -1) or -1) > 0
         return self._input_fn(
             self._eval_files, int(params.eval_batch_size), self._parse_fn(parse_fn), repeat,
-            keep_rate=_get(params, "eval_keep_rate"),
-            parts_downsampling_rate=_get(params, "eval_parts_downsampling_rate"),
+            keep_rate=get_param(params, "eval_keep_rate"),
+            parts_downsampling_rate=get_param(params, "eval_parts_downsampling_rate"),
             shards=None, shard_index=None, shuffle=shuffle,
             shuffle_files=shuffle if shuffle_files is None else shuffle_files,
             interleave=interleave, initializable=initializable, log_tf_data_summaries=log_tf_data_summaries,
@@ -237,7 +238,7 @@ class DataRecordTrainer(Trainer):
 
     def _input_fn(self, files: Sequence[str], batch_size: int, parse_fn: Callable, repeat: bool,
                   **kwargs: Any) -> Callable[[], Any]:
-        num_threads = int(_get(self._params, "num_threads", 2))
+        num_threads = int(get_param(self._params, "num_threads", 2))
 
         def input_fn() -> Any:
             return data_record_input_fn(files=files, batch_size=batch_size, parse_fn=parse_fn,

@@ -25,7 +25,7 @@ from twml.constants import TWML_INIT_FEED_KEY
 from twml.errors import EarlyStopError
 from twml.experiment_tracker import ExperimentTracker
 from twml.feature_spec import write_feature_spec
-from twml.params import params_to_dict
+from twml.params import get_param, params_to_dict
 from twml.trainers import cluster
 
 _LOG = logging.getLogger(__name__)
@@ -42,11 +42,6 @@ def _params_to_hparams(params: Any) -> util.HParams:
         if isinstance(value, str) and value.startswith("hdfs://"):
             values[key] = util.sanitize_hdfs_path(value)
     return util.HParams(**values)
-
-
-def _get(params: Any, name: str, default: Any = None) -> Any:
-    value = getattr(params, name, default)
-    return default if value is None else value
 
 
 def _positive_or_none(steps: Optional[int]) -> Optional[int]:
@@ -114,7 +109,7 @@ class Trainer:
         self._init_from_dir = init_from_dir
         self._init_map = init_map
 
-        save_dir = save_dir or _get(self._params, "save_dir")
+        save_dir = save_dir or get_param(self._params, "save_dir")
         if run_config is not None and run_config.model_dir:
             if save_dir and os.path.normpath(save_dir) != os.path.normpath(run_config.model_dir):
                 raise ValueError("save_dir %r and run_config.model_dir %r differ" % (save_dir, run_config.model_dir))
@@ -122,10 +117,9 @@ class Trainer:
         if not save_dir:
             raise ValueError("give a save_dir (or params.save_dir, or a run_config with model_dir)")
         self._save_dir = save_dir
-        if not hasattr(self._params, "save_dir") or self._params.save_dir != save_dir:
-            self._params.save_dir = save_dir
+        self._params.save_dir = save_dir
 
-        if _get(self._params, "overwrite_save_dir", False):
+        if get_param(self._params, "overwrite_save_dir", False):
             self._overwrite_save_dir()
         tf.io.gfile.makedirs(save_dir)
 
@@ -142,8 +136,8 @@ class Trainer:
         self._tracker = ExperimentTracker(self._params, name=name, save_dir=save_dir, enabled=self.is_chief())
         self._tracker.start()
 
-        port = _get(self._params, "tensorboard_port")
-        if port and not _get(self._params, "disable_tensorboard", False) and self.is_chief():
+        port = get_param(self._params, "tensorboard_port")
+        if port and not get_param(self._params, "disable_tensorboard", False) and self.is_chief():
             self.start_tensorboard(port)
 
     # ------------------------------------------------------------------ parameters and config
@@ -161,7 +155,7 @@ class Trainer:
             raise ValueError("params.train_batch_size must be a positive int, got %r" % (batch,))
         if getattr(params, "eval_batch_size", None) is None:
             params.eval_batch_size = batch
-        if _get(params, "distributed_training_cleanup", False) and not _get(params, "distributed", False):
+        if get_param(params, "distributed_training_cleanup", False) and not get_param(params, "distributed", False):
             raise ValueError("distributed_training_cleanup requires distributed")
 
     def get_run_config(self) -> tf.estimator.RunConfig:
@@ -171,28 +165,28 @@ class Trainer:
         params = self._params
         session_config = tf.ConfigProto()
         session_config.gpu_options.allow_growth = True
-        mkl_threads = int(_get(params, "num_mkl_threads", 1))
+        mkl_threads = int(get_param(params, "num_mkl_threads", 1))
         if os.environ.get("TWML_NUM_CPUS") and mkl_threads > 1:
             os.environ["OMP_NUM_THREADS"] = str(mkl_threads)
             os.environ["MKL_NUM_THREADS"] = str(mkl_threads)
             session_config.inter_op_parallelism_threads = int(os.environ.get("TWML_MESOS_CPU", 8)) // mkl_threads
             session_config.intra_op_parallelism_threads = mkl_threads
-        seed = _get(params, "tf_random_seed")
+        seed = get_param(params, "tf_random_seed")
         if seed is not None and self._using_hogwild and not cluster.is_chief():
             seed = int(seed) + 1 + cluster.task_index()
-        checkpoint_steps = _get(params, "save_checkpoints_steps")
+        checkpoint_steps = get_param(params, "save_checkpoints_steps")
         return tf.estimator.RunConfig(
             model_dir=self._save_dir,
             session_config=session_config,
-            keep_checkpoint_max=int(_get(params, "keep_checkpoint_max", 20)),
-            save_checkpoints_secs=None if checkpoint_steps else int(_get(params, "save_checkpoints_secs", 600)),
+            keep_checkpoint_max=int(get_param(params, "keep_checkpoint_max", 20)),
+            save_checkpoints_secs=None if checkpoint_steps else int(get_param(params, "save_checkpoints_secs", 600)),
             save_checkpoints_steps=checkpoint_steps,
-            log_step_count_steps=int(_get(params, "log_step_count_steps", 10000)),
+            log_step_count_steps=int(get_param(params, "log_step_count_steps", 10000)),
             tf_random_seed=seed,
         )
 
     def _overwrite_save_dir(self) -> None:
-        distributed = _get(self._params, "distributed", False) or bool(cluster.tf_config())
+        distributed = get_param(self._params, "distributed", False) or bool(cluster.tf_config())
         if distributed:
             time.sleep(30)  # let every task read the directory before the chief deletes it
         if self.is_chief() and tf.io.gfile.exists(self._save_dir):
@@ -304,7 +298,7 @@ class Trainer:
             if train_op is None:
                 with tf.variable_scope(self._name + "/optim"):
                     train_op = self._optimize_loss_fn(params, loss)
-            if _get(params, "train_log_metrics", False) and self._metric_fn is not None:
+            if get_param(params, "train_log_metrics", False) and self._metric_fn is not None:
                 metrics = self._metric_fn(graph_output=graph_output, labels=labels, weights=weights)
                 updates = []
                 for metric_name, (value_op, update_op) in metrics.items():
@@ -350,8 +344,8 @@ class Trainer:
         from twml.learning_rate_decay import get_learning_rate_decay_fn
         from twml.optimizers import OPTIMIZER_SUMMARIES, LazyAdamOptimizer, optimize_loss
 
-        optimizer: Any = _get(params, "optimizer", "SGD")
-        learning_rate = float(_get(params, "learning_rate", 0.002))
+        optimizer: Any = get_param(params, "optimizer", "SGD")
+        learning_rate = float(get_param(params, "learning_rate", 0.002))
         if optimizer == "LazyAdam":
             optimizer = LazyAdamOptimizer
         elif optimizer == "DGC":
@@ -359,14 +353,14 @@ class Trainer:
 
             optimizer = DeepGradientCompressionOptimizer(
                 learning_rate=learning_rate,
-                density=float(_get(params, "dgc_density", 0.1)),
-                density_decay=bool(_get(params, "dgc_density_decay", True)),
-                density_decay_steps=int(_get(params, "dgc_density_decay_steps", 10000)),
-                density_decay_rate=float(_get(params, "dgc_density_decay_rate", 0.5)),
-                min_density=float(_get(params, "dgc_min_density", 0.1)),
-                accumulation=bool(_get(params, "dgc_accumulation", False)),
+                density=float(get_param(params, "dgc_density", 0.1)),
+                density_decay=bool(get_param(params, "dgc_density_decay", True)),
+                density_decay_steps=int(get_param(params, "dgc_density_decay_steps", 10000)),
+                density_decay_rate=float(get_param(params, "dgc_density_decay_rate", 0.5)),
+                min_density=float(get_param(params, "dgc_min_density", 0.1)),
+                accumulation=bool(get_param(params, "dgc_accumulation", False)),
             )
-        summaries = OPTIMIZER_SUMMARIES if _get(params, "show_optimizer_summaries", False) else ["loss"]
+        summaries = OPTIMIZER_SUMMARIES if get_param(params, "show_optimizer_summaries", False) else ["loss"]
         return optimize_loss(
             loss=loss,
             global_step=tf.train.get_global_step(),
@@ -374,8 +368,8 @@ class Trainer:
             learning_rate=learning_rate,
             summaries=summaries,
             colocate_gradients_with_ops=True,
-            gradient_noise_scale=_get(params, "gradient_noise_scale"),
-            clip_gradients=_get(params, "clip_gradients"),
+            gradient_noise_scale=get_param(params, "gradient_noise_scale"),
+            clip_gradients=get_param(params, "clip_gradients"),
             learning_rate_decay_fn=get_learning_rate_decay_fn(params),
         )
 
@@ -431,7 +425,7 @@ class Trainer:
           ValueError: called under TF_CONFIG (use train_and_evaluate), unless the params say
             ``is_calibrating``.
         """
-        if cluster.tf_config() and not _get(self._params, "is_calibrating", False) and not self._using_hogwild:
+        if cluster.tf_config() and not get_param(self._params, "is_calibrating", False) and not self._using_hogwild:
             raise ValueError("train() is not supported with TF_CONFIG set: use train_and_evaluate()")
         all_hooks = list(self.get_train_hooks()) + list(hooks or [])
         self._estimator.train(input_fn=input_fn, steps=_positive_or_none(steps), hooks=all_hooks)
@@ -504,7 +498,7 @@ class Trainer:
         train_max_steps = self._steps_param(train_max_steps, "train_max_steps")
         train_steps = self._steps_param(train_steps, "train_steps")
         eval_steps = self._steps_param(eval_steps, "eval_steps")
-        max_duration = max_duration if max_duration is not None else _get(self._params, "max_duration")
+        max_duration = max_duration if max_duration is not None else get_param(self._params, "max_duration")
         if export_output_fn is not None:
             self._export_output_fn = export_output_fn
         train_hooks = list(train_hooks or [])
@@ -581,9 +575,9 @@ class Trainer:
         params = self._params
         train_max_steps = self._steps_param(train_max_steps, "train_max_steps")
         eval_steps = self._steps_param(eval_steps, "eval_steps")
-        eval_delay = int(eval_delay if eval_delay is not None else _get(params, "eval_delay", 120))
-        eval_period = int(eval_period if eval_period is not None else _get(params, "eval_period", 600))
-        max_duration = max_duration if max_duration is not None else _get(params, "max_duration")
+        eval_delay = int(eval_delay if eval_delay is not None else get_param(params, "eval_delay", 120))
+        eval_period = int(eval_period if eval_period is not None else get_param(params, "eval_period", 600))
+        max_duration = max_duration if max_duration is not None else get_param(params, "max_duration")
         if export_output_fn is not None:
             self._export_output_fn = export_output_fn
         distributed = bool(cluster.tf_config())
@@ -609,13 +603,13 @@ class Trainer:
         eval_spec = tf.estimator.EvalSpec(
             input_fn=eval_input_fn,
             steps=eval_steps,
-            name=_get(params, "eval_name"),
+            name=get_param(params, "eval_name"),
             start_delay_secs=eval_delay,
             throttle_secs=eval_period,
             hooks=eval_hooks,
             exporters=exporters,
         )
-        if self.is_ps() and not _get(params, "disable_auto_ps_shutdown", False) and not self._using_hogwild:
+        if self.is_ps() and not get_param(params, "disable_auto_ps_shutdown", False) and not self._using_hogwild:
             self._start_ps_shutdown_thread()
         try:
             tf.estimator.train_and_evaluate(self._estimator, train_spec, eval_spec)
@@ -632,8 +626,8 @@ class Trainer:
         nothing) into the experiment tracker."""
         if not self._tracker.enabled:
             return
-        eval_dir = os.path.join(self._save_dir, "eval" if not _get(self._params, "eval_name") else
-                                "eval_" + _get(self._params, "eval_name"))
+        eval_dir = os.path.join(self._save_dir, "eval" if not get_param(self._params, "eval_name") else
+                                "eval_" + get_param(self._params, "eval_name"))
         if not tf.io.gfile.isdir(eval_dir):
             return
         by_step: Dict[int, Dict[str, float]] = {}
@@ -643,7 +637,7 @@ class Trainer:
                     if value.HasField("simple_value"):
                         by_step.setdefault(event.step, {})[value.tag] = value.simple_value
         for step in sorted(by_step):
-            self._tracker.log_metrics(by_step[step], step, eval_name=_get(self._params, "eval_name"))
+            self._tracker.log_metrics(by_step[step], step, eval_name=get_param(self._params, "eval_name"))
 
     def _start_ps_shutdown_thread(self) -> None:
         """A parameter server never returns from its server loop: exit the process once the chief
@@ -659,7 +653,7 @@ class Trainer:
 
     def _steps_param(self, value: Optional[int], name: str) -> Optional[int]:
         """A step count argument, defaulting to ``params.<name>``; None when not positive."""
-        return _positive_or_none(value if value is not None else _get(self._params, name))
+        return _positive_or_none(value if value is not None else get_param(self._params, name))
 
     def _global_step(self) -> int:
         checkpoint = self.latest_checkpoint
@@ -730,7 +724,8 @@ class Trainer:
         if not self.is_chief():
             return None
         self._export_output_fn = export_output_fn or export_output_fns.default_output_fn
-        export_dir = export_dir or _get(self._params, "export_dir") or os.path.join(self._save_dir, "exported_models")
+        export_dir = (export_dir or get_param(self._params, "export_dir")
+                      or os.path.join(self._save_dir, "exported_models"))
         checkpoint_path = checkpoint_path or self.best_or_latest_checkpoint
         if checkpoint_path is None:
             raise ValueError("export_model: no checkpoint in %s; train first" % self._save_dir)
@@ -801,7 +796,7 @@ class Trainer:
     def start_tensorboard(self, port: Optional[int] = None) -> None:
         """Serves save_dir with TensorBoard on ``port`` in a child process (stopped with the trainer)."""
         if port is None:
-            port = _get(self._params, "tensorboard_port")
+            port = get_param(self._params, "tensorboard_port")
         self.stop_tensorboard()
         command = [sys.executable, "-m", "tensorboard.main", "--logdir", self._save_dir, "--port", str(port),
                    "--bind_all"]

@@ -29,6 +29,7 @@ from twml.contrib.calibrators.calibrator_arguments import (  # noqa: F401 - re-e
     discretizer_arguments,
 )
 from twml.contrib.calibrators.discretize import discretize  # noqa: F401 - re-exported (the v2 path)
+from twml.params import get_param
 from twml.trainers import DataRecordTrainer, cluster
 
 _LOG = logging.getLogger(__name__)
@@ -36,11 +37,6 @@ _LOG = logging.getLogger(__name__)
 #: How often non-chief workers look for the chief's discretizer module.
 MODULE_POLL_SECS = 60
 HUB_MODULE_FILE = "tfhub_module.pb"
-
-
-def _get(params: Any, name: str, default: Any = None) -> Any:
-    value = getattr(params, name, default)
-    return default if value is None else value
 
 
 def _set(params: Any, name: str, value: Any) -> None:
@@ -73,7 +69,7 @@ def build_percentile_discretizer_graph(features: Dict[str, tf.Tensor], label: An
       ``weights`` float32 ``[n]`` (the sample weight of each entry's record) — what
       ``Calibrator.accumulate_feature`` consumes.
     """
-    sparse = util.convert_to_sparse(features, int(_get(params, "input_size_bits", 63)))
+    sparse = util.convert_to_sparse(features, int(get_param(params, "input_size_bits", 63)))
     if mode == tf.estimator.ModeKeys.TRAIN:
         loss = tf.constant(1.0)
         train_op = tf.assign_add(tf.train.get_or_create_global_step(), 1)
@@ -96,10 +92,10 @@ def _calibration_params(params: Any, prefix: str, save_dir: str) -> Any:
                         ("tensorboard_port", None), ("stats_port", None), ("distributed", False),
                         ("overwrite_save_dir", False), ("save_dir", save_dir)):
         _set(calibration, name, value)
-    _set(calibration, "train_batch_size", int(_get(params, prefix + "_batch_size", 128)))
-    _set(calibration, "eval_batch_size", int(_get(params, prefix + "_batch_size", 128)))
-    _set(calibration, "train_keep_rate", _get(params, prefix + "_keep_rate"))
-    _set(calibration, "train_parts_downsampling_rate", _get(params, prefix + "_parts_downsampling_rate"))
+    _set(calibration, "train_batch_size", int(get_param(params, prefix + "_batch_size", 128)))
+    _set(calibration, "eval_batch_size", int(get_param(params, prefix + "_batch_size", 128)))
+    _set(calibration, "train_keep_rate", get_param(params, prefix + "_keep_rate"))
+    _set(calibration, "train_parts_downsampling_rate", get_param(params, prefix + "_parts_downsampling_rate"))
     return calibration
 
 
@@ -117,7 +113,7 @@ def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn:
     Raises:
       ValueError: ``discretizer_save_dir`` is not set.
     """
-    save_dir = _get(params, "discretizer_save_dir")
+    save_dir = get_param(params, "discretizer_save_dir")
     if not save_dir:
         raise ValueError("calibrate_discretizer_and_export needs params.discretizer_save_dir (--discretizer.save_dir)")
     if not cluster.is_chief():
@@ -132,7 +128,7 @@ def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn:
         trainer = DataRecordTrainer(name=name, params=calibration, build_graph_fn=build_graph_fn,
                                     feature_config=None if callable(feature_config) else feature_config)
         input_fn = trainer.get_train_input_fn(parse_fn=parse_fn, repeat=False)
-        trainer.calibrate(calibrator, steps=_get(params, "discretizer_max_steps"), input_fn=input_fn)
+        trainer.calibrate(calibrator, steps=get_param(params, "discretizer_max_steps"), input_fn=input_fn)
         trainer.write_state_to_disk(save_dir)
 
 
@@ -171,7 +167,7 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
     """
     from twml.contrib.calibrators.isotonic import IsotonicCalibrator
 
-    calibrator = calibrator or IsotonicCalibrator(int(_get(params, "calibrator_num_bins", 25000)))
+    calibrator = calibrator or IsotonicCalibrator(int(get_param(params, "calibrator_num_bins", 25000)))
     model_dir = model_dir or trainer.save_dir
     scope = trainer._name + "/model"
     with tf.Graph().as_default():
@@ -198,7 +194,8 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
     if batches == 0:
         raise ValueError("isotonic calibration: the input gave no batch (check the data and the sampling "
                          "rates: --calibrator.parts_downsampling_rate %s, --calibrator_keep_rate %s)"
-                         % (_get(params, "calibrator_parts_downsampling_rate"), _get(params, "calibrator_keep_rate")))
+                         % (get_param(params, "calibrator_parts_downsampling_rate"),
+                            get_param(params, "calibrator_keep_rate")))
     _LOG.info("isotonic calibration: %d batches", batches)
     calibrator.calibrate()
     return calibrator
@@ -257,8 +254,8 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
     Returns:
       the export path (None on tasks that do not export).
     """
-    model_dir = _get(params, "calibrator_load_tensorflow_module") or params.save_dir
-    save_dir = _get(params, "calibrator_save_dir") or os.path.join(params.save_dir, "calibrator")
+    model_dir = get_param(params, "calibrator_load_tensorflow_module") or params.save_dir
+    save_dir = get_param(params, "calibrator_save_dir") or os.path.join(params.save_dir, "calibrator")
     model_scope = name + "/model"
     calibration = _calibration_params(params, "calibrator", save_dir)
     _set(calibration, "is_calibrating", True)
@@ -269,18 +266,18 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
         calibrate_input_fn = input_fn or trainer.get_train_input_fn(repeat=False, shuffle=False)
         calibrate(trainer, calibration, build_graph_fn, calibrate_input_fn, model_dir=model_dir,
                   calibrator=calibrator,
-                  steps=_get(params, "calibrator_max_steps") or _get(params, "calibrator_train_steps"))
+                  steps=get_param(params, "calibrator_max_steps") or get_param(params, "calibrator_train_steps"))
         final = DataRecordTrainer(name=name, params=calibration,
                                   build_graph_fn=build_isotonic_graph(build_graph_fn, calibrator, model_scope,
                                                                       model_dir),
                                   feature_config=feature_config, metric_fn=metric_fn)
         final.train(calibrate_input_fn, steps=1)
         if run_eval:
-            metrics = final.evaluate(steps=_get(params, "calibrator_final_evaluation_steps"), name="test")
+            metrics = final.evaluate(steps=get_param(params, "calibrator_final_evaluation_steps"), name="test")
             _LOG.info("calibrated model: %s", metrics)
         exporting = (cluster.is_task_type(export_task_type_overrider) if export_task_type_overrider
                      else cluster.is_chief())
         if not exporting:
             return None
-        export_dir = os.path.join(save_dir, _get(params, "calibrator_export_module_name", "tf_hub_isotonic"))
+        export_dir = os.path.join(save_dir, get_param(params, "calibrator_export_module_name", "tf_hub_isotonic"))
         return final.export_model(export_dir=export_dir)

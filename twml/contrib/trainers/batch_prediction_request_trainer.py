@@ -12,10 +12,10 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import tensorflow.compat.v1 as tf
 
 import libtwml
+from twml import util
 from twml.parsers import _check_fields
 from twml.readers.hashed_data_record import HashedDataRecord
 from twml.trainers.data_record_trainer import DataRecordTrainer
-from twml.trainers.trainer import _params_to_hparams
 
 _LOG = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class BatchPredictionRequestTrainer(DataRecordTrainer):
 
     def __init__(self, name: str, params: Any, build_graph_fn: Callable, feature_config: Any = None,
                  **kwargs: Any) -> None:
-        params = _params_to_hparams(params)
+        params = util.convert_to_hparams(params)  # a copy: the caller's params keep their batch sizes
         for key in ("train_batch_size", "eval_batch_size"):
             value = getattr(params, key, None)
             if value not in (None, 1):

@@ -5,8 +5,9 @@ from typing import Any, Callable, Optional
 import tensorflow.compat.v1 as tf
 
 from twml.optimizers.pruning import PruningOptimizer
+from twml.params import get_param
 from twml.trainers.data_record_trainer import DataRecordTrainer
-from twml.trainers.trainer import Trainer, _get
+from twml.trainers.trainer import Trainer
 
 __all__ = ["PruningDataRecordTrainer"]
 
@@ -36,13 +37,13 @@ class PruningDataRecordTrainer(DataRecordTrainer):
 
     def _pruning_train_op(self, params: Any, loss: tf.Tensor) -> tf.Operation:
         train_op = self._base_optimize_loss_fn(params, loss)
-        optimizer = PruningOptimizer(learning_rate=float(_get(params, "learning_rate", 0.002)))
+        optimizer = PruningOptimizer(learning_rate=float(get_param(params, "learning_rate", 0.002)))
         return optimizer.minimize(
             loss=loss,
-            prune_every=int(_get(params, "pruning_iter", 5000)),
-            burn_in=int(_get(params, "pruning_burn_in", 100000)),
-            decay=float(_get(params, "pruning_decay", 0.9999)),
-            flops_target=float(_get(params, "pruning_flops_target", 250000)),
+            prune_every=int(get_param(params, "pruning_iter", 5000)),
+            burn_in=int(get_param(params, "pruning_burn_in", 100000)),
+            decay=float(get_param(params, "pruning_decay", 0.9999)),
+            flops_target=float(get_param(params, "pruning_flops_target", 250000)),
             update_params=train_op,
         )
 
