@@ -1,8 +1,9 @@
 // DataRecord ops (reference §5.1, §5.3): DecodeDataRecord, DecodeBatchPredictionRequest(V2)
 // and the getters that read a decoded batch.
 //
-// Every getter emits, for each row, the common record's entries (BatchPredictionRequest input)
-// and then the row's own, each in wire order.
+// Every per-type and hashed getter emits, for each row, the common record's entries
+// (BatchPredictionRequest input) and then the row's own, each in wire order; the *AsTensor
+// getters read the rows' own records only, as the original's did.
 #include <string>
 #include <vector>
 
@@ -57,7 +58,8 @@ REGISTER_OP("DecodeBatchPredictionRequest")
     .SetShapeFn(ScalarShape)
     .Doc(R"doc(
 Decodes one serialized BatchPredictionRequest (uint8 vector) into a batch of its records; the
-Get* ops prepend the request's common features to every row.
+per-type and hashed Get* ops prepend the request's common features to every row (the *AsTensor
+getters do not read them).
 )doc");
 
 REGISTER_OP("DecodeBatchPredictionRequestV2")
@@ -275,7 +277,8 @@ REGISTER_KERNEL_BUILDER(Name("GetSparseContinuousFeatures").Device(DEVICE_CPU),
 
 // ---------------------------------------------------------------------------------------------
 // Dense getters of chosen features (not keep-filtered): *AsTensor [batch], *GroupAsTensor
-// [batch, n]. A row's own value wins over the common record's.
+// [batch, n]. They read each row's own record only: a BatchPredictionRequest's common features
+// are not part of their output, as in the original (serving must compute what training did).
 
 // How each dense getter reads a record: fn(feature id, value) for every entry.
 struct BinaryValues {
@@ -324,8 +327,15 @@ class GetAsTensorOp : public OpKernel {
       OP_REQUIRES_OK(context, context->GetAttr("feature_id", &feature_id));
       feature_ids.push_back(feature_id);
     }
-    columns_ = IdMap::Positions(feature_ids);
+    // A feature id may be asked for in several columns: each gets its value. first_column_
+    // maps an id to its first column, next_column_ chains the later ones (-1 ends the chain).
     num_columns_ = static_cast<int64_t>(feature_ids.size());
+    next_column_.assign(feature_ids.size(), -1);
+    for (int64_t column = num_columns_ - 1; column >= 0; --column) {
+      const int64_t id = feature_ids[static_cast<size_t>(column)];
+      if (const int64_t* later = first_column_.Find(id)) next_column_[static_cast<size_t>(column)] = *later;
+      first_column_.Insert(id, column);
+    }
     typename Values::Attr default_value;
     OP_REQUIRES_OK(context, context->GetAttr("default_value", &default_value));
     default_value_ = typename Values::Value(default_value);
@@ -340,16 +350,22 @@ class GetAsTensorOp : public OpKernel {
     OP_REQUIRES_OK(context, context->allocate_output(0, shape, &output));
     auto flat = output->flat<typename Values::Value>();
     for (int64_t i = 0; i < flat.size(); ++i) flat(i) = default_value_;
-    ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
-      Values::ForEach(record, [&](int64_t id, const typename Values::Value& value) {
-        if (const int64_t* column = columns_.Find(id)) flat(row * num_columns_ + *column) = value;
+    for (int64_t row = 0; row < resource->batch_size(); ++row) {
+      Values::ForEach(resource->records[static_cast<size_t>(row)],
+                      [&](int64_t id, const typename Values::Value& value) {
+        const int64_t* first = first_column_.Find(id);
+        if (first == nullptr) return;
+        for (int64_t column = *first; column >= 0; column = next_column_[static_cast<size_t>(column)]) {
+          flat(row * num_columns_ + column) = value;
+        }
       });
-    });
+    }
   }
 
  private:
   bool group_ = false;
-  IdMap columns_;
+  IdMap first_column_;
+  std::vector<int64_t> next_column_;
   int64_t num_columns_ = 1;
   typename Values::Value default_value_;
 };
@@ -395,7 +411,8 @@ REGISTER_OP("GetSparseBinaryAsTensor")
     .Output("keys: int64")
     .Output("names: string")
     .SetShapeFn(VectorOutputs)
-    .Doc("One (kept) sparse binary feature: row ids, keys (= feature_id), names.");
+    .Doc("One (kept) sparse binary feature of each row's own record (not a request's common "
+         "features, as the original): row ids, keys (= feature_id), names.");
 
 REGISTER_OP("GetSparseContinuousAsTensor")
     .Attr("feature_id: int")
@@ -405,7 +422,8 @@ REGISTER_OP("GetSparseContinuousAsTensor")
     .Output("names: string")
     .Output("values: float")
     .SetShapeFn(VectorOutputs)
-    .Doc("One (kept) sparse continuous feature: row ids, keys (= feature_id), names, values.");
+    .Doc("One (kept) sparse continuous feature of each row's own record (not a request's common "
+         "features, as the original): row ids, keys (= feature_id), names, values.");
 
 template <bool kContinuous>
 class GetSparseAsTensorOp : public OpKernel {
@@ -417,7 +435,8 @@ class GetSparseAsTensorOp : public OpKernel {
     RefCountPtr<DataRecordResource> resource;
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
     FeatureColumns<float> columns;
-    ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
+    for (int64_t row = 0; row < resource->batch_size(); ++row) {
+      const DataRecord& record = resource->records[static_cast<size_t>(row)];
       if constexpr (kContinuous) {
         for (const auto& f : record.sparse_continuous) {
           if (f.id == feature_id_) columns.Add(row, f.id, static_cast<float>(f.value), f.name);
@@ -427,7 +446,7 @@ class GetSparseAsTensorOp : public OpKernel {
           if (f.id == feature_id_) columns.Add(row, f.id, 1.0f, f.name);
         }
       }
-    });
+    }
     OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
     OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
     OP_REQUIRES_OK(context, OutputStrings(context, 2, columns.names));
@@ -527,8 +546,9 @@ class GetHashedFeaturesOp : public OpKernel {
         }
         for (const auto& f : record.sparse_continuous) {
           if (!kept(5, f.id)) continue;
-          const int64_t key = kV2 && options.decode_mode == 0 ? FeatureId(f.name)
-                                                               : MixStringIdAndValue(f.id, f.name);
+          const int64_t key = kV2 && options.decode_mode == 0
+                                  ? FeatureId(f.name, Utf8Decoding::kOriginal)
+                                  : MixStringIdAndValue(f.id, f.name);
           columns.Add(row, key, static_cast<float>(f.value));
         }
       });

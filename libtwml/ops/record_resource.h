@@ -59,7 +59,9 @@ class TensorHashedColumns : public HashedColumns {
     return data;
   }
   tensorflow::Tensor Column(const tensorflow::Tensor& tensor, tensorflow::DataType dtype) const {
-    if (!tensor.IsInitialized()) return tensorflow::Tensor(dtype, tensorflow::TensorShape({0}));
+    // Until the first Reallocate a column is a default Tensor, which is a 0-element DT_FLOAT
+    // tensor that counts as initialized: a batch without entries must not output it.
+    if (capacity_ == 0) return tensorflow::Tensor(dtype, tensorflow::TensorShape({0}));
     return tensor.Slice(0, static_cast<int64_t>(size_));
   }
 

@@ -315,7 +315,8 @@ Normalizes sparse values by per-index statistics (reference §5.9): the output i
 (value - means[index]) / sqrt(variances[index] + epsilon). When is_training, each entry first
 updates its index's mean and population variance with Welford's algorithm, counting entries per
 index in the kernel object (so the counts live as long as the session's kernel, not in a
-checkpoint, as in the original), and is then normalized with the updated statistics.
+checkpoint, as in the original); then every entry is normalized with the statistics the whole
+batch updated.
 means and variances are vectors of input_size elements.
 )doc");
 

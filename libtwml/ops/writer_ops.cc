@@ -97,8 +97,9 @@ REGISTER_OP("BatchPredictionResponseWriter")
       DimensionHandle unused;
       if (c->RankKnown(values) && c->Rank(values) == 2) {
         TF_RETURN_IF_ERROR(c->Merge(c->Dim(keys, 0), c->Dim(values, 1), &unused));
-      } else if (c->RankKnown(values)) {
-        TF_RETURN_IF_ERROR(c->WithValue(c->Dim(keys, 0), 1, &unused));
+      } else if (c->RankKnown(values) && c->Value(c->Dim(keys, 0)) == 0 &&
+                 c->ValueKnown(c->Dim(values, 0)) && c->Value(c->Dim(values, 0)) > 0) {
+        return InvalidArgument("1-D values (one prediction per row) need a key, got no keys");
       }
       SetBytesOutput(c);
       return tensorflow::OkStatus();
@@ -107,8 +108,11 @@ REGISTER_OP("BatchPredictionResponseWriter")
 Serializes predictions as a BatchPredictionResponse (reference §2.7, §5.8): one DataRecord per
 row i of values, with continuousFeatures {keys[j]: values[i, j]} (float widened to double).
 
+A key given twice is written once, with its last column's value (as the original).
+
 keys: int64 [K], the prediction feature ids.
-values: T [batch, K]; 1-D values [batch] are one prediction per row, and then K must be 1.
+values: T [batch, K]; 1-D values [batch] are one prediction per row, written under keys[0]
+  (as the original; the other keys are unused).
 result: uint8 [1, nbytes], the serialized response.
 )doc");
 
@@ -124,11 +128,19 @@ class BatchPredictionResponseWriterOp : public OpKernel {
     OP_REQUIRES(context, values.dims() == 1 || values.dims() == 2,
                 InvalidArgument("values must be [batch, K] or [batch], got shape ",
                                 values.shape().DebugString()));
-    const int64_t columns = values.dims() == 2 ? values.dim_size(1) : 1;
-    OP_REQUIRES(context, keys.NumElements() == columns,
-                InvalidArgument(keys.NumElements(), " keys for ", columns,
-                                " prediction columns (values shape ", values.shape().DebugString(),
-                                "): the last dimension of values must match the number of keys"));
+    std::vector<int64_t> prediction_keys = KeysOf(keys);
+    int64_t columns = 1;
+    if (values.dims() == 2) {
+      columns = values.dim_size(1);
+      OP_REQUIRES(context, keys.NumElements() == columns,
+                  InvalidArgument(keys.NumElements(), " keys for ", columns,
+                                  " prediction columns (values shape ", values.shape().DebugString(),
+                                  "): the last dimension of values must match the number of keys"));
+    } else {
+      OP_REQUIRES(context, !prediction_keys.empty() || values.NumElements() == 0,
+                  InvalidArgument("1-D values (one prediction per row) need a key, got no keys"));
+      prediction_keys.resize(1, 0);
+    }
     PredictionMatrix matrix;
     matrix.data = values.flat<T>().data();
     matrix.is_double = std::is_same<T, double>::value;
@@ -136,7 +148,7 @@ class BatchPredictionResponseWriterOp : public OpKernel {
     matrix.columns = columns;
     std::string bytes;
     OP_REQUIRES_OK(context, RunCore([&] {
-                     bytes = EncodeBatchPredictionResponse(KeysOf(keys), matrix, {}, {});
+                     bytes = EncodeBatchPredictionResponse(prediction_keys, matrix, {}, {});
                    }));
     OP_REQUIRES_OK(context, WriteBytes(context, bytes));
   }

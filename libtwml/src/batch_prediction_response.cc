@@ -2,6 +2,7 @@
 
 #include "twml/data_record.h"
 #include "twml/error.h"
+#include "twml/id_map.h"
 #include "twml/thrift.h"
 
 namespace twml {
@@ -9,13 +10,35 @@ namespace {
 
 [[noreturn]] void Fail(const std::string& message) { throw Error(ErrorCode::kSize, message); }
 
+// Which of the entries of a repeated key a map gets: the original's writers insert tensors into
+// a map (the first value stays) and assign predictions by key (the last value stays).
+enum class RepeatedKey { kFirstWins, kLastWins };
+
+// The index of the entry written for each distinct key, in order of the keys' first appearance:
+// a Thrift map holds each key once.
+std::vector<size_t> DistinctKeyEntries(const std::vector<int64_t>& keys, RepeatedKey rule) {
+  std::vector<size_t> entries;
+  entries.reserve(keys.size());
+  IdMap slot_of_key;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (const int64_t* slot = slot_of_key.Find(keys[i])) {
+      if (rule == RepeatedKey::kLastWins) entries[static_cast<size_t>(*slot)] = i;
+    } else {
+      slot_of_key.Insert(keys[i], static_cast<int64_t>(entries.size()));
+      entries.push_back(i);
+    }
+  }
+  return entries;
+}
+
 void WriteTensorMap(const std::vector<int64_t>& keys, const std::vector<DenseTensor>& tensors,
                     ThriftWriter* writer) {
   if (keys.size() != tensors.size()) {
     Fail(std::to_string(keys.size()) + " keys for " + std::to_string(tensors.size()) + " tensors");
   }
-  writer->WriteMapHeader(kThriftI64, kThriftStruct, keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
+  const std::vector<size_t> entries = DistinctKeyEntries(keys, RepeatedKey::kFirstWins);
+  writer->WriteMapHeader(kThriftI64, kThriftStruct, entries.size());
+  for (size_t i : entries) {
     writer->WriteI64(keys[i]);
     EncodeGeneralTensor(tensors[i].type, tensors[i].shape, tensors[i].data, tensors[i].strings, writer);
   }
@@ -72,11 +95,12 @@ std::string EncodeBatchPredictionResponse(const std::vector<int64_t>& keys,
   writer.WriteFieldHeader(kThriftList, 1);
   writer.WriteListHeader(kThriftStruct, static_cast<size_t>(batch));
   std::vector<DenseTensor> rows(dense.size());
+  const std::vector<size_t> columns = DistinctKeyEntries(keys, RepeatedKey::kLastWins);
   for (int64_t i = 0; i < batch; ++i) {
     if (have_values) {
       writer.WriteFieldHeader(kThriftMap, kContinuousFeatures);
-      writer.WriteMapHeader(kThriftI64, kThriftDouble, keys.size());
-      for (size_t j = 0; j < keys.size(); ++j) {
+      writer.WriteMapHeader(kThriftI64, kThriftDouble, columns.size());
+      for (size_t j : columns) {
         writer.WriteI64(keys[j]);
         writer.WriteDouble(values.at(i, static_cast<int64_t>(j)));
       }

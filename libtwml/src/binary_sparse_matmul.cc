@@ -162,17 +162,20 @@ void SparseBatchNorm(float* means, float* variances, int64_t* counts, int64_t n,
                      const int64_t* indices, const float* values, int64_t size, float epsilon,
                      float* normalized) {
   CheckIndices(indices, size, n, "indices");
-  for (int64_t i = 0; i < size; ++i) {
-    const int64_t idx = indices[i];
-    const float v = values[i];
-    if (counts != nullptr) {
+  if (counts != nullptr) {
+    for (int64_t i = 0; i < size; ++i) {
+      const int64_t idx = indices[i];
+      const float v = values[i];
       const int64_t count = ++counts[idx];
       const float delta = v - means[idx];
       means[idx] += delta / static_cast<float>(count);
       variances[idx] = (variances[idx] * static_cast<float>(count - 1) + delta * (v - means[idx])) /
                        static_cast<float>(count);
     }
-    normalized[i] = (v - means[idx]) / std::sqrt(variances[idx] + epsilon);
+  }
+  for (int64_t i = 0; i < size; ++i) {
+    const int64_t idx = indices[i];
+    normalized[i] = (values[i] - means[idx]) / std::sqrt(variances[idx] + epsilon);
   }
 }
 

@@ -1,9 +1,11 @@
 #include "twml/data_record.h"
 
-#include "twml/data_record_parser.h"
-
 #include <cmath>
 #include <limits>
+
+#include "twml/data_record_parser.h"
+#include "twml/hashing.h"
+#include "twml/repeated_keys.h"
 
 namespace twml {
 namespace {
@@ -50,45 +52,90 @@ void DataRecord::Reset(const DecodeOptions& options) {
 
 namespace {
 
-// Keeps every entry of the reference's DataRecord rules (§2.6) in a DataRecord.
+// Keeps every entry of the reference's DataRecord rules (§2.6) in a DataRecord, each key once
+// (repeated_keys.h): a repeated set element is dropped, a repeated map key keeps its last value
+// in the place of its first.
 class DataRecordVisitor {
  public:
   DataRecordVisitor(DataRecord* record, const DecodeOptions& options)
-      : record_(*record), options_(options) {}
+      : record_(*record), options_(options), seen_(ThreadRepeatFilter()) {
+    seen_.NextRecord();
+  }
 
   void Binary(int64_t id) {
-    record_.binary.push_back(id);
+    if (!Repeated(kBinaryFeatures, id, record_.binary)) record_.binary.push_back(id);
     if (const int64_t* column = options_.labels.Find(id)) record_.labels[*column] = 1.0;
   }
   void Continuous(int64_t id, double value) {
-    if (!std::isnan(value)) record_.continuous.push_back({id, value});
+    if (!std::isnan(value)) Put(kContinuousFeatures, id, value, record_.continuous);
     if (const int64_t* column = options_.labels.Find(id)) {
       record_.labels[*column] = value;
     } else if (const int64_t* weight_column = options_.weights.Find(id)) {
       record_.weights[*weight_column] = value;
     }
   }
-  void Discrete(int64_t id, int64_t value) { record_.discrete.push_back({id, value}); }
-  void String(int64_t id, std::string_view value) { record_.strings.push_back({id, value}); }
+  void Discrete(int64_t id, int64_t value) { Put(kDiscreteFeatures, id, value, record_.discrete); }
+  void String(int64_t id, std::string_view value) { Put(kStringFeatures, id, value, record_.strings); }
   void SparseBinary(int64_t id, std::string_view name) {
-    if (Kept(id)) record_.sparse_binary.push_back({id, name, true});
+    if (!Kept(id)) return;
+    if (seen_.MaybeSeen(RepeatFilter::Key(kSparseBinaryFeatures, id, MixStringIdAndValue(0, name))) &&
+        FindSparse(record_.sparse_binary, id, name)) {
+      return;
+    }
+    record_.sparse_binary.push_back({id, name, true});
   }
   void SparseContinuous(int64_t id, std::string_view name, double value, size_t /*name_offset*/) {
-    if (Kept(id) && !std::isnan(value)) record_.sparse_continuous.push_back({id, name, value});
+    if (!Kept(id) || std::isnan(value)) return;
+    if (seen_.MaybeSeen(RepeatFilter::Key(kSparseContinuousFeatures, id, MixStringIdAndValue(0, name)))) {
+      if (auto* entry = FindSparse(record_.sparse_continuous, id, name)) {
+        entry->value = value;
+        return;
+      }
+    }
+    record_.sparse_continuous.push_back({id, name, value});
   }
   void Blob(int64_t id, std::string_view value) {
-    if (Kept(id)) record_.blobs.push_back({id, value});
+    if (Kept(id)) Put(kBlobFeatures, id, value, record_.blobs);
   }
-  void Tensor(int64_t id, RawTensor tensor) { record_.tensors.push_back({id, std::move(tensor)}); }
+  void Tensor(int64_t id, RawTensor tensor) { Put(kTensors, id, std::move(tensor), record_.tensors); }
   void SparseTensor(int64_t id, RawSparseTensor tensor) {
-    record_.sparse_tensors.push_back({id, std::move(tensor)});
+    Put(kSparseTensors, id, std::move(tensor), record_.sparse_tensors);
   }
 
  private:
   bool Kept(int64_t id) const { return options_.keep_all || options_.keep.Contains(id); }
 
+  // Whether the set `ids` already holds `id`.
+  bool Repeated(uint8_t field, int64_t id, const std::vector<int64_t>& ids) {
+    if (!seen_.MaybeSeen(RepeatFilter::Key(field, id))) return false;
+    for (int64_t seen_id : ids) {
+      if (seen_id == id) return true;
+    }
+    return false;
+  }
+  // map[id] = value.
+  template <typename Value>
+  void Put(uint8_t field, int64_t id, Value value, std::vector<Feature<Value>>& map) {
+    if (seen_.MaybeSeen(RepeatFilter::Key(field, id))) {
+      if (Feature<Value>* entry = FindById(map, id)) {
+        entry->value = std::move(value);
+        return;
+      }
+    }
+    map.push_back({id, std::move(value)});
+  }
+  template <typename Value>
+  static SparseFeature<Value>* FindSparse(std::vector<SparseFeature<Value>>& entries, int64_t id,
+                                          std::string_view name) {
+    for (auto& entry : entries) {
+      if (entry.id == id && entry.name == name) return &entry;
+    }
+    return nullptr;
+  }
+
   DataRecord& record_;
   const DecodeOptions& options_;
+  RepeatFilter& seen_;
 };
 
 }  // namespace

@@ -19,7 +19,8 @@ void CheckSubstringLengths(int64_t min_n, int64_t max_n) {
   }
 }
 
-std::string GetSubstrings(std::string_view word, int64_t min_n, int64_t max_n) {
+std::string GetSubstrings(std::string_view word, int64_t min_n, int64_t max_n, SubstringUnit unit) {
+  const bool characters = unit == SubstringUnit::kCharacter;
   CheckSubstringLengths(min_n, max_n);
   std::string bracketed;
   bracketed.reserve(word.size() + 2);
@@ -28,18 +29,18 @@ std::string GetSubstrings(std::string_view word, int64_t min_n, int64_t max_n) {
   size_t budget = word.size() + 1 + bracketed.size() + 1;
   const size_t size = bracketed.size();
   for (size_t start = 0; start < size; ++start) {
-    if (IsContinuationByte(bracketed[start])) continue;
+    if (characters && IsContinuationByte(bracketed[start])) continue;
     size_t end = start;
     for (int64_t n = 1; n <= max_n && end < size; ++n) {
       ++end;
-      while (end < size && IsContinuationByte(bracketed[end])) ++end;
+      while (characters && end < size && IsContinuationByte(bracketed[end])) ++end;
       if (n < min_n) continue;
       budget += end - start + 1;
       if (budget > kMaxSubstringBytes) {
         throw Error(ErrorCode::kSize,
                     "the substrings of a " + std::to_string(word.size()) + "-byte word of " +
                         std::to_string(min_n) + ".." + std::to_string(max_n) +
-                        " characters take more than " + std::to_string(kMaxSubstringBytes) +
+                        (characters ? " characters" : " bytes") + " take more than " + std::to_string(kMaxSubstringBytes) +
                         " bytes; lower max_n or shorten the word");
       }
       grams.emplace(bracketed, start, end - start);

@@ -18,13 +18,13 @@ inline char* AppendUnit(uint16_t unit, char* out) {
 
 }  // namespace
 
-void AppendUtf16Le(std::string_view utf8, std::string* out) {
+void AppendUtf16Le(std::string_view utf8, std::string* out, Utf8Decoding decoding) {
   const size_t start = out->size();
   out->resize(start + 2 * utf8.size());
-  out->resize(start + EncodeUtf16Le(utf8, out->data() + start));
+  out->resize(start + EncodeUtf16Le(utf8, out->data() + start, decoding));
 }
 
-size_t EncodeUtf16Le(std::string_view utf8, char* const begin) {
+size_t EncodeUtf16Le(std::string_view utf8, char* const begin, Utf8Decoding decoding) {
   char* out = begin;
   size_t i = 0;
   while (i < utf8.size()) {
@@ -56,7 +56,9 @@ size_t EncodeUtf16Le(std::string_view utf8, char* const begin) {
       if ((byte & 0xC0) != 0x80) ThrowInvalidUtf8(utf8, i + k, "expected a continuation byte");
       code_point = (code_point << 6) | (byte & 0x3F);
     }
-    if (code_point < smallest) ThrowInvalidUtf8(utf8, i, "overlong encoding");
+    if (code_point < smallest && decoding == Utf8Decoding::kStrict) {
+      ThrowInvalidUtf8(utf8, i, "overlong encoding");
+    }
     if (code_point >= 0xD800 && code_point <= 0xDFFF) {
       ThrowInvalidUtf8(utf8, i, "surrogate code point");
     }

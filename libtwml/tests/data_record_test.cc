@@ -187,7 +187,16 @@ TEST(DecodeErrorTest, NamesTheFieldAndOffset) {
             "record 0: string length 4096 exceeds the 2 bytes left at byte 17");
   EXPECT_EQ(DecodeError(std::string("\x0e\x00", 2)),
             "record 0: truncated data: an i16 needs 2 bytes, 1 left at byte 1");
-  EXPECT_EQ(DecodeError(""), "record 0: truncated data: a byte needs 1 bytes, 0 left at byte 0");
+}
+
+TEST(DecodeTest, ZeroBytesAreAnEmptyRecordAsInTheOriginal) {
+  DecodeOptions options({}, {}, {7}, {8});
+  const DataRecord record = Decode("", options);
+  EXPECT_TRUE(record.binary.empty());
+  EXPECT_TRUE(record.continuous.empty());
+  ASSERT_EQ(record.labels.size(), 1u);
+  EXPECT_TRUE(std::isnan(record.labels[0]));
+  EXPECT_EQ(record.weights, (std::vector<double>{0.0}));
 }
 
 TEST(DecodeErrorTest, TensorsAreStrict) {

@@ -418,6 +418,26 @@ def test_isotonic_calibration_random_against_numpy():
     np.testing.assert_allclose(output, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_isotonic_calibration_is_bit_identical_to_the_original_interpolation(dtype):
+    # The original interpolates as ratio * (y_right - y_left) + y_left, ratio = (x - x_left) /
+    # (x_right - x_left), in the input's precision; the algebraically equal
+    # ratio * y_right + (1 - ratio) * y_left differs from it by 1-2 ulp on many of these inputs.
+    num_bins = 16
+    xs = np.sort(RNG.random(num_bins)).astype(dtype)
+    ys = np.sort(RNG.random(num_bins)).astype(dtype)
+    inputs = (xs[0] + RNG.random(500) * (xs[-1] - xs[0])).astype(dtype)
+    output = run(lambda: ops.isotonic_calibration(inputs[:, None], xs[None, :], ys[None, :]))[:, 0]
+    left = np.clip(np.searchsorted(xs, inputs, side="right") - 1, 0, num_bins - 2)
+    x_left, x_right, y_left, y_right = xs[left], xs[left + 1], ys[left], ys[left + 1]
+    ratio = (inputs - x_left) / (x_right - x_left)
+    expected = ratio * (y_right - y_left) + y_left
+    assert expected.dtype == dtype
+    np.testing.assert_array_equal(output, expected)
+    other_form = ratio * y_right + (dtype(1) - ratio) * y_left
+    assert np.any(other_form != expected)  # the inputs do tell the two forms apart
+
+
 @pytest.mark.parametrize(
     "input_, xs, ys, message",
     [

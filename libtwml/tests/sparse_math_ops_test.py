@@ -223,6 +223,23 @@ def test_max_norm_rejects_bad_input():
 # --- SparseBatchNorm ----------------------------------------------------------------------------
 
 
+def test_batch_norm_training_normalizes_with_the_batch_statistics():
+    # The original's case: means [0], variances [1], values [1, 3] at one fresh index, eps 0.
+    with tf.Graph().as_default():
+        means = tf.Variable([0.0], use_resource=False)
+        variances = tf.Variable([1.0], use_resource=False)
+        outputs = ops.sparse_batch_norm(
+            means, variances, tf.constant([0, 0], tf.int64), tf.constant([1.0, 3.0]), tf.constant(True),
+            input_size=1, epsilon=0.0,
+        )
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            updated_means, updated_variances, normalized = session.run(outputs)
+    np.testing.assert_array_equal(normalized, [-1.0, 1.0])
+    np.testing.assert_array_equal(updated_means, [2.0])
+    np.testing.assert_array_equal(updated_variances, [1.0])
+
+
 def test_batch_norm_welford_across_calls():
     size, eps = 4, 1e-3
     batches = [(RNG.integers(0, size, 7), RNG.normal(size=7).astype(np.float32)) for _ in range(3)]
@@ -240,8 +257,10 @@ def test_batch_norm_welford_across_calls():
                 _, _, normalized = session.run(
                     outputs, {indices: batch_indices, values: batch_values, is_training: True}
                 )
-                for i, (idx, v) in enumerate(zip(batch_indices, batch_values)):
+                for idx, v in zip(batch_indices, batch_values):
                     seen[idx].append(v)
+                # Every entry is normalized with the statistics after the whole batch.
+                for i, (idx, v) in enumerate(zip(batch_indices, batch_values)):
                     mean, var = np.mean(seen[idx]), np.var(seen[idx])
                     assert normalized[i] == pytest.approx((v - mean) / np.sqrt(var + eps), rel=1e-4, abs=1e-5)
             stored_means, stored_vars = session.run([means, variances])

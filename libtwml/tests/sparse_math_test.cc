@@ -190,6 +190,16 @@ TEST(SparseBatchNormTest, WelfordMatchesPopulationStatistics) {
   EXPECT_FLOAT_EQ(variances[0], (16 + 9 + 1 + 4 + 36) / 5.0f);
   EXPECT_FLOAT_EQ(normalized[0], 6 / std::sqrt(variances[0]));
   EXPECT_EQ(means[1], 0);  // untouched
+  // A batch updates the statistics first, then normalizes every entry with them.
+  {
+    std::vector<float> batch_means = {0}, batch_variances = {1}, out(2);
+    std::vector<int64_t> batch_counts = {0};
+    const std::vector<int64_t> indices = {0, 0};
+    const std::vector<float> values = {1, 3};
+    SparseBatchNorm(batch_means.data(), batch_variances.data(), batch_counts.data(), 1,
+                    indices.data(), values.data(), 2, 0.0f, out.data());
+    EXPECT_EQ(out, (std::vector<float>{-1, 1}));
+  }
   // Inference: no update, (v - mean) / sqrt(var + eps).
   const int64_t idx = 1;
   const float v = 3;

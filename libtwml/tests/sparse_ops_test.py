@@ -64,7 +64,7 @@ SIGNATURES = {
     "PartitionSparseTensorMod": (["indices", "values"], ["result"], ["T", "num_partitions", "output_types"]),
     "CompressSampleIds": (["input"], ["output"], ["T"]),
     "DecompressSampleIds": (["input"], ["output"], ["T"]),
-    "GetSubstrings": (["values"], ["substrings"], ["ValueType", "min_n", "max_n"]),
+    "GetSubstrings": (["values"], ["substrings"], ["ValueType", "min_n", "max_n", "unit"]),
 }
 
 
@@ -452,9 +452,9 @@ def test_sample_ids_reject_bad_input(op, values, message):
 # --- GetSubstrings ---------------------------------------------------------------------------
 
 
-def substrings_reference(word: bytes, min_n: int, max_n: int) -> bytes:
+def substrings_reference(word: bytes, min_n: int, max_n: int, unit: str = "byte") -> bytes:
     bracketed = b"<" + word + b">"
-    starts = [i for i, byte in enumerate(bracketed) if byte & 0xC0 != 0x80]
+    starts = [i for i, byte in enumerate(bracketed) if unit == "byte" or byte & 0xC0 != 0x80]
     bounds = starts + [len(bracketed)]
     grams = {word, bracketed}
     for k, start in enumerate(starts):
@@ -469,14 +469,19 @@ def test_get_substrings_matches_reference_on_random_words():
     words = ["".join(RNG.choice(alphabet, size=int(RNG.integers(0, 9)))).encode() for _ in range(60)]
     words = np.array(words, dtype=object).reshape(6, 10)
     for min_n, max_n in [(1, 1), (1, 3), (2, 4), (3, 6), (5, 20)]:
-        got = run(ops.get_substrings, words, min_n=min_n, max_n=max_n)
-        assert got.shape == (6, 10)
-        assert got.tolist() == [[substrings_reference(w, min_n, max_n) for w in row] for row in words]
+        for unit in ["byte", "character"]:
+            got = run(ops.get_substrings, words, min_n=min_n, max_n=max_n, unit=unit)
+            assert got.shape == (6, 10)
+            expected = [[substrings_reference(w, min_n, max_n, unit) for w in row] for row in words]
+            assert got.tolist() == expected
 
 
 def test_get_substrings_worked_examples():
-    got = run(lambda: ops.get_substrings(["where", "né", ""], min_n=3, max_n=3))
+    got = run(lambda: ops.get_substrings(["where", "né", ""], min_n=3, max_n=3, unit="character"))
     assert got.tolist() == [b"<wh;<where>;ere;her;re>;whe;where", "<né;<né>;né;né>".encode(), b";<>"]
+    # The original counts bytes: "né" is 6E C3 A9, and its 3-byte n-grams split é.
+    got = run(lambda: ops.get_substrings(["né"], min_n=3, max_n=3))
+    assert got.tolist() == [b"<n\xc3;<n\xc3\xa9>;n\xc3\xa9;\xc3\xa9>"]
     with tf.Graph().as_default():
         assert ops.get_substrings(tf.zeros([2, 3], tf.string), min_n=1, max_n=2).shape.as_list() == [2, 3]
 
@@ -490,7 +495,7 @@ def test_get_substrings_rejects_bad_attrs_and_huge_output():
         run(lambda: ops.get_substrings(["a"], min_n=4, max_n=3))
     with pytest.raises(
         tf.errors.InvalidArgumentError,
-        match="word #1 of values: the substrings of a 3000-byte word of 1..100000 characters "
+        match="word #1 of values: the substrings of a 3000-byte word of 1..100000 bytes "
         "take more than 4194304 bytes",
     ):
         run(lambda: ops.get_substrings(["ok", "x" * 3000], min_n=1, max_n=100000))

@@ -33,11 +33,18 @@ TEST(GetSubstringsTest, DuplicatesAppearOnce) {
   EXPECT_EQ(GetSubstrings("aaa", 2, 2), "<a;<aaa>;a>;aa;aaa");
 }
 
-TEST(GetSubstringsTest, CountsCharactersNotBytes) {
+TEST(GetSubstringsTest, CountsBytesByDefaultAsTheOriginal) {
+  // "né" is the bytes 6E C3 A9: 2-byte n-grams split é.
+  EXPECT_EQ(GetSubstrings("n\xc3\xa9", 2, 2),
+            "<n;<n\xc3\xa9>;n\xc3;n\xc3\xa9;\xa9>;\xc3\xa9");
+}
+
+TEST(GetSubstringsTest, CountsCharactersOnRequest) {
+  const SubstringUnit kChars = SubstringUnit::kCharacter;
   // "né": é is two bytes (C3 A9) but one character; bytes >= 0x80 sort after ASCII.
-  EXPECT_EQ(GetSubstrings("n\xc3\xa9", 2, 2), "<n;<n\xc3\xa9>;n\xc3\xa9;\xc3\xa9>");
+  EXPECT_EQ(GetSubstrings("n\xc3\xa9", 2, 2, kChars), "<n;<n\xc3\xa9>;n\xc3\xa9;\xc3\xa9>");
   // U+1F600 (4 bytes) and U+20AC (3 bytes) are one character each.
-  EXPECT_EQ(GetSubstrings("\xf0\x9f\x98\x80\xe2\x82\xac", 1, 1),
+  EXPECT_EQ(GetSubstrings("\xf0\x9f\x98\x80\xe2\x82\xac", 1, 1, kChars),
             "<;<\xf0\x9f\x98\x80\xe2\x82\xac>;>;\xe2\x82\xac;\xf0\x9f\x98\x80;"
             "\xf0\x9f\x98\x80\xe2\x82\xac");
 }
@@ -53,7 +60,8 @@ TEST(GetSubstringsTest, EmptyWord) {
 }
 
 TEST(GetSubstringsTest, StrayContinuationBytesStayWithThePrecedingCharacter) {
-  EXPECT_EQ(GetSubstrings("\x80" "a", 1, 1), "<\x80;<\x80" "a>;>;a;\x80" "a");
+  EXPECT_EQ(GetSubstrings("\x80" "a", 1, 1, SubstringUnit::kCharacter), "<\x80;<\x80" "a>;>;a;\x80" "a");
+  EXPECT_EQ(GetSubstrings("\x80" "a", 1, 1), "<;<\x80" "a>;>;a;\x80;\x80" "a");  // bytes
 }
 
 TEST(GetSubstringsTest, RejectsBadLengths) {
@@ -69,7 +77,7 @@ TEST(GetSubstringsTest, RefusesQuadraticOutput) {
   EXPECT_TRUE(GetSubstrings(word, 1, 2) == "<;<x;<" + word + ">;>;x;x>;xx;" + word);
   // ...but with every length its substrings would take about 3000^3 / 6 bytes.
   ExpectError(1, 1 << 20, std::string(3000, 'x'),
-              "the substrings of a 3000-byte word of 1..1048576 characters take more than "
+              "the substrings of a 3000-byte word of 1..1048576 bytes take more than "
               "4194304 bytes; lower max_n or shorten the word");
 }
 

@@ -120,7 +120,7 @@ def test_prediction_response_static_shape():
     "keys, values, message",
     [
         ([1, 2], np.zeros((3, 3), np.float32), "2 keys for 3 prediction columns"),
-        ([1, 2], np.zeros(3, np.float32), "2 keys for 1 prediction columns"),
+        ([], np.zeros(3, np.float32), "1-D values \\(one prediction per row\\) need a key"),
         ([1], np.zeros((1, 1, 1), np.float32), "values must be \\[batch, K\\] or \\[batch\\]"),
         ([1], np.float32(1), "values must be \\[batch, K\\] or \\[batch\\]"),
         ([[1]], np.zeros((1, 1), np.float32), "keys must be a vector"),

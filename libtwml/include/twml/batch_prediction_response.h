@@ -42,6 +42,8 @@ struct PredictionMatrix {
 // Row i gets continuousFeatures {keys[j]: values(i, j)} (when `values` has data) and tensors
 // {dense_keys[j]: dense[j].Row(i)}. The batch size is values.rows, else the common dim 0 of the
 // dense tensors. Throws twml::Error for mismatched keys, columns, batch sizes or tensor counts.
+// A key given twice is written once, as the original's writers do: a prediction key with its
+// last column's value, a tensor key (here and in the two encoders below) with its first tensor.
 std::string EncodeBatchPredictionResponse(const std::vector<int64_t>& keys,
                                           const PredictionMatrix& values,
                                           const std::vector<int64_t>& dense_keys,

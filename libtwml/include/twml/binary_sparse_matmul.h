@@ -60,8 +60,10 @@ void SparseMaxNorm(const float* max_values, float* updated, int64_t n, const int
 // index's mean and (population) variance with Welford's algorithm:
 //   count += 1; delta = v - mean; mean += delta / count;
 //   var = (var * (count - 1) + delta * (v - mean)) / count
-// and is then normalized with the updated statistics, as SparseMaxNorm uses its updated maximum.
-// A fresh index (count 0) therefore starts from its first value, whatever the variables held.
+// and, once the whole batch has updated them, every entry is normalized with its index's updated
+// statistics (the batch's, as the original: with means [0], variances [1], values [1, 3] at one
+// fresh index, the output is [-1, 1]). A fresh index (count 0) starts from its first value,
+// whatever the variables held.
 // Indices are validated before anything is written.
 void SparseBatchNorm(float* means, float* variances, int64_t* counts, int64_t n,
                      const int64_t* indices, const float* values, int64_t size, float epsilon,

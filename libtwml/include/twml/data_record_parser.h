@@ -22,8 +22,13 @@ namespace twml {
 //   Blob(int64_t id, std::string_view value)
 //   Tensor(int64_t id, RawTensor tensor)    SparseTensor(int64_t id, RawSparseTensor tensor)
 // Unknown field ids and type mismatches throw twml::Error (kThrift) naming field and offset.
+//
+// Zero bytes are an empty record, as the original decodes b"". (A record nested in a struct
+// whose bytes end before it reads as empty too; the enclosing struct then fails on its own
+// missing bytes, so truncated input is still an error.)
 template <typename Visitor>
 void ParseDataRecord(ThriftReader* reader, Visitor* visitor) {
+  if (reader->remaining() == 0) return;
   for (;;) {
     const size_t field_offset = reader->offset();
     const auto header = reader->ReadFieldHeader();

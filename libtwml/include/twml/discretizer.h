@@ -64,14 +64,16 @@ int64_t BinSearch(const T* xs, int64_t n, T val) {
 }
 
 // LINEAR mode (isotonic calibration): the same search, then linear interpolation between
-// (xs[left], ys[left]) and (xs[left + 1], ys[left + 1]) computed as the original did,
-// ratio * ys[left + 1] + (1 - ratio) * ys[left]. At either end, or between equal xs, ys[left].
+// (xs[left], ys[left]) and (xs[left + 1], ys[left + 1]) in T's precision, in the original's
+// form ratio * (ys[left + 1] - ys[left]) + ys[left], so results are bit-identical to it (the
+// algebraically equal ratio * ys[left + 1] + (1 - ratio) * ys[left] differs by 1-2 ulp). At
+// either end, or between equal xs, ys[left].
 template <typename T>
 T Interpolate(const T* xs, const T* ys, int64_t n, T val) {
   const int64_t left = BinSearch(xs, n, val);
   if (left == n - 1 || !(val > xs[0]) || xs[left] == xs[left + 1]) return ys[left];
   const T ratio = (val - xs[left]) / (xs[left + 1] - xs[left]);
-  return ratio * ys[left + 1] + (1 - ratio) * ys[left];
+  return ratio * (ys[left + 1] - ys[left]) + ys[left];
 }
 
 // The calibration of MDL and the percentile discretizers: feature j's boundaries are

@@ -35,15 +35,16 @@ struct HashedEntry {
   uint8_t type;   // HashedFeatureType
 };
 
-// FeatureId(name) of recently seen names: sparse-continuous value names (topics, languages...)
-// repeat across the records of a batch, and a lookup here costs a fraction of the UTF-16
-// conversion and MurmurHash3 of FeatureId. A direct-mapped table of short names.
+// FeatureId(name) of recently seen names found in data, decoded as the original did
+// (Utf8Decoding::kOriginal): sparse-continuous value names (topics, languages...) repeat across
+// the records of a batch, and a lookup here costs a fraction of the UTF-16 conversion and
+// MurmurHash3 of FeatureId. A direct-mapped table of short names.
 class FeatureIdCache {
  public:
-  // FeatureId(name); throws as FeatureId does (failures are not cached).
+  // FeatureId(name, kOriginal); throws as FeatureId does (failures are not cached).
   int64_t Get(std::string_view name) {
     const size_t size = name.size();
-    if (size > kMaxName) return FeatureId(name);
+    if (size > kMaxName) return FeatureId(name, Utf8Decoding::kOriginal);
     // Names of up to 16 bytes are their first and last (up to) 8 bytes and their size.
     uint64_t head = 0, tail = 0;
     if (size >= 8) {
@@ -55,7 +56,7 @@ class FeatureIdCache {
     const uint64_t mixed = (head ^ (tail * 0xC2B2AE3D27D4EB4FULL) ^ size) * 0x9E3779B97F4A7C15ULL;
     Slot& slot = slots_[mixed >> (64 - kSlotBits)];
     if (slot.head == head && slot.tail == tail && slot.size == size) return slot.id;
-    const int64_t id = FeatureId(name);
+    const int64_t id = FeatureId(name, Utf8Decoding::kOriginal);
     slot = {head, tail, size, id};
     return id;
   }
@@ -93,6 +94,22 @@ class HashedColumns {
   // FeatureId of sparse-continuous value names, for the whole batch.
   FeatureIdCache feature_ids;
 
+  // The index of the entry at or after `begin` with this type and id (and key, when
+  // `match_key`), or -1.
+  int64_t Find(size_t begin, uint8_t type, int64_t id, int64_t key, bool match_key) const {
+    for (size_t i = begin; i < size_; ++i) {
+      if (types_[i] == static_cast<int8_t>(type) && ukeys_[i] == id && (!match_key || keys_[i] == key)) {
+        return static_cast<int64_t>(i);
+      }
+    }
+    return -1;
+  }
+  // Replaces the key and value of entry `index`.
+  void Set(size_t index, int64_t key, double value) {
+    keys_[index] = key;
+    values_[index] = static_cast<float>(value);
+  }
+
   // Appends an entry; a Reserve must have made room for it.
   void Append(int64_t ukey, int64_t key, double value, uint8_t type) {
     ukeys_[size_] = ukey;
@@ -115,14 +132,17 @@ class HashedColumns {
   size_t capacity_ = 0;
 };
 
-// A decoded, hashed record. Only features in the keep map become entries, in wire order:
+// A decoded, hashed record. Only features in the keep map become entries, in wire order, each
+// key once (a repeated key keeps its first place and, for maps, its last value; see
+// repeated_keys.h):
 //   binary             key = id                           value 1
 //   continuous         key = id                           value (NaN skipped)
 //   discrete           key = MixDiscreteIdAndValue(id, v)  value 1
 //   string             key = MixStringIdAndValue(id, s)    value 1
 //   sparse binary      key = MixStringIdAndValue(id, s)    value 1, one entry per name
-//   sparse continuous  key = FeatureId(name) (decode_mode 0) or MixStringIdAndValue(id, name)
-//                      (decode_mode 1), value v, one entry per name (NaN skipped)
+//   sparse continuous  key = FeatureId(name) (decode_mode 0, names decoded as the original
+//                      does, see Utf8Decoding) or MixStringIdAndValue(id, name) (decode_mode 1),
+//                      value v, one entry per name (NaN skipped, after its name is hashed)
 // Labels and weights come only from binary and continuous features that are not kept.
 // Blobs are skipped; tensors are kept as views into the serialized bytes.
 //

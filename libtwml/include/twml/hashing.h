@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "twml/utf16.h"
+
 namespace twml {
 
 // The 64-bit id of a feature name: the first 8 bytes (little-endian, signed) of
@@ -13,8 +15,8 @@ namespace twml {
 // its first byte hashes in two stages: the prefix before the first '#' is hashed, and its h1
 // (8 little-endian bytes) followed by the UTF-16LE suffix after the '#' is hashed again.
 // Equals Guava's murmur3_128(0).hashUnencodedChars(name).asLong() for names without '#'.
-// Throws twml::Error for invalid UTF-8 (see AppendUtf16Le).
-int64_t FeatureId(std::string_view utf8_name);
+// Throws twml::Error for invalid UTF-8 (see AppendUtf16Le; `decoding` says which UTF-8 is valid).
+int64_t FeatureId(std::string_view utf8_name, Utf8Decoding decoding = Utf8Decoding::kStrict);
 
 // Key of a discrete feature's value: id XOR ((17 + value) * 2654435761), wrapping in 64 bits.
 inline int64_t MixDiscreteIdAndValue(int64_t id, int64_t value) {

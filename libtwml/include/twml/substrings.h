@@ -1,4 +1,4 @@
-// GetSubstrings: the character n-grams of a word, fastText style (reference §5.10).
+// GetSubstrings: the n-grams of a word, fastText style (reference §5.10).
 #ifndef TWML_SUBSTRINGS_H_
 #define TWML_SUBSTRINGS_H_
 
@@ -17,12 +17,22 @@ constexpr size_t kMaxSubstringBytes = size_t{1} << 22;
 // Throws twml::Error unless 1 <= min_n <= max_n.
 void CheckSubstringLengths(int64_t min_n, int64_t max_n);
 
-// The set {word, "<word>", every substring of "<word>" of min_n..max_n characters}, sorted
-// bytewise and joined by ';'. A character is a byte that is not a UTF-8 continuation byte
-// (10xxxxxx) together with the continuation bytes after it, so substrings never split a
-// multi-byte character; bytes are not otherwise validated. Throws twml::Error for bad lengths
-// (CheckSubstringLengths) or when the substrings would exceed kMaxSubstringBytes.
-std::string GetSubstrings(std::string_view word, int64_t min_n, int64_t max_n);
+// What an n-gram's n counts.
+enum class SubstringUnit {
+  // Bytes, as the original: an n-gram of a non-ASCII word may split a UTF-8 character. Models
+  // trained on the original's tokens need these.
+  kByte,
+  // Characters: a byte that is not a UTF-8 continuation byte (10xxxxxx) together with the
+  // continuation bytes after it, so no n-gram splits a multi-byte character; bytes are not
+  // otherwise validated.
+  kCharacter,
+};
+
+// The set {word, "<word>", every substring of "<word>" of min_n..max_n units}, sorted bytewise
+// and joined by ';'. Throws twml::Error for bad lengths (CheckSubstringLengths) or when the
+// substrings would exceed kMaxSubstringBytes.
+std::string GetSubstrings(std::string_view word, int64_t min_n, int64_t max_n,
+                          SubstringUnit unit = SubstringUnit::kByte);
 
 }  // namespace twml
 
