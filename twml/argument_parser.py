@@ -9,6 +9,7 @@ Twitter-internal flags that this build accepts for compatibility but cannot hono
 """
 
 import argparse
+import logging
 import sys
 import tempfile
 from operator import attrgetter
@@ -72,6 +73,13 @@ UNSUPPORTED_PARAMS: Tuple[Tuple[str, str, Any, str], ...] = (
 _UNSUPPORTED_DEFAULTS = {dest: default for dest, _, default, _ in UNSUPPORTED_PARAMS}
 
 _VERBOSITY_LEVELS = {"debug": 0, "info": 1, "warn": 2, "warning": 2, "error": 3}
+
+#: The ``--verbosity`` names and their (Python / tf.logging) levels, as the original.
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARN, "error": logging.ERROR}
+
+#: The two values of ``--feature_importance.algorithm`` (twml.contrib.feature_importances).
+SERIAL = "serial"
+TREE = "tree"
 
 _SUBCOMMAND_ORDER_HELP = (
     "Note: the learning-rate-decay sub-command ({names}) is a positional argument: it and its own "

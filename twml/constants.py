@@ -1,7 +1,9 @@
 """twml.constants: the named values twml's ops and builders take.
 
 The original re-exported these from a private package; the values follow the ops they configure
-(reference §5.2, §5.6). The ZooKeeper constants of the original are internal and not provided.
+(reference §5.2, §5.6). The ZooKeeper constants of the original pointed at Twitter's internal
+ZooKeeper; here they are plain defaults that a user may override before calling
+``twml.dataset.zookeeper_ordered_dataset`` / ``cx_zk_path``.
 """
 
 #: Hashed decoding of sparse-continuous value names (the decode ops' ``decode_mode`` attr):
@@ -11,6 +13,11 @@ HASH_VALNAME = 0
 HASH_FNAME_AND_VALNAME = 1
 DECODE_MODES = {"hash_valname": HASH_VALNAME, "hash_fname_and_valname": HASH_FNAME_AND_VALNAME}
 DEFAULT_DECODE_MODE = HASH_VALNAME
+
+#: ZooKeeper connection string of ``zookeeper_ordered_dataset`` (host:port[,host:port...]).
+DEFAULT_ZOOKEEPER_HOST = "localhost:2181"
+#: The znode under which ``cx_zk_path`` puts the shared file counters.
+DEFAULT_ZOOKEEPER_BASE_ZNODE = "/twml"
 
 
 class HashingDiscretizerOptions:
@@ -27,8 +34,9 @@ class HashingDiscretizerOptions:
 #: PlaceholderInitializer registers; the Trainer feeds them once, at variable initialisation.
 TWML_INIT_FEED_KEY = "TWML_INIT_FEED_COLLECTION"
 
-#: The graph collections of ``twml.contrib.layers.MaskLayer``'s pruning masks (one ``[units]``
+#: The graph collections (the original's names) of ``twml.contrib.layers.MaskLayer``'s and
+#: ``twml.contrib.pruning.apply_mask``'s pruning masks (one ``[units]``
 #: variable each) and of their batch-broadcast copies, whose gradients are the Fisher signal
 #: ``twml.optimizers.PruningOptimizer`` prunes by.
-MASK_COLLECTION = "pruning_masks"
-MASK_EXTENDED_COLLECTION = "pruning_mask_extended"
+MASK_COLLECTION = "pruning/masks"
+MASK_EXTENDED_COLLECTION = "pruning/masks_extended"

@@ -31,7 +31,8 @@ MetricFn = Callable[[Dict[str, tf.Tensor], tf.Tensor, Optional[tf.Tensor]], Dict
 
 __all__ = [
     "CLAMP_EPSILON", "DEFAULT_BINARY_CLASS_METRICS", "SUPPORTED_BINARY_CLASS_METRICS",
-    "total_weight", "num_samples", "ctr", "predicted_ctr", "prediction_std_dev", "rce", "nrce", "arce",
+    "total_weight", "num_samples", "total_weight_metric", "num_samples_metric", "ce", "PERCENTILES",
+    "ctr", "predicted_ctr", "prediction_std_dev", "rce", "nrce", "arce",
     "arce_original", "deprecated_nrce", "deprecated_arce", "deprecated_arce_original", "lolly_nrce",
     "metric_std_err", "rce_transform", "rce_metric", "rce_std_err", "accuracy", "precision", "recall",
     "false_positives", "false_negatives", "true_positives", "true_negatives", "precision_at_percentiles",
@@ -142,6 +143,20 @@ def num_samples(labels: TensorLike, predictions: TensorLike, weights: Optional[T
         return _register(tf.identity(total), update_op, metrics_collections, updates_collections)
 
 
+#: The original's names of :func:`total_weight` and :func:`num_samples`.
+total_weight_metric = total_weight
+num_samples_metric = num_samples
+
+
+def ce(p_true: TensorLike, p_est: Optional[TensorLike] = None) -> tf.Tensor:
+    """Element-wise binary cross entropy ``-(p_true·ln p_est + (1 - p_true)·ln(1 - p_est))``, natural log,
+    no clipping; ``p_est`` defaults to ``p_true`` (the entropy of a Bernoulli(p_true)). Same shape and
+    dtype as the inputs."""
+    p_true = tf.convert_to_tensor(p_true)
+    p_est = p_true if p_est is None else tf.convert_to_tensor(p_est, dtype=p_true.dtype)
+    return _binary_ce(p_est, p_true)
+
+
 def ctr(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
         metrics_collections: Collections = None, updates_collections: Collections = None,
         name: Optional[str] = None) -> MetricOps:
@@ -187,8 +202,11 @@ def prediction_std_dev(labels: TensorLike, predictions: TensorLike, weights: Opt
 def rce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
         normalize: bool = False, arce: bool = False, up_weight: bool = True,
         metrics_collections: Collections = None, updates_collections: Collections = None,
-        name: Optional[str] = None) -> MetricOps:
+        name: Optional[str] = None, deprecated_rce: bool = False) -> MetricOps:
     """Relative cross entropy in percent (float32 scalar), optionally with normalised predictions.
+
+    ``deprecated_rce=True`` computes the normaliser from the current batch only (the original's
+    deprecated variants, as ``deprecated_nrce`` / ``deprecated_arce``) instead of the running totals.
 
     Accumulators (float32): P = Σ w·y, L = Σ w·CE(clip(p'), y), W = Σ w (and Q = Σ w·p when normalising);
     value = ``100·(1 − (L/W) / CE(P/W, P/W))`` where clip clamps to [CLAMP_EPSILON, 1 − CLAMP_EPSILON].
@@ -204,7 +222,7 @@ def rce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLik
 
     Normaliser divisions are ``divide_no_nan`` (a degenerate batch gives a = 0 or b = 0 instead of NaN).
     """
-    return _rce_impl(labels, predictions, weights, normalize, arce, up_weight, running=True,
+    return _rce_impl(labels, predictions, weights, normalize, arce, up_weight, running=not deprecated_rce,
                      metrics_collections=metrics_collections, updates_collections=updates_collections,
                      name=name, default_name="rce")
 
@@ -351,15 +369,19 @@ def lolly_nrce(labels: TensorLike, predictions: TensorLike, weights: Optional[Te
 # standard error by the delta method
 
 
-def rce_transform(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike]) -> tf.Tensor:
-    """Per-sample statistics for RCE: ``[N, 3]`` float64 rows (w·CE(clip(p), y), w·y, w); inputs flattened."""
-    y, p, w = _flat_inputs(labels, predictions, weights, tf.float64)
+def rce_transform(outputs: TensorLike, labels: TensorLike, weights: Optional[TensorLike]) -> tf.Tensor:
+    """Per-sample statistics for RCE: ``[N, 3]`` float64 rows (w·CE(clip(p), y), w·y, w); inputs flattened.
+
+    The predictions (``outputs``) come first, as in the original (``metric_std_err`` calls
+    ``transform(predictions, labels, weights)``).
+    """
+    y, p, w = _flat_inputs(labels, outputs, weights, tf.float64)
     return tf.stack([w * _binary_ce(_clip(p), y), w * y, w], axis=1)
 
 
-def rce_metric(totals: tf.Tensor) -> tf.Tensor:
+def rce_metric(aggregates: tf.Tensor) -> tf.Tensor:
     """RCE (%) from the column sums of ``rce_transform`` (a float64 ``[3]`` tensor)."""
-    return _rce_from_totals(totals[0], totals[1], totals[2])
+    return _rce_from_totals(aggregates[0], aggregates[1], aggregates[2])
 
 
 def metric_std_err(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
@@ -368,12 +390,13 @@ def metric_std_err(labels: TensorLike, predictions: TensorLike, weights: Optiona
                    name: Optional[str] = None) -> MetricOps:
     """Delta-method standard error of a metric that is a function of per-sample sums (float64 scalar).
 
-    ``transform(labels, predictions, weights)`` must return ``[N, k]`` float64 per-sample vectors f with a
+    ``transform(predictions, labels, weights)`` (predictions first, as the original) must return
+    ``[N, k]`` float64 per-sample vectors f with a
     static k; ``metric(F)`` maps the sum F = Σ f (shape ``[k]``) to the metric. The state is n (sample count),
     F and F2 = Σ f fᵀ; the value is ``sqrt(∇Mᵀ (F2 − F Fᵀ/n) ∇M)`` with ∇M = ∂metric/∂F from ``tf.gradients``.
     """
     with tf.variable_scope(name, "metric_std_err", (labels, predictions, weights)):
-        stats = tf.cast(transform(labels, predictions, weights), tf.float64)
+        stats = tf.cast(transform(predictions, labels, weights), tf.float64)
         k = stats.shape[-1].value if hasattr(stats.shape[-1], "value") else stats.shape[-1]
         if k is None:
             raise ValueError("metric_std_err: transform must return a static last dimension")
@@ -407,6 +430,8 @@ def rce_std_err(labels: TensorLike, predictions: TensorLike, weights: Optional[T
 # thin wrappers around tf.metrics (weights are aligned to the labels' shape first)
 
 PERCENTILE_THRESHOLDS = [float(t) for t in np.linspace(0.0, 1.0, 101)]
+#: The 101 thresholds of the ``*_at_percentiles`` metrics, as the original's float32 array.
+PERCENTILES = np.linspace(0, 1, 101, dtype=np.float32)
 
 
 def _tf_metric(tf_fn: Callable, default_name: str, **extra: Any) -> Callable[..., MetricOps]:

@@ -386,16 +386,16 @@ def list_files_by_datetime(
     return sorted(files) if sort else files
 
 
-def touch_file_in_dir(directory: str, file_name: str) -> None:
-    """Creates an empty ``directory/file_name`` (and directory), e.g. a marker file."""
+def touch_file_in_dir(directory: str, filename: str) -> None:
+    """Creates an empty ``directory/filename`` (and directory), e.g. a marker file."""
     tf.io.gfile.makedirs(directory)
-    with tf.io.gfile.GFile(os.path.join(directory, file_name), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(directory, filename), "w") as f:
         f.write("")
 
 
-def file_exist_in_dir(directory: str, file_name: str) -> bool:
-    """Whether ``directory/file_name`` exists."""
-    return tf.io.gfile.exists(os.path.join(directory, file_name))
+def file_exist_in_dir(directory: str, filename: str) -> bool:
+    """Whether ``directory/filename`` exists."""
+    return tf.io.gfile.exists(os.path.join(directory, filename))
 
 
 def copy_recursive(src: str, dst: str, overwrite: bool = False) -> None:
@@ -414,10 +414,21 @@ def copy_recursive(src: str, dst: str, overwrite: bool = False) -> None:
             tf.io.gfile.copy(os.path.join(root, name), os.path.join(target, name), overwrite=overwrite)
 
 
-def copy_to_local(remote: str, local: str, overwrite: bool = False) -> str:
-    """Copies a (remote) file or directory to a local path; returns the local path."""
-    copy_recursive(remote, local, overwrite=overwrite)
-    return local
+def copy_to_local(remote: str, local: str, filename: str, overwrite: bool = False) -> str:
+    """Copies ``remote/filename`` (a file or a directory tree) to ``local/filename``.
+
+    Args:
+      remote: the source directory (any tf.io.gfile file system).
+      local: the destination directory (created if missing).
+      filename: the name of the file or directory inside both.
+      overwrite: replace existing destination files (else an existing file is an error).
+
+    Returns:
+      the destination path ``local/filename``.
+    """
+    destination = os.path.join(local, filename)
+    copy_recursive(os.path.join(remote, filename), destination, overwrite=overwrite)
+    return destination
 
 
 def delete_file_or_dir(path: str) -> None:
@@ -438,15 +449,23 @@ def copy_phase_inputs(init_dir: str, dest_dir: str) -> None:
 # --- Checkpoints ---------------------------------------------------------------------------------
 
 
-def get_checkpoint_variable_names(model_dir: str, exclude_list: Optional[Sequence[str]] = None) -> List[str]:
+def get_checkpoint_variable_names(
+    model_dir: str, exclude_var_names: Optional[Sequence[str]] = None, exclude_scopes: Optional[Sequence[str]] = None
+) -> List[str]:
     """Names of the variables of the latest checkpoint of model_dir (or of a checkpoint prefix).
 
     Args:
       model_dir: a directory with a ``checkpoint`` file, or a checkpoint prefix.
-      exclude_list: names left out.
+      exclude_var_names: names left out.
+      exclude_scopes: variables under these scopes (``scope/...``) are left out.
     """
-    exclude = set(exclude_list or ())
-    return [name for name, _ in tf.train.list_variables(model_dir) if name not in exclude]
+    exclude = set(exclude_var_names or ())
+    scopes = tuple(scope.rstrip("/") + "/" for scope in exclude_scopes or ())
+    return [
+        name
+        for name, _ in tf.train.list_variables(model_dir)
+        if name not in exclude and not (scopes and name.startswith(scopes))
+    ]
 
 
 def get_init_map(
@@ -488,7 +507,7 @@ def get_init_map(
 
 
 def get_scope_dict(
-    init_dir: str, incoming_scope: str, current_scope: str, model_name: Optional[str] = None
+    init_dir: str, incoming_scope_name: str, current_scope_name: str, model_name: Optional[str] = None
 ) -> Dict[str, str]:
     """Map of a checkpoint's variables under incoming_scope to the same names under current_scope.
 
@@ -496,16 +515,16 @@ def get_scope_dict(
 
     Args:
       init_dir: checkpoint directory (or prefix).
-      incoming_scope: the scope of the variables in the checkpoint, e.g. ``"model"``.
-      current_scope: the scope they get in the new graph, e.g. ``"tower/model"``.
+      incoming_scope_name: the scope of the variables in the checkpoint, e.g. ``"model"``.
+      current_scope_name: the scope they get in the new graph, e.g. ``"tower/model"``.
       model_name: a checkpoint name inside init_dir (e.g. ``"model.ckpt-100"``); default the latest.
 
     Returns:
       dict checkpoint name -> new name, for every variable under incoming_scope.
     """
     checkpoint = init_dir if model_name is None else os.path.join(init_dir, model_name)
-    incoming = incoming_scope.rstrip("/") + "/"
-    current = current_scope.rstrip("/") + "/" if current_scope else ""
+    incoming = incoming_scope_name.rstrip("/") + "/"
+    current = current_scope_name.rstrip("/") + "/" if current_scope_name else ""
     return {
         name: current + name[len(incoming) :]
         for name in get_checkpoint_variable_names(checkpoint)
@@ -648,6 +667,107 @@ def do_every_n_steps(action: Callable[[], Any], num_steps: int) -> tf.Operation:
 
     return tf.cond(tf.equal(tf.math.floormod(global_step, num_steps), 0), run_action, lambda: tf.constant(False)).op
 
+
+
+# --- The original's private helpers that util re-exported ------------------------------------------
+
+
+def is_string(value: Any) -> bool:
+    """Whether ``value`` is a ``str`` or ``bytes``."""
+    return isinstance(value, (str, bytes))
+
+
+def fixed_length_tensor(
+    segment_ids: Any, values: Any, pad_value: Any, max_length: int = -1, batch_size: Any = None
+) -> tf.Tensor:
+    """A dense ``[batch, L]`` tensor of a ragged batch given as sorted row ids and values.
+
+    Row ``r`` holds, in order, the values whose segment id is ``r``, padded with ``pad_value`` and
+    truncated to ``L`` columns (the ``FixedLengthTensor`` / ``FixedLengthTensorV2`` ops).
+
+    Args:
+      segment_ids: int32/int64 ``[n]``, non-decreasing row of each value.
+      values: int32/int64/string ``[n]``.
+      pad_value: scalar of the values' dtype.
+      max_length: ``L``; negative for the longest row.
+      batch_size: None: rows = last segment id + 1; else an int64 scalar (rows without values are
+        all padding).
+
+    Returns:
+      ``[batch, L]`` tensor of the values' dtype.
+    """
+    import libtwml
+
+    values = tf.convert_to_tensor(values)
+    pad_value = tf.convert_to_tensor(pad_value, dtype=values.dtype)
+    if batch_size is None:
+        return libtwml.ops.fixed_length_tensor(segment_ids, values, pad_value, max_length=int(max_length))
+    return libtwml.ops.fixed_length_tensor_v2(
+        segment_ids, values, pad_value, tf.cast(batch_size, tf.int64), max_length=int(max_length)
+    )
+
+
+def batch_apply(fn: Callable[[Any], Any], inputs: Any, dtype: Any = None) -> tf.Tensor:
+    """Applies ``fn`` to each element of ``inputs`` along the first dimension (a ``tf.while_loop``,
+    through ``tf.map_fn``) and stacks the results.
+
+    Args:
+      fn: element -> tensor; an element is ``inputs[i]`` (or a tuple of ``x[i]`` for a tuple of inputs).
+      inputs: a tensor ``[n, ...]`` or a tuple of tensors with the same first dimension.
+      dtype: the result's dtype (or structure of dtypes) when it differs from the inputs'.
+
+    Returns:
+      ``[n, ...]`` stacked results.
+    """
+    return tf.map_fn(fn, inputs, dtype=dtype)
+
+
+def boolean_mask(features: Any, mask: Any, name: Optional[str] = None) -> Any:
+    """The rows of a tensor, or of each tensor of a dict / list / tuple, where ``mask`` is true.
+
+    Args:
+      features: a tensor ``[batch, ...]`` or a dict/list/tuple of them.
+      mask: bool ``[batch]``.
+      name: name scope.
+
+    Returns:
+      the same structure with ``[kept, ...]`` tensors.
+    """
+    mask = tf.cast(mask, tf.bool)
+    with tf.name_scope(name or "boolean_mask"):
+        if isinstance(features, dict):
+            return {k: tf.boolean_mask(v, mask) for k, v in features.items()}
+        if isinstance(features, (list, tuple)):
+            return type(features)(tf.boolean_mask(v, mask) for v in features)
+        return tf.boolean_mask(features, mask)
+
+
+def preprocess_feature_regex(feature_regex: Any) -> Any:
+    """Anchors feature-name regexes so that they match **whole** names (as FeatureConfigBuilder does).
+
+    Args:
+      feature_regex: a regex string, or a list of them.
+
+    Returns:
+      ``"^(?:regex)$"`` (a list of them for a list); an already anchored regex is kept.
+    """
+    if isinstance(feature_regex, (list, tuple)):
+        return [preprocess_feature_regex(regex) for regex in feature_regex]
+    regex = feature_regex.decode() if isinstance(feature_regex, bytes) else str(feature_regex)
+    if regex.startswith("^") and regex.endswith("$"):
+        return regex
+    return "^(?:%s)$" % regex
+
+
+def __getattr__(name: str) -> Any:
+    # OPLIB (the loaded op library) and CLIB are resolved on first use, like libtwml's own attributes.
+    if name == "OPLIB":
+        return libtwml.OPLIB
+    if name == "CLIB":
+        from twml.compat import CLIB
+
+        return CLIB
+    raise AttributeError("module 'twml.util' has no attribute %r" % name)
 
 __all__ = [
     "HASHING_PRIME",

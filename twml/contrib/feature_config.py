@@ -124,6 +124,11 @@ class ImageConfig(NamedTuple):
     default_image: Optional[bytes]
 
 
+#: The original's names of these records (its private v2 feature-config module's named tuples).
+FeatureGroupExtractionConfig = DenseGroupConfig
+TensorExtractionConfig = DenseFeatureConfig
+ImageExtractionConfig = ImageConfig
+
 #: Element types a tensor feature can be decoded to (and stored as), by the core's type names.
 TENSOR_DTYPES = ("float32", "float64", "int32", "int64", "int8", "uint8", "bool")
 #: Output types of extract_image.
@@ -250,6 +255,73 @@ def _make_calibrator(config: SparseExtractionConfig) -> Any:
     )
 
 
+def extract_v2_features(record: Any, config: "FeatureConfig") -> Dict[str, Any]:
+    """The v2 feature dict of a decoded batch (see :meth:`FeatureConfig.get_parse_fn`).
+
+    Args:
+      record: a decoded ``twml.readers.DataRecord`` / ``BatchPredictionRequest`` of ``config``.
+      config: the v2 FeatureConfig.
+
+    Returns:
+      dict output name -> tensor (hashed sparse outputs, dense groups, dense features, tensors,
+      images) plus ``weights`` float32 ``[batch, 1]``.
+    """
+    import libtwml
+    from twml import util
+
+    group_getters = {
+        "BINARY": libtwml.ops.get_binary_group_as_tensor,
+        "CONTINUOUS": libtwml.ops.get_continuous_group_as_tensor,
+        "DISCRETE": libtwml.ops.get_discrete_group_as_tensor,
+        "STRING": libtwml.ops.get_string_group_as_tensor,
+    }
+    getters = {
+        "BINARY": libtwml.ops.get_binary_as_tensor,
+        "CONTINUOUS": libtwml.ops.get_continuous_as_tensor,
+        "DISCRETE": libtwml.ops.get_discrete_as_tensor,
+        "STRING": libtwml.ops.get_string_as_tensor,
+    }
+    batch_size = record.batch_size
+    features: Dict[str, Any] = {}
+    for sparse in config.sparse_extraction_configs:
+        by_type: Dict[str, List[int]] = {t.lower() + "_keep_features": [] for t in SPARSE_TYPES}
+        for _, id_, type_name in sparse.features:
+            by_type[type_name.lower() + "_keep_features"].append(id_)
+        ids, keys, values = libtwml.ops.get_hashed_features_as_sparse_tensor_v2(
+            record.handle,
+            keep_features=[id_ for _, id_, _ in sparse.features],
+            keep_codes=[0] * len(sparse.features),
+            decode_mode=config.decode_mode,
+            **by_type,
+        )
+        columns = util.limit_bits(keys, sparse.hash_space_bits)
+        tensor = tf.SparseTensor(
+            indices=tf.stack([ids, columns], axis=1),
+            values=values,
+            dense_shape=tf.stack([batch_size, tf.constant(1 << sparse.hash_space_bits, tf.int64)]),
+        )
+        features[sparse.output_name] = tf.sparse.reorder(tensor)
+    for group in config.dense_group_configs:
+        value = group_getters[group.type_filter](
+            record.handle,
+            feature_ids=[id_ for _, id_, _ in group.features],
+            default_value=group.default_value,
+        )
+        value.set_shape([None, len(group.features)])
+        features[group.output_name] = value
+    for dense in config.dense_feature_configs:
+        value = getters[dense.feature_type](
+            record.handle, feature_id=dense.feature_id, default_value=dense.default_value
+        )
+        features[dense.feature_name] = tf.reshape(value, [-1] + list(dense.expected_shape))
+    for tensor_config in config.tensor_configs:
+        features[tensor_config.feature_name] = _parse_tensor(record.handle, tensor_config)
+    for image in config.image_configs:
+        features[image.feature_name] = _parse_image(record.handle, batch_size, image)
+    features["weights"] = record.weights
+    return features
+
+
 class FeatureConfig:
     """What a v2 parse function extracts. Built by :class:`FeatureConfigBuilder`.
 
@@ -349,61 +421,11 @@ class FeatureConfig:
           A discretizing sparse output is the raw hashed SparseTensor, like any other.
           labels: float32 ``[batch, n_labels]``, 0.0 for a missing label.
         """
-        import libtwml
-        from twml import readers, util
-
-        group_getters = {
-            "BINARY": libtwml.ops.get_binary_group_as_tensor,
-            "CONTINUOUS": libtwml.ops.get_continuous_group_as_tensor,
-            "DISCRETE": libtwml.ops.get_discrete_group_as_tensor,
-            "STRING": libtwml.ops.get_string_group_as_tensor,
-        }
-        getters = {
-            "BINARY": libtwml.ops.get_binary_as_tensor,
-            "CONTINUOUS": libtwml.ops.get_continuous_as_tensor,
-            "DISCRETE": libtwml.ops.get_discrete_as_tensor,
-            "STRING": libtwml.ops.get_string_as_tensor,
-        }
+        from twml import readers
 
         def parse(serialized: tf.Tensor) -> Tuple[Dict[str, Any], tf.Tensor]:
             record = readers.DataRecord(serialized, self)
-            batch_size = record.batch_size
-            features: Dict[str, Any] = {}
-            for sparse in self.sparse_extraction_configs:
-                by_type: Dict[str, List[int]] = {t.lower() + "_keep_features": [] for t in SPARSE_TYPES}
-                for _, id_, type_name in sparse.features:
-                    by_type[type_name.lower() + "_keep_features"].append(id_)
-                ids, keys, values = libtwml.ops.get_hashed_features_as_sparse_tensor_v2(
-                    record.handle,
-                    keep_features=[id_ for _, id_, _ in sparse.features],
-                    keep_codes=[0] * len(sparse.features),
-                    decode_mode=self.decode_mode,
-                    **by_type,
-                )
-                columns = util.limit_bits(keys, sparse.hash_space_bits)
-                tensor = tf.SparseTensor(
-                    indices=tf.stack([ids, columns], axis=1),
-                    values=values,
-                    dense_shape=tf.stack([batch_size, tf.constant(1 << sparse.hash_space_bits, tf.int64)]),
-                )
-                features[sparse.output_name] = tf.sparse.reorder(tensor)
-            for group in self.dense_group_configs:
-                features[group.output_name] = group_getters[group.type_filter](
-                    record.handle,
-                    feature_ids=[id_ for _, id_, _ in group.features],
-                    default_value=group.default_value,
-                )
-            for dense in self.dense_feature_configs:
-                value = getters[dense.feature_type](
-                    record.handle, feature_id=dense.feature_id, default_value=dense.default_value
-                )
-                features[dense.feature_name] = tf.reshape(value, [-1] + list(dense.expected_shape))
-            for tensor_config in self.tensor_configs:
-                features[tensor_config.feature_name] = _parse_tensor(record.handle, tensor_config)
-            for image in self.image_configs:
-                features[image.feature_name] = _parse_image(record.handle, batch_size, image)
-            features["weights"] = record.weights
-            return features, record.labels
+            return extract_v2_features(record, self), record.labels
 
         return parse
 

@@ -67,6 +67,10 @@ class PlaceholderInitializer(tf.keras.initializers.Initializer):
         return {"shape": list(self.shape), "dtype": self.dtype.name}
 
 
+#: The original's function-style name of :class:`PartitionConstant` (the same class).
+partition_constant_initializer = PartitionConstant
+
+
 def get_init_feed_dict() -> Dict[Any, Any]:
     """``{placeholder: value}`` of every PlaceholderInitializer in the default graph."""
     return dict(tf.get_collection(TWML_INIT_FEED_KEY))

@@ -1,5 +1,6 @@
 """twml.layers: twml's graph-mode layers (reference §6)."""
 
+from twml.layers import batch_prediction_tensor_writer, batch_prediction_writer  # noqa: F401
 from twml.layers.batch_prediction import BatchPredictionWriter
 from twml.layers.batch_prediction_tensor import BatchPredictionTensorWriter
 from twml.layers.data_record_tensor_writer import DataRecordTensorWriter

@@ -11,7 +11,48 @@ from typing import Any, Optional
 
 import tensorflow.compat.v1 as tf
 
-__all__ = ["DeepGradientCompressionOptimizer"]
+__all__ = ["DeepGradientCompressionOptimizer", "compute_threshold", "get_top_row_indices"]
+
+
+def get_top_row_indices(values: Any, density: Any) -> Optional[tf.Tensor]:
+    """Positions of the ``k = max(1, floor(density * rows))`` rows of ``values`` with the largest
+    **signed** sum of entries (unsorted, ``tf.nn.top_k``).
+
+    Args:
+      values: a tensor ``[rows, ...]`` of rank >= 2.
+      density: float (Python or scalar tensor) in (0, 1].
+
+    Returns:
+      int32 ``[k]``, or None when ``values`` has rank < 2.
+    """
+    values = tf.convert_to_tensor(values)
+    if values.shape.ndims is not None and values.shape.ndims < 2:
+        return None
+    rows = tf.shape(values)[0]
+    row_sums = tf.reduce_sum(tf.reshape(values, tf.stack([rows, -1])), axis=1)
+    k = tf.cast(tf.floor(tf.cast(density, tf.float64) * tf.cast(rows, tf.float64)), tf.int32)
+    k = tf.minimum(tf.maximum(k, 1), rows)
+    _, top = tf.nn.top_k(row_sums, k=k, sorted=False)
+    return top
+
+
+def compute_threshold(grad: Any, density: Any) -> tf.Tensor:
+    """The ``k``-th largest magnitude of ``grad`` with ``k = max(1, floor(density * size))``.
+
+    Args:
+      grad: a float tensor of any shape.
+      density: float in (0, 1].
+
+    Returns:
+      a scalar of grad's dtype (the original took the last element of an unsorted top-k, which is
+      not always the k-th largest; this one is).
+    """
+    magnitudes = tf.reshape(tf.abs(grad), [-1])
+    size = tf.size(magnitudes)
+    k = tf.cast(tf.floor(tf.cast(density, tf.float64) * tf.cast(size, tf.float64)), tf.int32)
+    k = tf.minimum(tf.maximum(k, 1), size)
+    top, _ = tf.nn.top_k(magnitudes, k=k, sorted=True)
+    return top[k - 1]
 
 
 class DeepGradientCompressionOptimizer(tf.train.GradientDescentOptimizer):
@@ -90,12 +131,7 @@ class DeepGradientCompressionOptimizer(tf.train.GradientDescentOptimizer):
 
     def _top_rows(self, values: tf.Tensor) -> tf.Tensor:
         """int32 ``[k]``: positions of the ``k`` rows of ``values [rows, ...]`` with the largest signed sum."""
-        rows = tf.shape(values)[0]
-        row_sums = tf.reduce_sum(tf.reshape(values, tf.stack([rows, -1])), axis=1)
-        k = tf.cast(tf.floor(self._density_t * tf.cast(rows, tf.float64)), tf.int32)
-        k = tf.minimum(tf.maximum(k, 1), rows)
-        _, top = tf.nn.top_k(row_sums, k=k, sorted=False)
-        return top
+        return get_top_row_indices(values, self._density_t)
 
     def _lr(self, var: Any) -> tf.Tensor:
         return tf.cast(self._learning_rate_tensor, var.dtype.base_dtype)

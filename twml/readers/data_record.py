@@ -11,6 +11,9 @@ import tensorflow.compat.v1 as tf
 import libtwml
 from twml import filters
 
+#: The hashed-record fields a sparse parse function can return (reference §5.2 getters).
+SPARSE_DATA_RECORD_FEATURE_FIELDS = ("ids", "ukeys", "keys", "values", "codes", "types", "batch_size", "total_size")
+
 
 class _Reader:
     """Decode once; labels, weights and the filter mask of the batch.
@@ -41,7 +44,9 @@ class _Reader:
     @property
     def batch_size(self) -> tf.Tensor:
         """int64 scalar: records in the batch."""
-        return type(self)._get_batch_size(self.handle)
+        size = type(self)._get_batch_size(self.handle)
+        size.set_shape([])
+        return size
 
     def _raw(self) -> tf.Tensor:
         if self._raw_labels is None:
@@ -55,16 +60,25 @@ class _Reader:
         if not self._has_labels:
             return None
         n = len(self.feature_config.label_features)
-        raw = self._raw()[:, :n]
-        return tf.where(tf.is_nan(raw), tf.fill(tf.shape(raw), tf.cast(self.default_label, tf.float32)), raw)
+        raw = self._raw()
+        raw.set_shape([None, len(self._label_columns)])
+        raw = raw[:, :n]
+        labels = tf.where(tf.is_nan(raw), tf.fill(tf.shape(raw), tf.cast(self.default_label, tf.float32)), raw)
+        # The ops have no shape function: callers (multi-label metrics) read the label count statically.
+        labels.set_shape([None, n])
+        return labels
 
     @property
     def weights(self) -> tf.Tensor:
         """float32 ``[batch, 1]``: the weight feature (0.0 when a record lacks it), or ones when
         the config defines no weight (or for a BatchPredictionRequest)."""
         if self._has_labels and self.feature_config.weight_features:
-            return type(self)._get_weights(self.handle)
-        return tf.ones(tf.stack([tf.cast(self.batch_size, tf.int32), 1]), dtype=tf.float32)
+            weights = type(self)._get_weights(self.handle)
+            weights.set_shape([None, len(self.feature_config.weight_features)])
+            return weights
+        weights = tf.ones(tf.stack([tf.cast(self.batch_size, tf.int32), 1]), dtype=tf.float32)
+        weights.set_shape([None, 1])
+        return weights
 
     @property
     def filter_mask(self) -> tf.Tensor:

@@ -5,10 +5,7 @@ from typing import Any, Dict, Sequence
 import tensorflow.compat.v1 as tf
 
 import libtwml
-from twml.readers.data_record import _Reader
-
-#: The hashed-record fields a sparse parse function can return (reference §5.2 getters).
-SPARSE_DATA_RECORD_FEATURE_FIELDS = ("ids", "ukeys", "keys", "values", "codes", "types", "batch_size", "total_size")
+from twml.readers.data_record import SPARSE_DATA_RECORD_FEATURE_FIELDS, _Reader
 
 
 class HashedDataRecord(_Reader):
@@ -67,7 +64,9 @@ class HashedDataRecord(_Reader):
             raise ValueError(
                 "unknown hashed-record field %r; expected one of %s" % (field, ", ".join(self._FEATURE_NAMES))
             )
-        return getattr(libtwml.ops, self._HASHED_FIELDS[field])(self.handle)
+        tensor = getattr(libtwml.ops, self._HASHED_FIELDS[field])(self.handle)
+        tensor.set_shape([] if field in ("batch_size", "total_size") else [None])
+        return tensor
 
     def get_features(self, keep_fields: Sequence[str]) -> Dict[str, tf.Tensor]:
         """The chosen hashed columns (see the class docstring) plus ``weights`` (float32 ``[batch, 1]``).

@@ -230,7 +230,7 @@ def test_rce_std_err(batches, data):
 
 def test_metric_std_err_generic_mean(batches, data):
     # metric = weighted mean of predictions: stderr by the delta method has a closed form
-    def transform(labels, predictions, weights):
+    def transform(predictions, labels, weights):  # the original's order: predictions first
         p = tf.cast(tf.reshape(predictions, [-1]), tf.float64)
         w = tf.cast(tf.reshape(weights, [-1]), tf.float64)
         return tf.stack([w * p, w], axis=1)

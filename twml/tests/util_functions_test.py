@@ -184,9 +184,10 @@ def test_file_helpers(tmp_path):
     util.write_file(os.path.join(root, "d", "e", "f.json.tf"), b"{}")
     util.copy_recursive(os.path.join(root, "d"), os.path.join(root, "copy"))
     assert util.read_file(os.path.join(root, "copy", "e", "f.json.tf")) == b"{}"
-    assert util.copy_to_local(os.path.join(root, "d", "_SUCCESS"), os.path.join(root, "local", "s")) == os.path.join(
-        root, "local", "s"
+    assert util.copy_to_local(os.path.join(root, "d"), os.path.join(root, "local"), "_SUCCESS") == os.path.join(
+        root, "local", "_SUCCESS"
     )
+    assert os.path.exists(os.path.join(root, "local", "_SUCCESS"))
     util.write_file(os.path.join(root, "phase.json.tf"), b"1")
     util.write_file(os.path.join(root, "other.json"), b"1")
     util.copy_phase_inputs(root, os.path.join(root, "dest"))
@@ -214,7 +215,8 @@ def test_checkpoint_helpers(tmp_path):
     prefix = save_checkpoint(str(tmp_path / "save"))
     names = util.get_checkpoint_variable_names(str(tmp_path / "save"))
     assert sorted(names) == ["global_step", "model/b", "model/w", "other/v"]
-    assert "global_step" not in util.get_checkpoint_variable_names(prefix, exclude_list=["global_step"])
+    assert "global_step" not in util.get_checkpoint_variable_names(prefix, exclude_var_names=["global_step"])
+    assert util.get_checkpoint_variable_names(prefix, exclude_scopes=["model"]) == ["global_step", "other/v"]
     init_map = util.get_init_map(
         str(tmp_path / "save"),
         exclude_var_names=["global_step"],

@@ -818,3 +818,15 @@ class Trainer:
             self.stop_tensorboard()
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
+
+
+def init_from_checkpoint(init_dir: Optional[str], init_map: Dict[str, str]) -> None:
+    """Makes the mapped variables initialise from the checkpoint in ``init_dir``
+    (``tf.train.init_from_checkpoint`` on the sanitized path); a falsy ``init_dir`` does nothing.
+
+    Args:
+      init_dir: a checkpoint directory or prefix, or None.
+      init_map: checkpoint name (or scope) -> variable name (or scope) of the current graph.
+    """
+    if init_dir:
+        tf.train.init_from_checkpoint(util.sanitize_hdfs_path(init_dir), init_map)

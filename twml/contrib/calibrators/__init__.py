@@ -1,6 +1,8 @@
 """twml.contrib.calibrators: calibrators that fit discretizer layers to data (reference §7)."""
 
+from twml.contrib.calibrators import common_calibrators  # noqa: F401  (bound first, as the original)
 from twml.contrib.calibrators.calibrator import CalibrationFeature, Calibrator
+from twml.contrib.calibrators.common_calibrators import add_discretizer_arguments, calibrate_discretizer_and_export
 from twml.contrib.calibrators.discretize import apply_discretizers, discretize
 from twml.contrib.calibrators.hashed_percentile_discretizer import HashedPercentileDiscretizerCalibrator
 from twml.contrib.calibrators.hashing_discretizer import HashingDiscretizerCalibrator
@@ -12,6 +14,9 @@ from twml.contrib.calibrators.percentile_discretizer import (
 )
 
 __all__ = [
+    "add_discretizer_arguments",
+    "calibrate_discretizer_and_export",
+    "common_calibrators",
     "CalibrationFeature",
     "Calibrator",
     "HashedPercentileDiscretizerCalibrator",

@@ -281,3 +281,54 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
             return None
         export_dir = os.path.join(save_dir, get_param(params, "calibrator_export_module_name", "tf_hub_isotonic"))
         return final.export_model(export_dir=export_dir)
+
+
+def _listed_files(params: Any) -> Any:
+    return util.list_files_by_datetime(
+        base_path=util.sanitize_hdfs_path(params.train_data_dir), start_datetime=params.train_start_datetime,
+        end_datetime=params.train_end_datetime, datetime_prefix_format=params.datetime_format, extension="lzo",
+        parallelism=1, hour_resolution=params.hour_resolution, sort=True)
+
+
+def _sample_input_fn(parse_fn: Callable, params: Any, prefix: str) -> Callable[[], Any]:
+    from twml.input_fns import data_record_input_fn
+
+    def input_fn() -> Any:
+        return data_record_input_fn(
+            files=_listed_files(params), batch_size=getattr(params, prefix + "_batch_size"), parse_fn=parse_fn,
+            num_threads=1, repeat=False, keep_rate=getattr(params, prefix + "_keep_rate"),
+            parts_downsampling_rate=getattr(params, prefix + "_parts_downsampling_rate"), shards=None,
+            shard_index=None, shuffle=True, shuffle_files=True, interleave=True)
+
+    return input_fn
+
+
+def get_calibrate_input_fn(parse_fn: Callable, params: Any) -> Callable[[], Any]:
+    """An input fn over a sample of the training files for calibration: the files of
+    ``params.train_data_dir`` between ``train_start_datetime`` and ``train_end_datetime`` (listed when
+    called), ``calibrator_batch_size``, ``calibrator_keep_rate``, ``calibrator_parts_downsampling_rate``,
+    one pass, shuffled."""
+    return _sample_input_fn(parse_fn, params, "calibrator")
+
+
+def get_discretize_input_fn(parse_fn: Callable, params: Any) -> Callable[[], Any]:
+    """:func:`get_calibrate_input_fn` with the ``discretizer_*`` batch size and rates."""
+    return _sample_input_fn(parse_fn, params, "discretizer")
+
+
+def isotonic_module(mode: Any, params: Any) -> None:
+    """A TF-Hub module function (for ``hub.create_module_spec`` / ``util.create_module_spec``): a float32
+    sparse placeholder ``sparse_input`` goes through ``hub.Module(params.calibrator_load_tensorflow_module)``
+    (signature ``params.export_mlp_module_name``) then ``hub.Module(params.save_dir)`` (signature
+    ``isotonic_calibrator``); the module's signature ``params.calibrator_export_module_name`` maps
+    ``{"sparse_input": ...}`` to ``{"default": calibrated output}``."""
+    import tensorflow_hub as hub
+
+    del mode
+    sparse_input = tf.sparse_placeholder(tf.float32, name="sparse_input")
+    mlp = hub.Module(params.calibrator_load_tensorflow_module)
+    logits = mlp(sparse_input, signature=params.export_mlp_module_name)
+    isotonic = hub.Module(params.save_dir)
+    output = isotonic(logits, signature="isotonic_calibrator")
+    hub.add_signature(inputs={"sparse_input": sparse_input}, outputs={"default": output},
+                      name=params.calibrator_export_module_name)

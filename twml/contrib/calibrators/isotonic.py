@@ -305,3 +305,24 @@ class IsotonicCalibrator(Calibrator):
                 values.append(tf.Summary.Value(tag="%s/%s/%d" % (self.name, kind, column), histo=histogram))
         writer.add_summary(tf.Summary(value=values))
         writer.flush()
+
+
+#: The weight ``IsotonicCalibrator.accumulate`` gives every prediction when ``weights`` is None.
+DEFAULT_SAMPLE_WEIGHT = 1
+
+
+def sort_values(inputs: Any, target: Any, weight: Any, ascending: bool = True) -> tuple:
+    """The three 1-D numpy arrays reordered by ``inputs`` (ascending, or descending when ``ascending``
+    is False).
+
+    Raises:
+      ValueError: ``target`` or ``weight`` has another length than ``inputs``.
+    """
+    inputs, target, weight = np.asarray(inputs), np.asarray(target), np.asarray(weight)
+    if len(target) != len(inputs) or len(weight) != len(inputs):
+        raise ValueError("sort_values: inputs, target and weight must have the same length (%d, %d, %d)"
+                         % (len(inputs), len(target), len(weight)))
+    order = inputs.argsort()
+    if not ascending:
+        order = order[::-1]
+    return inputs[order], target[order], weight[order]

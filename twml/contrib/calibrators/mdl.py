@@ -7,7 +7,16 @@ from typing import Any, Dict, Optional
 import tensorflow.compat.v1 as tf
 
 import twml
-from twml.contrib.calibrators.percentile_discretizer import PercentileDiscretizerCalibrator
+from twml.contrib.calibrators.percentile_discretizer import (
+    PercentileDiscretizerCalibrator,
+    PercentileDiscretizerFeature,
+)
+
+#: The weight of each value when ``accumulate`` gets no weights.
+DEFAULT_SAMPLE_WEIGHT = 1
+
+#: One feature's accumulation and calibration: the percentile calibrator's.
+MDLFeature = PercentileDiscretizerFeature
 
 
 class MDLCalibrator(PercentileDiscretizerCalibrator):

@@ -10,6 +10,9 @@ import tensorflow.compat.v1 as tf
 import twml
 from twml.contrib.calibrators.calibrator import CalibrationFeature, Calibrator
 
+#: The weight ``PercentileDiscretizerCalibrator.accumulate`` gives every value when ``weights`` is None.
+DEFAULT_SAMPLE_WEIGHT = 1
+
 
 def _nearest_index(xs: np.ndarray, val: float) -> int:
     """The original's bisection (reference §5.5) of ``val`` over sorted ``xs``: the left index."""

@@ -131,3 +131,85 @@ def export_model_for_train_and_infer(
     }
     return _export_modes(trainer, export_dir, receivers, export_output_fns.batch_prediction_continuous_output_fn,
                          feature_config.get_feature_spec(), None, True, as_text=as_text)
+
+
+def get_sparse_batch_supervised_input_receiver_fn(feature_config: Any,
+                                                  keep_fields: Optional[Sequence[str]] = None) -> Callable[[], Any]:
+    """A supervised receiver (for exporting a v2 model's **train** graph) over one serialized
+    BatchPredictionRequest: uint8 placeholder ``request``, decoded by
+    ``twml.contrib.readers.HashedBatchPredictionRequest``; features = ``get_sparse_features()`` (or
+    ``get_features(keep_fields)``) plus ``weights``; labels = the reader's labels; filters applied."""
+    from tensorflow_estimator.python.estimator.export.export import SupervisedInputReceiver
+
+    from twml.contrib.readers import HashedBatchPredictionRequest
+
+    def receiver_fn() -> Any:
+        request = tf.placeholder(tf.uint8, shape=[None], name="request")
+        reader = HashedBatchPredictionRequest(request, feature_config)
+        features = reader.get_sparse_features() if keep_fields is None else reader.get_features(keep_fields)
+        features["weights"] = reader.weights
+        features, labels = reader.apply_filter(features, reader.labels)
+        return SupervisedInputReceiver(features, labels, {"request": request})
+
+    return receiver_fn
+
+
+def update_build_graph_fn_for_train(build_graph_fn: Callable[..., Dict[str, Any]]) -> Callable[..., Dict[str, Any]]:
+    """Wraps a build_graph_fn so that its TRAIN-mode output also holds the ``serving_default`` outputs of
+    ``twml.export_output_fns.batch_prediction_continuous_output_fn`` (``prediction``: the serialized
+    BatchPredictionResponse), for train graphs exported for serving systems; other modes unchanged."""
+    from twml import export_output_fns
+
+    def new_build_graph_fn(features: Any, label: Any, mode: str, params: Any, config: Any = None) -> Dict[str, Any]:
+        output = build_graph_fn(features, label, mode, params, config)
+        if mode == tf.estimator.ModeKeys.TRAIN:
+            serving = export_output_fns.batch_prediction_continuous_output_fn(output)
+            signature = serving[tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
+            output = dict(output)
+            output.update(signature.outputs)
+        return output
+
+    return new_build_graph_fn
+
+
+def export_all_models_with_receivers(estimator: Any, export_dir: str, train_input_receiver_fn: Callable[[], Any],
+                                     eval_input_receiver_fn: Callable[[], Any],
+                                     predict_input_receiver_fn: Callable[[], Any], export_output_fn: Any,
+                                     export_modes: Sequence[str] = ("train", "eval", "predict"),
+                                     register_model_fn: Optional[Callable[..., Any]] = None,
+                                     feature_spec: Optional[Dict[str, Any]] = None,
+                                     checkpoint_path: Optional[str] = None, log_features: bool = True) -> Any:
+    """One SavedModel with a meta graph per mode of ``export_modes`` (tags train / eval / serve) from the
+    given receivers (``estimator.experimental_export_all_saved_models``).
+
+    ``export_output_fn`` is accepted and unused, as in the original (the estimator's model_fn decides the
+    outputs). ``register_model_fn(export_dir, feature_spec, log_features)`` is called afterwards if given.
+
+    Returns:
+      the timestamped export directory (str).
+
+    Raises:
+      ValueError: ``export_dir`` is None.
+    """
+    from twml import util
+
+    del export_output_fn
+    if export_dir is None:
+        raise ValueError("export_dir must be given")
+    export_dir = util.sanitize_hdfs_path(export_dir)
+    receivers = {"train": (tf.estimator.ModeKeys.TRAIN, train_input_receiver_fn),
+                 "eval": (tf.estimator.ModeKeys.EVAL, eval_input_receiver_fn),
+                 "predict": (tf.estimator.ModeKeys.PREDICT, predict_input_receiver_fn)}
+    receiver_map = {receivers[mode][0]: receivers[mode][1] for mode in export_modes}
+    path = estimator.experimental_export_all_saved_models(export_dir, receiver_map, checkpoint_path=checkpoint_path)
+    path = path.decode() if isinstance(path, bytes) else path
+    if feature_spec:
+        write_feature_spec(path, feature_spec)
+    if register_model_fn is not None:
+        register_model_fn(export_dir, feature_spec, log_features)
+    return path
+
+
+from twml.parsers import (  # noqa: E402 - the original's alias, bound last
+    convert_to_supervised_input_receiver_fn as get_supervised_input_receiver_fn,  # noqa: F401
+)

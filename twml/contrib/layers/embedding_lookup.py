@@ -1,6 +1,6 @@
 """EmbeddingLookup: strings to embedding vectors through a vocabulary index table (reference §6)."""
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -183,3 +183,92 @@ def _variable_name(variable: Any) -> str:
     if isinstance(variable, PartitionedVariable):
         return variable.name
     return variable.op.name
+
+
+#: Ids of the padding word ``''`` and of ``'<UNK>'`` in vocabularies built by
+#: :func:`load_initializers_from_csv` with the default vocabulary.
+PAD_WORD_ID = 0
+OOV_WORD_ID = 1
+
+
+def load_initializers_from_csv(embedding_path: str, vocab_size: int = -1, embedding_size: Optional[int] = None,
+                               separator: Optional[str] = None, vocab: Any = None) -> Tuple[Any, Any, Tuple[int, int]]:
+    """Reads a GloVe-style text file (``word v1 v2 ...`` per line) into initializers of an EmbeddingLookup.
+
+    Args:
+      embedding_path: the file (``hdfs:///`` sanitized, globbed; more than one match is an error).
+      vocab_size: stop once the vocabulary (placeholders included) has this many words; -1: whole file.
+      embedding_size: the vector size; None: from a ``<non-digit><digits>d`` in the file name (e.g.
+        ``glove.300d.txt``), else from the first new word's line.
+      separator: the field separator; None: any whitespace.
+      vocab: None (start with the placeholders ``''`` and ``'<UNK>'``, ids 0 and 1, given random normal
+        vectors) or an ``OrderedDict`` word -> vector to extend.
+
+    Returns:
+      ``(vocab_initializer, weight_initializer, (V, E))``: a string constant initializer of the words in
+      vocabulary order, a :class:`PartitionConstant` of the float32 ``[V, E]`` vectors, and their shape.
+
+    Raises:
+      ValueError: several files match. RuntimeError: ``vocab`` is not an OrderedDict, or a non-int size.
+    """
+    import collections
+    import logging
+    import os
+    import re
+
+    from twml.util import sanitize_hdfs_path
+
+    log = logging.getLogger(__name__)
+    paths = tf.io.gfile.glob(sanitize_hdfs_path(embedding_path))
+    if len(paths) > 1:
+        raise ValueError("%s matches %d files; give one" % (embedding_path, len(paths)))
+    if not paths:
+        raise ValueError("%s matches no file" % embedding_path)
+    default_vocab = vocab is None
+    if default_vocab:
+        vocab = collections.OrderedDict([("", None), ("<UNK>", None)])
+    elif not isinstance(vocab, collections.OrderedDict):
+        raise RuntimeError("vocab must be an OrderedDict, not %s" % type(vocab).__name__)
+    if embedding_size is None:
+        match = re.search(r"[^\d](\d+)d", os.path.basename(paths[0]))
+        embedding_size = int(match.group(1)) if match else None
+    elif not isinstance(embedding_size, int):
+        raise RuntimeError("embedding_size must be an int, not %r" % (embedding_size,))
+    with tf.io.gfile.GFile(paths[0], "r") as handle:
+        lines = handle.read().splitlines()
+    for line in lines:
+        fields = line.split(separator)
+        if not fields or fields[0] in vocab:
+            continue
+        word, values = fields[0], fields[1:]
+        if embedding_size is None:
+            embedding_size = len(values)
+        try:
+            if len(values) < embedding_size:
+                raise ValueError("%d values, expected %d" % (len(values), embedding_size))
+            vector = [float(v) for v in values[len(values) - embedding_size:]]
+        except ValueError as error:
+            log.warning("skipping the embedding of %r: %s", word, error)
+            continue
+        vocab[word] = vector
+        if 0 < vocab_size <= len(vocab):
+            break
+    size = int(embedding_size or 0)
+    if default_vocab:
+        for placeholder in ("", "<UNK>"):
+            if vocab[placeholder] is None:
+                vocab[placeholder] = list(np.random.normal(size=size))
+    words = list(vocab)
+    weights = np.array([vocab[w] for w in words], dtype=np.float32).reshape(len(words), size)
+    return tf.constant_initializer(words, tf.string), PartitionConstant(weights), weights.shape
+
+
+def add_parser_arguments(parser: Any) -> Any:
+    """Adds ``--embedding.path`` / ``--embedding_path`` (str, default None) and
+    ``--embedding.vocab_size`` / ``--embedding_vocab_size`` (int, default -1: the whole file); returns the
+    parser."""
+    parser.add_argument("--embedding.path", "--embedding_path", dest="embedding_path", type=str, default=None,
+                        help="GloVe-style embedding file (word v1 v2 ...)")
+    parser.add_argument("--embedding.vocab_size", "--embedding_vocab_size", dest="embedding_vocab_size", type=int,
+                        default=-1, help="words read from the embedding file (-1: all)")
+    return parser

@@ -16,6 +16,21 @@ from twml.util import limit_bits
 _KNUTH_CONSTANT = 2654435761
 
 
+def integer_multiplicative_hashing(feature_ids: tf.Tensor, bin_indices: tf.Tensor, output_bits: int) -> tf.Tensor:
+    """Hashes (feature id, bin index) pairs into ``[0, 2**output_bits)`` by their **low** bits:
+    ``limit_bits((id * 2654435761 + bin) * 2654435761, output_bits)`` (wrapping int64 products).
+
+    Args:
+      feature_ids: int64 ``[n]``; bin_indices: int64 ``[n]``; output_bits: 1..63.
+
+    Returns:
+      int64 ``[n]`` keys.
+    """
+    constant = tf.constant(_KNUTH_CONSTANT, tf.int64)
+    hashed = (tf.cast(feature_ids, tf.int64) * constant + tf.cast(bin_indices, tf.int64)) * constant
+    return limit_bits(hashed, output_bits)
+
+
 def integer_multiplicative_hashing_uniform(
     feature_ids: tf.Tensor, bin_indices: tf.Tensor, output_bits: int
 ) -> tf.Tensor:

@@ -130,3 +130,22 @@ def zscore_normalization(
     return ZscoreNormalization(decay=decay, data_type=data_type, name=name)(
         inputs, is_training=is_training, input_mask=input_mask
     )
+
+
+def update_moving_variable(batch_var: Any, moving_var: Any, decay: float, zero_debias: bool = True,
+                           name: Optional[str] = None) -> tf.Tensor:
+    """Moves ``moving_var`` towards ``batch_var``: ``moving -= (1 - decay) * (moving - batch)``
+    (``assign_moving_average``, with TF's zero-debias bookkeeping when ``zero_debias``), adds it to the
+    ``MODEL_VARIABLES`` collection, and returns its value after the update. ``name`` is unused.
+
+    Returns:
+      a tensor of ``moving_var``'s shape and dtype.
+    """
+    del name
+    from tensorflow.python.training import moving_averages
+
+    update = moving_averages.assign_moving_average(moving_var, batch_var, decay, zero_debias=zero_debias)
+    if moving_var not in tf.get_collection(tf.GraphKeys.MODEL_VARIABLES):
+        tf.add_to_collection(tf.GraphKeys.MODEL_VARIABLES, moving_var)
+    with tf.control_dependencies([update]):
+        return tf.identity(moving_var)

@@ -34,7 +34,7 @@ from twml.metrics import (
 __all__ = [
     "mean_numeric_label_topK", "mean_gated_numeric_label_topK", "SUPPORTED_NUMERIC_METRICS",
     "DEFAULT_NUMERIC_METRICS", "get_numeric_metric_fn", "get_partial_multi_binary_class_metric_fn",
-    "get_single_binary_task_metric_fn", "get_dual_binary_tasks_metric_fn",
+    "get_single_binary_task_metric_fn", "get_dual_binary_tasks_metric_fn", "get_metric_topK_fn_helper",
 ]
 
 
@@ -91,6 +91,68 @@ SUPPORTED_NUMERIC_METRICS = {
     "mean_gated_numeric_label_topk": mean_gated_numeric_label_topK,
 }
 DEFAULT_NUMERIC_METRICS: List[str] = ["mean_numeric_label_topk", "mean_gated_numeric_label_topk"]
+
+
+def get_metric_topK_fn_helper(targetMetrics: Optional[Iterable[str]], supportedMetrics_op: Optional[Dict[str, Any]],
+                              metrics: Optional[Iterable[str]] = None, topK: Sequence[int] = (5, 5, 5),
+                              predcol: Optional[int] = None, labelcol: Optional[int] = None) -> MetricFn:
+    """A metric fn computing target metrics, those named with ``topk`` once per K.
+
+    Args:
+      targetMetrics: the metric names this fn may compute (lower-cased).
+      supportedMetrics_op: name -> metric factory ``(labels, predictions, weights, name[, topK_id])``.
+      metrics: the requested names (lower-cased; names not in ``targetMetrics`` are dropped); None: all
+        target metrics.
+      topK: ``(k_min, k_max, k_step)``: K runs over ``k_min, k_min + k_step, ... <= k_max``, with 1 added
+        when absent (default: 1 and 5).
+      predcol, labelcol: a prediction column (``0 <= predcol < output.shape[1]``, static) and the label
+        column to use (both ``[-1, 1]``); None: the whole output and labels.
+
+    Returns:
+      ``fn(graph_output, labels, weights) -> OrderedDict`` name -> ``(value, update)``: ``<metric>`` for
+      names without "topk", ``<metric>__k_<K>`` for the others. The ranking score (top-K) is the last
+      column of ``graph_output['output']``.
+
+    Raises:
+      ValueError: ``targetMetrics`` or ``supportedMetrics_op`` is None, or a requested metric is not supported.
+    """
+    if targetMetrics is None or supportedMetrics_op is None:
+        raise ValueError("get_metric_topK_fn_helper needs targetMetrics and supportedMetrics_op")
+    targets = [m.lower() for m in targetMetrics]
+    names = targets if metrics is None else [m.lower() for m in metrics if m.lower() in targets]
+    k_min, k_max, k_step = topK
+    ks = [int(k_min + d * k_step) for d in range(int((k_max - k_min) / k_step + 1))] if k_step else [int(k_min)]
+    if 1 not in ks:
+        ks = [1] + ks
+
+    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
+                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
+        output = graph_output["output"]
+        predictions = output
+        if predcol is not None:
+            width = output.shape[1]
+            assert width is not None and 0 <= predcol < int(width), "predcol must be in [0, output.shape[1])"
+            assert labelcol is not None, "predcol needs labelcol"
+            predictions = tf.reshape(output[:, predcol], [-1, 1])
+            labels = tf.reshape(labels[:, labelcol], [-1, 1])
+        scores = tf.reshape(output[:, -1], [-1]) if output.shape.ndims == 2 else tf.reshape(output, [-1])
+        ops: Dict[str, MetricOps] = OrderedDict()
+        for name in names:
+            if name not in supportedMetrics_op:
+                raise ValueError("unsupported metric %r" % name)
+            factory = supportedMetrics_op[name]
+            if "topk" not in name:
+                ops[name] = factory(labels=labels, predictions=predictions, weights=weights, name=name)
+                continue
+            for k in ks:
+                k_rows = tf.minimum(k, tf.shape(scores)[0])
+                _, top_ids = tf.nn.top_k(scores, k=k_rows)
+                full_name = "%s__k_%d" % (name, k)
+                ops[full_name] = factory(labels=labels, predictions=predictions, weights=weights, name=full_name,
+                                         topK_id=top_ids)
+        return ops
+
+    return get_eval_metric_ops
 
 
 def get_numeric_metric_fn(metrics: Optional[Iterable[str]] = None, topK: Sequence[int] = (50, 100, 200),

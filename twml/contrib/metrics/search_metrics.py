@@ -4,11 +4,13 @@
 LOCAL_VARIABLES + METRIC_VARIABLES); ``get_search_metric_fn`` builds an ``eval_metric_ops`` fn.
 """
 
+import functools
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import tensorflow.compat.v1 as tf
 
+from twml import metrics as twml_metrics
 from twml.metrics import (
     Collections,
     MetricFn,
@@ -63,6 +65,20 @@ def ndcg(labels: TensorLike, predictions: TensorLike, top_k_int: int = 1, weight
 
 
 SUPPORTED_SEARCH_METRICS = {"ndcg": ndcg}
+
+#: Binary metrics ``get_search_metric_fn`` can add: name -> (metric fn, needs thresholded output).
+#: The AUCs use TF's default trapezoidal summation here (unlike ``twml.metrics``), as the original.
+SUPPORTED_BINARY_CLASS_METRICS = {
+    "rce": (twml_metrics.rce, False),
+    "nrce": (functools.partial(twml_metrics.rce, normalize=True), False),
+    "ctr": (twml_metrics.ctr, False),
+    "predicted_ctr": (twml_metrics.predicted_ctr, False),
+    "accuracy": (tf.metrics.accuracy, True),
+    "precision": (tf.metrics.precision, True),
+    "recall": (tf.metrics.recall, True),
+    "roc_auc": (functools.partial(tf.metrics.auc, curve="ROC"), False),
+    "pr_auc": (functools.partial(tf.metrics.auc, curve="PR"), False),
+}
 DEFAULT_SEARCH_METRICS: List[str] = ["ndcg"]
 
 
