@@ -161,8 +161,10 @@ def test_python_m_launchers_start(installed):
     for module in ("twml.saved_model_cli", "twml.tensorboard"):
         out = subprocess.run([installed["python"], "-m", module, "--help"], env=installed["env"], capture_output=True,
                              text=True, cwd=str(installed["tmp"]))
-        assert out.returncode == 0, (module, out.stderr[-3000:])
-        assert "usage" in (out.stdout + out.stderr).lower()
+        # absl (saved_model_cli) exits 1 after printing --help; what matters is that the tool itself ran
+        assert out.returncode in (0, 1), (module, out.returncode, out.stderr[-3000:])
+        assert "Traceback" not in out.stderr, (module, out.stderr[-3000:])
+        assert "usage" in (out.stdout + out.stderr).lower() or "flags" in (out.stdout + out.stderr).lower()
 
 
 def test_a_script_written_for_the_original_api_runs_unchanged(installed):
