@@ -79,13 +79,16 @@ record, the files read one after the other in the order given.
 
 filenames: string scalar or vector, the files (any filesystem TensorFlow knows).
 compression_type: "auto" (by extension: .gz is gzip, .lzo is lzop, no extension is
-  uncompressed, any other extension is an error), "" (uncompressed), "gz" or "lzo". lzo is an
-  extension of the original, which had no lzo support.
+  uncompressed unless the data starts with gzip or lzop magic bytes, any other extension is an
+  error), "" (uncompressed), "gz" or "lzo". lzo and the magic bytes are extensions of the
+  original, which had no lzo support.
 buffer_size: bytes per read buffer, >= 0 (0: 256 KiB; at most 64 MiB).
-skip_corrupt: drop corrupt blocks instead of failing with DataLoss: the reader resynchronises
-  at the next sync marker, and a file with dropped blocks logs a warning naming it and the
-  blocks and records dropped. A corrupt compressed stream ends its file. An extension of the
-  original.
+skip_corrupt: without it a damaged file is DataLoss, after every intact record before the
+  damage (also bytes outside blocks, and a file without any block). With it, damaged blocks
+  are dropped after their intact records, DataRecords that do not decode are dropped, bytes
+  outside blocks are skipped, and the reader resynchronises at the next sync marker; a file
+  with anything skipped logs a warning naming it, the counts and the last damage (block and
+  byte offset). A corrupt compressed stream ends its file. An extension of the original.
 handle: the dataset (a variant), e.g. for tf.data.experimental.from_variant.
 )doc");
 
@@ -307,13 +310,21 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
                                            kOpName, " cannot open '", filename,
                                            "': ", status.message()));
         }
+        Compression compression = dataset()->compressions_[file_index_];
+        if (compression == Compression::kNone && dataset()->compression_type_ == "auto") {
+          // No compression extension: the data's magic bytes still tell a compressed file. A
+          // failed read here fails again, and is reported, when the reader reads.
+          char head[16];
+          tensorflow::StringPiece result;
+          file->Read(0, sizeof(head), &result, head).IgnoreError();
+          compression = DetectCompression(std::string_view(result.data(), result.size()));
+        }
         auto source = std::make_unique<TfFileByteSource>(std::move(file), filename);
         file_ = source.get();
         const size_t buffer_size = dataset()->BufferSize();
         return CallReader([&] {
-          reader_ = std::make_unique<BlockReader>(
-              Decompress(std::move(source), dataset()->compressions_[file_index_], buffer_size),
-              filename, buffer_size);
+          reader_ = std::make_unique<BlockReader>(Decompress(std::move(source), compression, buffer_size),
+                                                  filename, buffer_size);
           // Restoring reads the file again in the same mode, so records_read counts the same
           // records and the saved position stays valid.
           reader_->set_skip_corrupt(dataset()->skip_corrupt_);
@@ -322,11 +333,13 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
 
       // Once per file, at its end: skip mode must not hide data loss silently.
       void WarnOfSkips() TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        if (reader_ == nullptr || reader_->skipped_blocks() == 0) return;
+        if (reader_ == nullptr || reader_->last_skip_message().empty()) return;
         LOG(WARNING) << kOpName << ": skipped " << reader_->skipped_blocks()
-                     << " corrupt blocks (" << reader_->skipped_records()
-                     << " records known to be in them) in '" << dataset()->filenames_[file_index_]
-                     << "': " << reader_->last_skip_message();
+                     << " damaged blocks (after their intact records), "
+                     << reader_->skipped_records() << " records that do not decode and "
+                     << reader_->skipped_bytes() << " bytes outside blocks in '"
+                     << dataset()->filenames_[file_index_] << "'; the last: "
+                     << reader_->last_skip_message();
       }
 
       void CloseFile() TF_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

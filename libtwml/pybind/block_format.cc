@@ -93,10 +93,14 @@ iterator. compression is BlockFormatDatasetV2's compression_type: "auto" (by ext
 gzip, .lzo lzop, none without an extension), "" (none), "gz" or "lzo". Corrupt data raises
 libtwml.Error naming the file and the byte offset; so does a file that cannot be opened.
 
-With skip_corrupt=True corrupt blocks are dropped instead: reading resynchronises at the next
-sync marker, and skipped_blocks, skipped_records (the records known to be in the dropped
-blocks, a lower bound) and last_skip_message tell what was lost. A corrupt gzip or lzop stream
-ends the file there, as one skipped block.
+Every intact record before damage is delivered before the error; bytes outside blocks and a
+file without any block are errors too.
+
+With skip_corrupt=True damage is skipped instead: damaged blocks are dropped after their intact
+records, DataRecords that do not decode are dropped, bytes outside blocks are skipped, reading
+resynchronises at the next sync marker, and skipped_blocks, skipped_records, skipped_bytes and
+last_skip_message (naming file, block, record and byte offset) tell what was lost. A corrupt
+gzip or lzop stream ends the file there, as one skipped block.
 )doc")
       .def(py::init<const std::string&, const std::string&, size_t, bool>(), py::arg("path"),
            py::arg("compression") = "auto",
@@ -123,11 +127,15 @@ ends the file there, as one skipped block.
       .def_property_readonly(
           "skipped_records",
           [](const PyBlockFileReader& self) { return self.reader().skipped_records(); },
-          "Records known to be in the dropped blocks: those that parse before the corruption.")
+          "DataRecords dropped because they do not decode (skip_corrupt mode).")
+      .def_property_readonly(
+          "skipped_bytes",
+          [](const PyBlockFileReader& self) { return self.reader().skipped_bytes(); },
+          "Bytes outside any block skipped so far (skip_corrupt mode).")
       .def_property_readonly(
           "last_skip_message",
           [](const PyBlockFileReader& self) { return self.reader().last_skip_message(); },
-          "The error of the last dropped block, or \"\".");
+          "The error of the last skip (block, record or bytes), or \"\".");
 
   module.def(
       "read_block_file",

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "twml/compression.h"
+#include "twml/data_record_parser.h"
 
 namespace twml {
 namespace {
@@ -111,7 +112,8 @@ bool BlockReader::Next(std::string_view* record) {
   if (error_ != nullptr) throw *error_;
   while (!ended_) {
     try {
-      return NextInBlock(record);
+      if (NextInBlock(record)) return true;
+      break;
     } catch (const Error& error) {
       if (!skip_corrupt_) {
         error_ = std::make_unique<Error>(error);
@@ -120,28 +122,26 @@ bool BlockReader::Next(std::string_view* record) {
       SkipBlock(error);
     }
   }
+  if (blocks_found_ == 0 && Position() > 0) {
+    // Not a block file at all (an image, zeros, compressed data under a raw name...): reading
+    // it as no records would lose data silently, skip mode or not.
+    error_ = std::make_unique<Error>(
+        ErrorCode::kIO, name_ + ": no block in its " + std::to_string(Position()) + " " +
+                            (source_->decompressed() ? "decompressed " : "") +
+                            "bytes: not a block file (no sync marker)");
+    throw *error_;
+  }
   return false;
 }
 
 void BlockReader::SkipBlock(const Error& error) {
   ++skipped_blocks_;
   last_skip_message_ = error.what();
-  if (!parsed_ && !payload_.empty()) {
-    // The payload was cut short (the data or the source ended): count the complete records
-    // its bytes hold. The parse fails where the bytes stop, keeping the records before.
-    // A cut that falls between records parses, but the block is still dropped: keep the class
-    // name of the last good block.
-    const std::string class_name = class_name_;
-    try {
-      ParsePayload();
-    } catch (const Error&) {
-    }
-    class_name_ = class_name;
-  }
-  skipped_records_ += records_.size();
+  // The complete records before the damage were delivered (ReadBlock salvages them).
   records_.clear();
   next_record_ = 0;
-  const uint64_t restart = block_offset_ + kMarkerSize;
+  deferred_error_.reset();
+  uint64_t restart = block_offset_ + kMarkerSize;
   const uint64_t consumed = Position() - restart;
   // A failed source cannot be read past its error. The consumed-bytes check is defensive: a
   // failure is only ever thrown before the length field or after the payload bytes read.
@@ -149,19 +149,27 @@ void BlockReader::SkipBlock(const Error& error) {
     ended_ = true;
     return;
   }
-  // Everything after the bad block's marker is scanned again: the length field and payload
-  // read so far, the buffered bytes, and what is left of an earlier rescan.
+  // Everything after the bad block's marker is scanned again, or after its salvaged records
+  // when it had some (so no byte is delivered twice): the length field and payload read so
+  // far, the buffered bytes, and what is left of an earlier rescan.
   std::string bytes;
   if (consumed != 0) {
-    for (size_t i = 0; i < kLengthSize; ++i) {
-      bytes.push_back(static_cast<char>((length_bits_ >> (8 * i)) & 0xff));
+    if (salvaged_end_ > 0) {
+      restart += kLengthSize + salvaged_end_;
+      bytes.assign(payload_, salvaged_end_, std::string::npos);
+    } else {
+      for (size_t i = 0; i < kLengthSize; ++i) {
+        bytes.push_back(static_cast<char>((length_bits_ >> (8 * i)) & 0xff));
+      }
+      bytes += payload_;
     }
-    bytes += payload_;
   }
+  salvaged_end_ = 0;
   bytes.append(reinterpret_cast<const char*>(buffer_.data() + begin_), end_ - begin_);
   bytes.append(rescan_, rescan_pos_, std::string::npos);
   rescan_ = std::move(bytes);
   rescan_pos_ = 0;
+  dropped_until_ = std::max(dropped_until_, Position());
   begin_ = end_ = 0;
   read_offset_ = restart;
   payload_.clear();
@@ -170,6 +178,14 @@ void BlockReader::SkipBlock(const Error& error) {
 
 bool BlockReader::NextInBlock(std::string_view* record) {
   while (next_record_ == records_.size()) {
+    if (deferred_error_ != nullptr) {
+      // The salvaged records of a damaged block are out: now the damage.
+      const Error error = *deferred_error_;
+      deferred_error_.reset();
+      records_.clear();
+      next_record_ = 0;
+      throw error;
+    }
     if (!ReadBlock()) return false;
   }
   *record = records_[next_record_++];
@@ -183,6 +199,29 @@ std::string BlockReader::At(uint64_t offset) const {
 
 void BlockReader::Fail(const std::string& kind, const std::string& what) const {
   throw Error(ErrorCode::kIO, name_ + ": " + kind + " block at " + At(block_offset_) + ": " + what);
+}
+
+void BlockReader::FailTruncated(const std::string& what) const {
+  // The data ended early because the source failed: its error says why.
+  if (source_error_ != nullptr) throw *source_error_;
+  Fail("truncated", what);
+}
+
+void BlockReader::NoteSkippedBytes(uint64_t offset, uint64_t count) {
+  // Bytes of a dropped block that the rescan found no marker in are part of that block's
+  // damage, already counted: not bytes outside blocks.
+  if (offset < dropped_until_) {
+    const uint64_t dropped = std::min(count, dropped_until_ - offset);
+    offset += dropped;
+    count -= dropped;
+  }
+  if (count == 0) return;
+  const std::string message = name_ + ": " + std::to_string(count) + " bytes at " + At(offset) +
+                              " are not part of any block (a damaged sync marker or block, or "
+                              "bytes that do not belong in a block file)";
+  if (!skip_corrupt_) throw Error(ErrorCode::kIO, message);
+  skipped_bytes_ += count;
+  last_skip_message_ = message;
 }
 
 // The source's own offset is ahead of the stream while a rescan replays bytes, so the reader
@@ -205,9 +244,14 @@ size_t BlockReader::ReadMore(uint8_t* out, size_t size) {
   size_t count = 0;
   try {
     count = source_->Read(out, size);
-  } catch (const Error&) {
-    source_failed_ = true;  // skip mode cannot resynchronise on a broken stream
-    throw;
+  } catch (const Error& error) {
+    // The data ends here. Everything read before stays usable: the error is raised when the
+    // reader needs bytes beyond it, so no record read before the damage is lost, whatever the
+    // buffer sizes. Skip mode cannot resynchronise on a broken stream.
+    source_failed_ = true;
+    source_ended_ = true;
+    source_error_ = std::make_unique<Error>(error);
+    return 0;
   }
   if (count == 0) source_ended_ = true;
   return count;
@@ -230,21 +274,31 @@ size_t BlockReader::Fill(size_t want) {
 }
 
 bool BlockReader::FindMarker() {
+  const uint64_t start_offset = Position();
+  uint64_t skipped = 0;  // bytes before the marker: not part of any block
   while (true) {
     if (Fill(kMarkerSize) < kMarkerSize) {
-      begin_ = end_;  // trailing bytes without a marker: the end of the data
+      skipped += end_ - begin_;  // trailing bytes without a marker: the end of the data
+      begin_ = end_;
+      if (source_error_ != nullptr) throw *source_error_;
+      // A file without any block is reported as such by Next().
+      if (blocks_found_ > 0) NoteSkippedBytes(start_offset, skipped);
       return false;
     }
     const uint8_t* start = buffer_.data() + begin_;
     const auto* found = static_cast<const uint8_t*>(
         memmem(start, end_ - begin_, kBlockMarker, kMarkerSize));
     if (found != nullptr) {
+      skipped += static_cast<uint64_t>(found - start);
+      NoteSkippedBytes(start_offset, skipped);
       begin_ += static_cast<size_t>(found - start);
       block_offset_ = Position();
       begin_ += kMarkerSize;
+      ++blocks_found_;
       return true;
     }
     // Keep the last bytes: they may be the start of a marker that the next read completes.
+    skipped += (end_ - begin_) - (kMarkerSize - 1);
     begin_ = end_ - (kMarkerSize - 1);
   }
 }
@@ -254,36 +308,90 @@ bool BlockReader::ReadBlock() {
   next_record_ = 0;
   while (true) {
     if (!FindMarker()) return false;
-    if (Fill(kLengthSize) < kLengthSize) {
-      Fail("truncated", "the data ends inside its length field");
-    }
-    uint32_t length_bits = 0;
-    for (size_t i = 0; i < kLengthSize; ++i) {
-      length_bits |= static_cast<uint32_t>(buffer_[begin_ + i]) << (8 * i);
-    }
-    begin_ += kLengthSize;
-    length_bits_ = length_bits;
-    const auto length = static_cast<int32_t>(length_bits);
-    if (length <= 0) continue;  // the original skips such blocks
-
-    // Read the payload as it arrives, so that a length larger than the data costs no more
-    // memory than the data that is there.
-    const auto size = static_cast<size_t>(length);
     payload_.clear();
     parsed_ = false;
-    while (payload_.size() < size) {
-      if (begin_ == end_ && Fill(1) == 0) {
-        Fail("truncated", "its length field declares " + std::to_string(size) +
-                              " bytes, but the data ends after " +
-                              std::to_string(payload_.size()));
+    block_class_name_ = {};
+    try {
+      if (Fill(kLengthSize) < kLengthSize) FailTruncated("the data ends inside its length field");
+      uint32_t length_bits = 0;
+      for (size_t i = 0; i < kLengthSize; ++i) {
+        length_bits |= static_cast<uint32_t>(buffer_[begin_ + i]) << (8 * i);
       }
-      const size_t take = std::min(end_ - begin_, size - payload_.size());
-      payload_.append(reinterpret_cast<const char*>(buffer_.data() + begin_), take);
-      begin_ += take;
+      begin_ += kLengthSize;
+      length_bits_ = length_bits;
+      const auto length = static_cast<int32_t>(length_bits);
+      if (length <= 0) continue;  // the original skips such blocks
+
+      // Read the payload as it arrives, so that a length larger than the data costs no more
+      // memory than the data that is there.
+      const auto size = static_cast<size_t>(length);
+      while (payload_.size() < size) {
+        if (begin_ == end_ && Fill(1) == 0) {
+          FailTruncated("its length field declares " + std::to_string(size) +
+                        " bytes, but the data ends after " + std::to_string(payload_.size()));
+        }
+        const size_t take = std::min(end_ - begin_, size - payload_.size());
+        payload_.append(reinterpret_cast<const char*>(buffer_.data() + begin_), take);
+        begin_ += take;
+      }
+      ParsePayload();
+    } catch (const Error& error) {
+      // A damaged block: its complete records before the damage (those that parse from its
+      // bytes) are delivered first, the error after them.
+      if (!parsed_ && !payload_.empty()) {
+        const std::string class_name = class_name_;  // only a good block names the class
+        try {
+          ParsePayload();
+        } catch (const Error&) {
+        }
+        class_name_ = class_name;
+      }
+      if (records_.empty()) throw;
+      deferred_error_ = std::make_unique<Error>(error);
+      salvaged_end_ = static_cast<size_t>(records_.back().data() + records_.back().size() - payload_.data());
     }
-    ParsePayload();
+    if (skip_corrupt_) DropInvalidRecords();
     return true;
   }
+}
+
+namespace {
+
+// Walks a DataRecord's bytes with every check of the decoders, keeping nothing.
+struct CheckOnly {
+  void Binary(int64_t) {}
+  void Continuous(int64_t, double) {}
+  void Discrete(int64_t, int64_t) {}
+  void String(int64_t, std::string_view) {}
+  void SparseBinary(int64_t, std::string_view) {}
+  void SparseContinuous(int64_t, std::string_view, double, size_t) {}
+  void Blob(int64_t, std::string_view) {}
+  void Tensor(int64_t, const RawTensor&) {}
+  void SparseTensor(int64_t, const RawSparseTensor&) {}
+};
+
+}  // namespace
+
+void BlockReader::DropInvalidRecords() {
+  if (block_class_name_ != kDataRecordClassName) return;
+  const uint64_t payload_offset = block_offset_ + kMarkerSize + kLengthSize;
+  size_t kept = 0;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const std::string_view record = records_[i];
+    try {
+      ThriftReader reader(reinterpret_cast<const uint8_t*>(record.data()), record.size());
+      CheckOnly check;
+      ParseDataRecord(&reader, &check);
+      records_[kept++] = record;
+    } catch (const Error& error) {
+      ++skipped_records_;
+      const uint64_t offset = payload_offset + static_cast<uint64_t>(record.data() - payload_.data());
+      last_skip_message_ = name_ + ": record " + std::to_string(i + 1) + " of the block at " +
+                           At(block_offset_) + " (its bytes at " + At(offset) +
+                           ") is not a valid DataRecord: " + error.what();
+    }
+  }
+  records_.resize(kept);
 }
 
 void BlockReader::ParsePayload() {
@@ -349,6 +457,7 @@ void BlockReader::ParsePayload() {
                         std::to_string(class_name.size()) + " bytes, more than the limit of " +
                         std::to_string(kMaxClassNameSize));
   }
+  block_class_name_ = class_name;
   for (size_t record = 1; pos < size; ++record) {
     read_tag(kRecordTag, kWireLengthDelimited, "record", record);
     records_.push_back(read_bytes("record", record));
@@ -360,7 +469,14 @@ void BlockReader::ParsePayload() {
 std::unique_ptr<BlockReader> OpenBlockFile(const std::string& path,
                                            std::string_view compression_type,
                                            size_t buffer_size) {
-  const Compression compression = ResolveCompression(compression_type, path);
+  Compression compression = ResolveCompression(compression_type, path);
+  if (compression == Compression::kNone && compression_type == "auto") {
+    // No compression extension: the data's magic bytes still tell a compressed file.
+    FileByteSource head_source(path);
+    char head[16];
+    const size_t size = ReadFully(&head_source, reinterpret_cast<uint8_t*>(head), sizeof(head));
+    compression = DetectCompression(std::string_view(head, size));
+  }
   return std::make_unique<BlockReader>(
       Decompress(std::make_unique<FileByteSource>(path), compression, buffer_size), path,
       buffer_size);

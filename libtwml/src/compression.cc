@@ -53,6 +53,14 @@ Compression ResolveCompression(std::string_view compression_type, std::string_vi
                   "\"lzo\" (lzop)");
 }
 
+Compression DetectCompression(std::string_view head) {
+  static constexpr std::string_view kGzipMagic("\x1f\x8b", 2);
+  static constexpr std::string_view kLzopMagic("\x89LZO\x00\r\n\x1a\n", 9);
+  if (head.substr(0, kGzipMagic.size()) == kGzipMagic) return Compression::kGzip;
+  if (head.substr(0, kLzopMagic.size()) == kLzopMagic) return Compression::kLzo;
+  return Compression::kNone;
+}
+
 std::unique_ptr<ByteSource> Decompress(std::unique_ptr<ByteSource> source,
                                        Compression compression, size_t buffer_size) {
   switch (compression) {

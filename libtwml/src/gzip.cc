@@ -26,6 +26,10 @@ struct GzipByteSource::State {
   std::vector<uint8_t> input;
   bool in_member = false;  // a member has started and its end has not been seen yet
   uint64_t members_done = 0;
+  // An error found by the inflate call that also produced the last bytes returned: raised by
+  // the next read, so that those bytes are delivered first.
+  std::string pending_error;
+  uint64_t pending_offset = 0;
 };
 
 GzipByteSource::GzipByteSource(std::unique_ptr<ByteSource> input, size_t buffer_size)
@@ -51,6 +55,7 @@ uint64_t GzipByteSource::CompressedOffset() const {
 
 size_t GzipByteSource::ReadSome(uint8_t* buffer, size_t size) {
   z_stream& stream = state_->stream;
+  if (!state_->pending_error.empty()) Fail(state_->pending_error, state_->pending_offset);
   const uInt want = static_cast<uInt>(std::min(size, kMaxZlibChunk));
   while (true) {
     if (stream.avail_in == 0 && !Refill()) {
@@ -81,9 +86,12 @@ size_t GzipByteSource::ReadSome(uint8_t* buffer, size_t size) {
                         : result == Z_MEM_ERROR ? "out of memory"
                         : stream.msg != nullptr ? stream.msg
                                                 : "zlib error " + std::to_string(result);
-      Fail("corrupt gzip data in member " + std::to_string(state_->members_done + 1) + " (" +
-               why + ")",
-           CompressedOffset());
+      const std::string what =
+          "corrupt gzip data in member " + std::to_string(state_->members_done + 1) + " (" + why + ")";
+      if (produced == 0) Fail(what, CompressedOffset());
+      state_->pending_error = what;
+      state_->pending_offset = CompressedOffset();
+      return produced;
     }
     if (produced > 0) return produced;
     // zlib consumes input or produces output whenever it can; guard against a stall anyway,

@@ -11,7 +11,7 @@ import tensorflow as tf
 import libtwml
 from libtwml import _core
 
-CLASS = "com.twitter.ml.api.DataRecord"
+CLASS = "test.Bytes"  # records that are not DataRecords: skip mode checks only DataRecord blocks
 MARKER = bytes.fromhex("29d8d50658cd4c29b2bc57992171bdff")
 RECORDS = [b"record %d" % i * (i + 1) for i in range(20)]  # 4 blocks of 5
 
@@ -41,7 +41,9 @@ def write_bytes(path, data):
 
 
 def huge_length_file(tmp_path, name="huge"):
-    """Block 2's length field says 2 GiB: it swallows blocks 3 and 4, which a rescan finds."""
+    """Block 2's length field says 2 GiB: it swallows blocks 3 and 4, which a rescan finds.
+
+    Block 2's own records are intact: they are delivered before the damage is reported."""
     data = bytearray(write_file(tmp_path / (name + ".src")))
     second = markers(bytes(data))[1]
     data[second + 16 : second + 20] = b"\xff\xff\xff\x7f"
@@ -59,13 +61,18 @@ def test_block_file_reader_skips_and_counts(tmp_path):
         list(_core.BlockFileReader(path))
     reader = _core.BlockFileReader(path, skip_corrupt=True)
     assert reader.skip_corrupt and reader.skipped_blocks == 0
-    assert list(reader) == RECORDS[:5] + RECORDS[10:]
-    assert (reader.skipped_blocks, reader.skipped_records) == (1, 5)
+    assert list(reader) == RECORDS
+    assert (reader.skipped_blocks, reader.skipped_records, reader.skipped_bytes) == (1, 0, 0)
     assert "declares 2147483647 bytes" in reader.last_skip_message
     with pytest.raises(AttributeError):
         reader.skipped_blocks = 0
     # Positional arguments keep their meaning.
-    assert list(_core.BlockFileReader(path, "", 4096, True)) == RECORDS[:5] + RECORDS[10:]
+    assert list(_core.BlockFileReader(path, "", 4096, True)) == RECORDS
+    # Without skip mode the intact records come first, then the error.
+    strict = _core.BlockFileReader(path)
+    assert [next(strict) for _ in range(10)] == RECORDS[:10]
+    with pytest.raises(libtwml.Error, match="truncated block at byte"):
+        next(strict)
 
 
 def test_block_file_reader_ends_a_corrupt_gzip_stream(tmp_path):
@@ -86,9 +93,12 @@ def test_dataset_fails_by_default_and_skips_when_asked(tmp_path, capfd):
         list(dataset(path))
     good = write_bytes(tmp_path / "good", write_file(tmp_path / "good.src"))
     got = [r.numpy() for r in dataset([path, good], skip_corrupt=True)]
-    assert got == RECORDS[:5] + RECORDS[10:] + RECORDS
+    assert got == RECORDS + RECORDS
     err = capfd.readouterr().err
-    assert "BlockFormatDatasetV2: skipped 1 corrupt blocks (5 records known to be in them) in '%s'" % path in err
+    assert (
+        "BlockFormatDatasetV2: skipped 1 damaged blocks (after their intact records), 0 records that do not "
+        "decode and 0 bytes outside blocks in '%s'; the last: %s: truncated block at byte" % (path, path)
+    ) in err
     assert "'%s'" % good not in err
 
 
@@ -102,7 +112,7 @@ def test_skip_corrupt_survives_graph_serialization(tmp_path):
     spec = tf.TensorSpec([], tf.string)
     restored = tf.raw_ops.DatasetFromGraph(graph_def=serialized)
     records = [r.numpy() for r in tf.data.experimental.from_variant(restored, structure=spec)]
-    assert records == RECORDS[:5] + RECORDS[10:]
+    assert records == RECORDS
 
     # A graph from before the attr existed (no skip_corrupt on the node) still loads, strict.
     del node.attr["skip_corrupt"]
@@ -115,13 +125,67 @@ def test_checkpoint_restores_in_skip_mode(tmp_path):
     path = huge_length_file(tmp_path)
     iterator = iter(dataset(path, skip_corrupt=True))
     checkpoint = tf.train.Checkpoint(iterator=iterator)
-    for _ in range(7):  # past the dropped block
+    for _ in range(12):  # past the damaged block
         next(iterator)
     saved = checkpoint.save(str(tmp_path / "ckpt"))
-    expected = (RECORDS[:5] + RECORDS[10:])[7:]
+    expected = RECORDS[12:]
     assert [r.numpy() for r in iterator] == expected
     checkpoint.restore(saved)
     assert [r.numpy() for r in iterator] == expected
+
+
+def data_record_file(tmp_path, name, records, per_block=4):
+    writer = _core.BlockWriter(str(tmp_path / name), per_block)
+    for record in records:
+        writer.write("com.twitter.ml.api.DataRecord", record)
+    writer.flush()
+    writer.close()
+    return str(tmp_path / name)
+
+
+def test_skip_mode_drops_data_records_that_do_not_decode(tmp_path, capfd):
+    good = [_core.encode_data_record({"binary": [i]}) for i in range(8)]
+    bad = b"\x0e\x00\x01\x0a\x7f\xff\xff\xff"  # a set declaring 2^31 - 1 ids in 4 bytes
+    path = data_record_file(tmp_path, "records", good[:3] + [bad] + good[3:])
+    # Without skip mode the bytes are records; decoding the bad one is the decoder's error.
+    assert len(list(_core.BlockFileReader(path))) == 9
+    reader = _core.BlockFileReader(path, skip_corrupt=True)
+    assert list(reader) == good
+    assert (reader.skipped_blocks, reader.skipped_records) == (0, 1)
+    assert reader.last_skip_message.startswith(path + ": record 4 of the block at byte 0 (its bytes at byte ")
+    assert "is not a valid DataRecord: binaryFeatures: 2147483647 elements cannot fit" in reader.last_skip_message
+    assert [r.numpy() for r in dataset(path, skip_corrupt=True)] == good
+    assert "1 records that do not decode" in capfd.readouterr().err
+
+
+def test_a_flipped_marker_bit_is_reported_and_skipped(tmp_path):
+    data = bytearray(write_file(tmp_path / "src"))
+    second = markers(bytes(data))[1]
+    data[second + 5] ^= 0x04
+    path = write_bytes(tmp_path / "flipped", bytes(data))
+    with pytest.raises(libtwml.Error, match="bytes at byte %d are not part of any block" % second):
+        list(_core.BlockFileReader(path))
+    with pytest.raises(tf.errors.DataLossError, match="are not part of any block"):
+        list(dataset(path))
+    reader = _core.BlockFileReader(path, skip_corrupt=True)
+    assert list(reader) == RECORDS[:5] + RECORDS[10:]
+    assert reader.skipped_bytes == markers(bytes(data))[1] - second
+
+
+def test_a_file_that_is_no_block_file_is_an_error(tmp_path):
+    for name, content in [("zeros", bytes(1 << 16)), ("png", b"\x89PNG\r\n\x1a\n" + bytes(100))]:
+        path = write_bytes(tmp_path / name, content)
+        for skip in (False, True):
+            with pytest.raises(libtwml.Error, match="no block in its %d bytes: not a block file" % len(content)):
+                list(_core.BlockFileReader(path, skip_corrupt=skip))
+        with pytest.raises(tf.errors.DataLossError, match="not a block file"):
+            list(dataset(path, skip_corrupt=True))
+
+
+def test_gzip_data_without_its_extension_is_read_by_its_magic_bytes(tmp_path):
+    path = write_bytes(tmp_path / "part-00000", _core.gzip_compress(write_file(tmp_path / "src"), 6))
+    assert list(_core.BlockFileReader(path)) == RECORDS
+    assert [r.numpy() for r in dataset(path)] == RECORDS
 
 
 if __name__ == "__main__":

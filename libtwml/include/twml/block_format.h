@@ -32,35 +32,41 @@ constexpr size_t kMaxClassNameSize = 1023;
 // kMaxClassNameSize or a payload that does not fit the int32 length.
 std::string EncodeBlock(std::string_view class_name, const std::vector<std::string_view>& records);
 
+// The proto_class_name of blocks of DataRecords.
+inline constexpr std::string_view kDataRecordClassName = "com.twitter.ml.api.DataRecord";
+
 // Reads the records of a block file in file order, as the original BlockFormatReader does: it
-// scans byte by byte for the next sync marker (so bytes between blocks are skipped), skips blocks
-// whose length is <= 0, and parses the payload: tag 1 (version, must be 1), tag 2 (class name, at
-// most 1023 bytes), then tag-3 records until the length is used up. Tags are single bytes and,
-// as in the original, a tag byte is refused only if both its field number and its wire type are
-// wrong. Varints have at most 10 bytes. Bytes after the last block that hold no marker are
-// ignored.
+// scans for the next sync marker, skips blocks whose length is <= 0, and parses the payload:
+// tag 1 (version, must be 1), tag 2 (class name, at most 1023 bytes), then tag-3 records until
+// the length is used up. Tags are single bytes and, as in the original, a tag byte is refused
+// only if both its field number and its wire type are wrong. Varints have at most 10 bytes.
 //
-// A block's payload is read and checked completely before its records are returned, so a bad
-// block yields none of them. A truncated block, a length that runs past the data and any field
-// that overruns the block throw twml::Error(kIO) naming the reader, the block's byte offset and
-// the problem; so do errors of the source (a corrupt gzip stream). Once it has thrown, the
-// reader throws the same error again. Memory is bounded by the data actually present: a
-// declared length is never allocated before the bytes arrive.
+// Damage is never silent, and never costs a record that is intact:
+//   - A damaged block (truncated, a length that runs past the data, a field that overruns the
+//     block, a bad tag) first yields its complete records before the damage, then throws
+//     twml::Error(kIO) naming the reader, the block's byte offset and the problem.
+//   - Bytes that belong to no block (between or after blocks, e.g. a block whose sync marker has
+//     a flipped bit) are an error naming their offset and count. The original skipped them
+//     silently; valid files have none.
+//   - A non-empty stream without any sync marker (not a block file) is an error.
+//   - An error of the source (a corrupt gzip or lzop stream) is raised only when the reader
+//     needs bytes beyond it, so every record decompressed before the corruption is delivered,
+//     whatever the buffer sizes.
+// Once it has thrown, the reader throws the same error again. Memory is bounded by the data
+// actually present: a declared length is never allocated before the bytes arrive.
 //
-// Skip mode (set_skip_corrupt(true), off by default) is for salvaging damaged files: a corrupt
-// block is dropped instead of thrown, and the reader resynchronises by scanning for the next
-// sync marker from the byte after the bad block's marker (not after its declared length, which
-// may be the corrupt part), so blocks that a bad length field swallowed are still found. Each
-// dropped block counts in skipped_blocks(); skipped_records() counts the records of dropped
-// blocks that were knowable: the complete record fields that parse from the block's bytes
-// before the corruption (for a truncated block, from the bytes present). Records after the
-// point of corruption, or in a block whose header is already bad, cannot be counted, so it is
-// a lower bound. An error of the source itself (a corrupt gzip or lzop stream) cannot be
-// resynchronised, since nothing after it can be decoded: it ends the data, counted as one
-// skipped block (with the records of the block being read, as above). last_skip_message() is
-// the error the last skip would have thrown. The rescan re-reads the bytes of a bad block, so a
-// pathological file of many markers with huge lengths costs time quadratic in its size (memory
-// stays bounded by the data present).
+// Skip mode (set_skip_corrupt(true), off by default) is for salvaging damaged files: instead of
+// throwing, a damaged block is dropped after its intact records (counted in skipped_blocks()),
+// bytes outside blocks are counted (skipped_bytes()), and records of DataRecord blocks that do
+// not decode (every check of the decoders) are dropped and counted (skipped_records()). After a
+// damaged block the reader resynchronises by scanning for the next sync marker from the byte
+// after the bad block's marker, or after its last intact record (not after its declared length,
+// which may be the corrupt part), so blocks that a bad length field swallowed are still found. An error of the source itself
+// cannot be resynchronised, since nothing after it can be decoded: it ends the data, counted as
+// one skipped block. A stream without any block is still an error. last_skip_message() is the
+// error the last skip would have thrown, naming the file, block, record and byte offset. The
+// rescan re-reads the bytes of a bad block, so a pathological file of many markers with huge
+// lengths costs time quadratic in its size (memory stays bounded by the data present).
 class BlockReader {
  public:
   static constexpr size_t kDefaultBufferSize = 64 << 10;
@@ -87,9 +93,11 @@ class BlockReader {
   // Skip mode (see above); set it before the first Next().
   void set_skip_corrupt(bool skip) { skip_corrupt_ = skip; }
   bool skip_corrupt() const { return skip_corrupt_; }
-  // Blocks dropped so far in skip mode, and the records known to be in them.
+  // Skip mode: damaged blocks dropped so far (after their intact records), records of
+  // DataRecord blocks dropped because they do not decode, and bytes outside any block.
   uint64_t skipped_blocks() const { return skipped_blocks_; }
   uint64_t skipped_records() const { return skipped_records_; }
+  uint64_t skipped_bytes() const { return skipped_bytes_; }
   // The error message of the last dropped block; empty when none was dropped.
   const std::string& last_skip_message() const { return last_skip_message_; }
 
@@ -106,6 +114,12 @@ class BlockReader {
   // Stream offset of the next unconsumed byte.
   uint64_t Position() const;
   void ParsePayload();
+  // Skip mode: drops (and counts) the records of a DataRecord block that do not decode.
+  void DropInvalidRecords();
+  // Throws the source's error if it ended the data, else a "truncated" error.
+  [[noreturn]] void FailTruncated(const std::string& what) const;
+  // `count` bytes from `offset` belong to no block: an error, or counted in skip mode.
+  void NoteSkippedBytes(uint64_t offset, uint64_t count);
   // Skip mode: counts the failed block and queues its bytes after its marker for a rescan.
   void SkipBlock(const Error& error);
   [[noreturn]] void Fail(const std::string& kind, const std::string& what) const;
@@ -122,21 +136,28 @@ class BlockReader {
   // Skip mode: bytes of a dropped block that are read again before the source, from rescan_pos_.
   std::string rescan_;
   size_t rescan_pos_ = 0;
+  uint64_t dropped_until_ = 0;  // stream offset of the end of the last dropped block's bytes
 
   uint64_t block_offset_ = 0;
   std::string class_name_;
   uint32_t length_bits_ = 0;  // the current block's length field
   std::string payload_;  // the current block's payload
   bool parsed_ = false;  // ParsePayload ran on payload_
+  std::string_view block_class_name_;  // view into payload_, once parsed
   std::vector<std::string_view> records_;  // views into payload_
   size_t next_record_ = 0;
   uint64_t records_read_ = 0;
-  std::unique_ptr<Error> error_;
+  uint64_t blocks_found_ = 0;  // sync markers found
+  std::unique_ptr<Error> error_;  // the error thrown, thrown again by every later call
+  std::unique_ptr<Error> deferred_error_;  // the current block's damage, after its records
+  size_t salvaged_end_ = 0;  // with a deferred error: the payload offset after its last record
+  std::unique_ptr<Error> source_error_;  // the source's error, which ended the data
 
   bool skip_corrupt_ = false;
   bool ended_ = false;  // skip mode: the source failed, the data ends
   uint64_t skipped_blocks_ = 0;
   uint64_t skipped_records_ = 0;
+  uint64_t skipped_bytes_ = 0;
   std::string last_skip_message_;
 };
 

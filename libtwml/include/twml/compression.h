@@ -20,12 +20,18 @@ const char* CompressionName(Compression compression);
 //   ""     none;   "gz"  gzip;   "lzo"  lzop;
 //   "auto" by the extension of the file's basename (the text after its last '.'): "gz" is gzip,
 //          "lzo" is lzop, no extension is none, and any other extension is an error
-//          ("Unknown extension", as in the original).
+//          ("Unknown extension", as in the original). (OpenBlockFile then also reads a file
+//          without an extension whose data starts with gzip or lzop magic as compressed.)
 // The original had no lzo support at all ("lzo" and ".lzo" were errors although the trainers
 // list *.lzo files by default); reading lzop files is a deliberate extension. Like the original
 // op, the values are case-sensitive. Throws twml::Error(kType) for anything else, listing what is
 // accepted.
 Compression ResolveCompression(std::string_view compression_type, std::string_view path);
+
+// The compression whose magic bytes start `head` (gzip 1f 8b, lzop 89 'LZO' 00 0d 0a 1a 0a),
+// kNone when neither does. A block file starts with its sync marker, so the magic is never
+// mistaken for one.
+Compression DetectCompression(std::string_view head);
 
 // `source`'s content decompressed as `compression` says (`source` itself for kNone).
 // `buffer_size` is the compressed-input buffer of gzip.

@@ -5,9 +5,10 @@
 // result does not depend on how the source delivers the bytes: the input is read once in large
 // reads and once in reads of a few bytes through a minimal buffer, and both must give the same
 // records and the same error. It then reads the input in skip mode (set_skip_corrupt), which
-// over raw bytes must never throw, must return records whose sizes add up to no more than the
-// input (records of good blocks are disjoint pieces of it, however often bad blocks are
-// rescanned), and must also not depend on the read size, skip counts and message included.
+// over raw bytes must never throw (but for input without any block), must return records whose
+// sizes add up to no more than the input (records are disjoint pieces of it, however often bad
+// blocks are rescanned), and must also not depend on the read size, skip counts and message
+// included.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -27,12 +28,18 @@ struct Result {
   std::string error;
   uint64_t skipped_blocks = 0;
   uint64_t skipped_records = 0;
+  uint64_t skipped_bytes = 0;
 
   bool operator==(const Result& other) const {
     return records == other.records && error == other.error &&
-           skipped_blocks == other.skipped_blocks && skipped_records == other.skipped_records;
+           skipped_blocks == other.skipped_blocks && skipped_records == other.skipped_records &&
+           skipped_bytes == other.skipped_bytes;
   }
 };
+
+bool StartsWith(const std::string& text, const std::string& prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
 
 Result Read(const std::string& input, size_t max_read, size_t buffer_size,
             bool skip_corrupt = false) {
@@ -41,21 +48,30 @@ Result Read(const std::string& input, size_t max_read, size_t buffer_size,
                            "fuzz.rec", buffer_size);
   reader.set_skip_corrupt(skip_corrupt);
   if (skip_corrupt) {
-    // Any exception escaping here aborts the fuzzer: skip mode must absorb every data error.
+    // Skip mode must absorb every data error but one: input without any block.
     std::string record;
     size_t total = 0;
-    while (reader.Next(&record)) {
-      total += record.size();
-      if (total > input.size()) std::abort();
-      result.records.push_back(record);
+    try {
+      while (reader.Next(&record)) {
+        total += record.size();
+        if (total > input.size()) std::abort();
+        result.records.push_back(record);
+      }
+      if (reader.Next(&record)) std::abort();  // the end stays the end
+    } catch (const twml::Error& error) {
+      if (!StartsWith(error.what(), "fuzz.rec: no block in its ") || !result.records.empty()) std::abort();
+      result.error = error.what();
+      return result;
     }
-    if (reader.Next(&record)) std::abort();  // the end stays the end
     // Each skipped block starts at its own marker.
     if (reader.skipped_blocks() > input.size() / sizeof(twml::kBlockMarker)) std::abort();
-    if ((reader.skipped_blocks() == 0) != reader.last_skip_message().empty()) std::abort();
+    if (reader.skipped_bytes() > input.size()) std::abort();
+    const bool skipped = reader.skipped_blocks() + reader.skipped_records() + reader.skipped_bytes() > 0;
+    if (skipped == reader.last_skip_message().empty()) std::abort();
     result.error = reader.last_skip_message();
     result.skipped_blocks = reader.skipped_blocks();
     result.skipped_records = reader.skipped_records();
+    result.skipped_bytes = reader.skipped_bytes();
     return result;
   }
   try {
@@ -90,9 +106,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  skipped_whole.error.c_str(), skipped_pieces.error.c_str());
     std::abort();
   }
-  // Without errors, skip mode reads exactly what the default mode reads.
-  if (whole.error.empty() && !(skipped_whole.records == whole.records &&
-                               skipped_whole.skipped_blocks == 0)) {
+  // Without errors, skip mode reads what the default mode reads, less the DataRecords it finds
+  // invalid.
+  if (whole.error.empty() &&
+      !(skipped_whole.skipped_blocks == 0 && skipped_whole.skipped_bytes == 0 &&
+        skipped_whole.records.size() + skipped_whole.skipped_records == whole.records.size() &&
+        (skipped_whole.skipped_records > 0 || skipped_whole.records == whole.records))) {
     std::abort();
   }
   // Only inputs that hold records are worth mutating further: the reader skips anything else.
