@@ -11,10 +11,12 @@ Under Bazel: `tools/bazel run //tools:records -- count /data/part-*`. Files may 
 .lzo. With --data_spec SPEC (a data spec, see twml_common.data_spec) feature ids print as their
 names and names are accepted on input; without it ids print as decimal strings.
 
-A corrupt file is an error (exit 1). With --skip_corrupt, count, head, cat and stats drop corrupt
-blocks and go on at the next sync marker (a corrupt .gz/.lzo stream ends its file), and print
-per damaged file "skipped N blocks (M records) in FILE: <last error>" to stderr; M counts the
-records known to be in the dropped blocks (those before the damage), so it is a lower bound.
+A damaged file is an error (exit 1) naming the file and the byte offset, after every intact record
+before the damage. With --skip_corrupt, count, head, cat and stats skip damaged blocks (after
+their intact records), records that do not decode and bytes outside blocks, go on at the next
+sync marker (a corrupt .gz/.lzo stream ends its file), and print per damaged file "skipped in
+FILE: N damaged blocks, M records that do not decode, K bytes outside blocks; the last: <error
+naming the block and byte offset>" to stderr.
 
 A record's JSON line holds the populated feature types, keyed by feature name (or id):
 {"binary": [f, ...], "continuous": {f: 0.5}, "discrete": {f: 3}, "strings": {f: "text"},
@@ -145,21 +147,42 @@ def _tensor_from_json(tensor: Dict[str, object], where: str) -> np.ndarray:
 def read_records(
     paths: Iterable[str], compression: str = "auto", skip_corrupt: bool = False, report: Optional[TextIO] = None
 ) -> Iterator[bytes]:
-    """Records of block files; compression "auto" (by extension), "" (raw), "gz" or "lzo".
+    """Records of block files; compression "auto" (by extension, or magic bytes), "" (raw), "gz" or "lzo".
 
-    With skip_corrupt, corrupt blocks are dropped and each file with dropped blocks is reported on
-    ``report`` (default stderr), also when the caller stops early and closes the generator.
+    Without skip_corrupt, damage raises libtwml.Error (a ValueError) naming the file and byte
+    offset, after every intact record before it. With skip_corrupt, damaged blocks, DataRecords
+    that do not decode and bytes outside blocks are skipped, and each file with skips is reported
+    on ``report`` (default stderr), also when the caller stops early and closes the generator.
     """
     for path in paths:
         reader = _core.BlockFileReader(path, compression, skip_corrupt=skip_corrupt)
         try:
             yield from reader
         finally:
-            if reader.skipped_blocks:
+            if reader.last_skip_message:
                 (report or sys.stderr).write(
-                    "skipped %d blocks (%d records) in %s: %s\n"
-                    % (reader.skipped_blocks, reader.skipped_records, path, reader.last_skip_message)
+                    "skipped in %s: %d damaged blocks (after their intact records), %d records that do not "
+                    "decode, %d bytes outside blocks; the last: %s\n"
+                    % (path, reader.skipped_blocks, reader.skipped_records, reader.skipped_bytes, reader.last_skip_message)
                 )
+
+
+def decode_records(paths: Iterable[str], compression: str = "auto", skip_corrupt: bool = False) -> Iterator[dict]:
+    """The record dicts of block files of DataRecords (read as read_records reads them).
+
+    A record that does not decode raises ValueError naming the file, the record's number and its
+    block's offset (with skip_corrupt the reader has already dropped and counted such records).
+    """
+    for path in paths:
+        records = read_records([path], compression, skip_corrupt)
+        try:
+            for number, data in enumerate(records, 1):
+                try:
+                    yield _core.decode_data_record(data)
+                except ValueError as error:
+                    raise ValueError("%s: record %d: %s" % (path, number, error)) from None
+        finally:
+            records.close()
 
 
 class Progress:
@@ -197,12 +220,12 @@ def dump(
     compression: str = "auto",
     skip_corrupt: bool = False,
 ) -> None:
-    records = read_records(paths, compression, skip_corrupt)
+    records = decode_records(paths, compression, skip_corrupt)
     try:
-        for index, data in enumerate(records):
+        for index, record in enumerate(records):
             if limit is not None and index >= limit:
                 return
-            out.write(json.dumps(record_to_json(_core.decode_data_record(data), names)) + "\n")
+            out.write(json.dumps(record_to_json(record, names)) + "\n")
     finally:
         records.close()  # now, not at garbage collection: reports the skips of the last file read
 
@@ -214,10 +237,10 @@ def stats(
     features: Dict[tuple, Dict[str, object]] = {}
     records = 0
     progress = Progress("stats")
-    for data in read_records(paths, compression, skip_corrupt):
+    for record in decode_records(paths, compression, skip_corrupt):
         records += 1
         progress.step()
-        for kind, values in _core.decode_data_record(data).items():
+        for kind, values in record.items():
             items = values.items() if isinstance(values, dict) else ((v, 1.0) for v in values)
             for feature_id, value in items:
                 entry = features.setdefault((kind, feature_id), {"records": 0, "values": [], "distinct": set()})

@@ -243,7 +243,8 @@ py::dict DecodeRecord(const py::bytes& data) {
   DecodeOptions options;
   options.keep_all = true;
   DataRecord record;
-  ThriftReader reader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "DataRecord");
+  // No context prefix: the walk's own messages say "DataRecord" or name the field.
+  ThriftReader reader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   record.Decode(&reader, options);
   return RecordToPython(record);
 }
@@ -277,7 +278,8 @@ py::dict DecodeHashed(const py::bytes& data, const std::vector<int64_t>& keep_fe
   const std::string_view bytes = data;
   const DecodeOptions options = MakeOptions(keep_features, keep_codes, label_features, weight_features, decode_mode);
   HashedDataRecord record;
-  ThriftReader reader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "DataRecord");
+  // No context prefix: the walk's own messages say "DataRecord" or name the field.
+  ThriftReader reader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   record.Decode(&reader, options);
   return HashedToPython(record);
 }
