@@ -26,8 +26,12 @@ __all__ = [
     "add_pruning_arguments",
     "check_unsupported_params",
     "get_trainer_parser",
+    "int_in_range",
     "parse_comma_separated_list",
+    "positive_int",
+    "rate",
     "str2bool",
+    "OPTIMIZER_CHOICES",
     "UNSUPPORTED_PARAMS",
     "LEARNING_RATE_DECAY_SUBCOMMANDS",
     "DEFAULT_LEARNING_RATE_DECAY",
@@ -72,6 +76,9 @@ UNSUPPORTED_PARAMS: Tuple[Tuple[str, str, Any, str], ...] = (
 
 _UNSUPPORTED_DEFAULTS = {dest: default for dest, _, default, _ in UNSUPPORTED_PARAMS}
 
+#: The names ``--optimizer`` accepts: those of ``twml.optimizers.OPTIMIZER_CLS_NAMES`` and DGC.
+OPTIMIZER_CHOICES = ("Adagrad", "Adam", "DGC", "Ftrl", "LazyAdam", "Momentum", "RMSProp", "SGD")
+
 _VERBOSITY_LEVELS = {"debug": 0, "info": 1, "warn": 2, "warning": 2, "error": 3}
 
 #: The ``--verbosity`` names and their (Python / tf.logging) levels, as the original.
@@ -100,6 +107,44 @@ def parse_comma_separated_list(element_type: Callable[[str], T] = str) -> Callab
 
     parse.__name__ = "comma_separated_%s_list" % getattr(element_type, "__name__", "value")
     return parse
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an integer > 0 (the error names the value)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % (text,)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % value)
+    return value
+
+
+def int_in_range(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[low, high]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected an integer in [%d, %d], got %r" % (low, high, text)) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError("must be in [%d, %d], got %d" % (low, high, value))
+        return value
+
+    parse.__name__ = "int_in_%d_%d" % (low, high)
+    return parse
+
+
+def rate(text: str) -> float:
+    """An argparse ``type``: a probability in (0, 1] (keep rates, downsampling rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a rate in (0, 1], got %r" % (text,)) from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError("must be in (0, 1], got %s" % text)
+    return value
 
 
 def str2bool(text: Any) -> bool:
@@ -169,10 +214,16 @@ class DefaultSubcommandArgParse(argparse.ArgumentParser):
         return super().parse_known_args(arg_list, namespace)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        """Prints usage and the message extended with the sub-command ordering note; exits with code 2."""
-        note = _SUBCOMMAND_ORDER_HELP.format(names=", ".join(LEARNING_RATE_DECAY_SUBCOMMANDS),
-                                             default=self._DEFAULT_SUBCOMMAND)
-        super().error("%s\n%s" % (message, note))
+        """Prints ``<prog>: error: <message>`` on one line and exits with code 2. Errors that a
+        misplaced sub-command can cause (an invalid sub-command, unrecognized arguments, any error
+        inside a sub-command) get the usage and the sub-command ordering note as well."""
+        in_subcommand = not self._subcommand_names()
+        positional_choice = "invalid choice" in message and not message.startswith("argument -")
+        if in_subcommand or positional_choice or "unrecognized arguments" in message:
+            note = _SUBCOMMAND_ORDER_HELP.format(names=", ".join(LEARNING_RATE_DECAY_SUBCOMMANDS),
+                                                 default=self._DEFAULT_SUBCOMMAND)
+            super().error("%s\n%s" % (message, note))
+        self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
 
 
 def _dest(flags: Sequence[str]) -> str:
@@ -252,8 +303,8 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
     _add(parser, "--export_dir", type=str, default=None, help="directory to export the SavedModel to")
     _add(parser, "--log_aggregation_app_id", type=str, default=unsupported["log_aggregation_app_id"],
          help="[unsupported] Twitter-internal log aggregation app id")
-    _add(parser, "--train.batch_size", "--train_batch_size", type=int, default=32, help="training batch size")
-    _add(parser, "--eval.batch_size", "--eval_batch_size", type=int, default=32, help="evaluation batch size")
+    _add(parser, "--train.batch_size", "--train_batch_size", type=positive_int, default=32, help="training batch size")
+    _add(parser, "--eval.batch_size", "--eval_batch_size", type=positive_int, default=32, help="evaluation batch size")
     _add(parser, "--train.learning_rate", "--learning_rate", type=float, default=0.002, help="learning rate")
     _add(parser, "--train.steps", "--train_steps", type=int, default=-1,
          help="training steps per epoch; <= 0 means the whole dataset")
@@ -263,7 +314,7 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
          help="train_and_evaluate: minimum seconds between evaluations")
     _add(parser, "--eval.delay", "--eval_delay", type=int, default=120,
          help="train_and_evaluate: seconds before the first evaluation")
-    _add(parser, "--train.max_steps", "--train_max_steps", type=int, default=None,
+    _add(parser, "--train.max_steps", "--train_max_steps", type=positive_int, default=None,
          help="maximum total training steps; None means a single epoch")
     _add(parser, "--train.log_metrics", action="store_true", default=False,
          help="compute and log the metrics during training")
@@ -303,8 +354,8 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
     _add(parser, "--config.keep_checkpoint_max", "--keep_checkpoint_max", type=int, default=20,
          help="checkpoints kept")
     _add(parser, "--config.tf_random_seed", "--tf_random_seed", type=int, default=None, help="TF graph random seed")
-    _add(parser, "--optimizer", type=str, default="SGD",
-         help="optimizer: SGD, Adagrad, Adam, Ftrl, Momentum, RMSProp, LazyAdam or DGC")
+    _add(parser, "--optimizer", type=str, default="SGD", choices=OPTIMIZER_CHOICES,
+         help="optimizer: %s" % ", ".join(OPTIMIZER_CHOICES))
     _add(parser, "--gradient_noise_scale", type=float, default=None, help="scale of the gradient noise")
     _add(parser, "--clip_gradients", type=float, default=None, help="clip gradients to this global norm")
     _add(parser, "--dgc.density", "--dgc_density", type=float, default=0.1, help="DGC: gradient density")
@@ -374,13 +425,13 @@ def add_data_record_trainer_arguments(parser: argparse.ArgumentParser) -> argpar
          help="strftime format of the dated sub-directories (default: %%Y/%%m/%%d)")
     _add(parser, "--hour_resolution", type=int, default=None, help="hours per dated sub-directory")
     _add(parser, "--data_spec", type=str, required=True, help="path of the data_spec JSON decoding the DataRecords")
-    _add(parser, "--train.keep_rate", "--train_keep_rate", type=float, default=None,
+    _add(parser, "--train.keep_rate", "--train_keep_rate", type=rate, default=None,
          help="keep each training record with this probability, in (0, 1]")
-    _add(parser, "--eval.keep_rate", "--eval_keep_rate", type=float, default=None,
+    _add(parser, "--eval.keep_rate", "--eval_keep_rate", type=rate, default=None,
          help="keep each evaluation record with this probability, in (0, 1]")
-    _add(parser, "--train.parts_downsampling_rate", "--train_parts_downsampling_rate", type=float, default=None,
+    _add(parser, "--train.parts_downsampling_rate", "--train_parts_downsampling_rate", type=rate, default=None,
          help="keep each training file with this probability, in (0, 1]")
-    _add(parser, "--eval.parts_downsampling_rate", "--eval_parts_downsampling_rate", type=float, default=None,
+    _add(parser, "--eval.parts_downsampling_rate", "--eval_parts_downsampling_rate", type=rate, default=None,
          help="keep each evaluation file with this probability, in (0, 1]")
     _add(parser, "--allow_train_eval_overlap", action="store_true", default=False,
          help="allow files shared by the training and evaluation sets")

@@ -14,9 +14,12 @@ once (WAL journal plus a busy timeout).
 
 Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`), times are seconds since the epoch:
 
-- ``runs(id, name, save_dir, params, command, code_version, host, pid, start_time, end_time, status, error)``;
-  ``params`` is a JSON object, ``command`` a JSON list (``sys.argv``), ``status`` one of ``running``,
-  ``finished``, ``failed`` (or whatever :meth:`ExperimentTracker.finish` was given).
+- ``runs(id, name, save_dir, params, command, code_version, host, pid, start_time, end_time, status, error,
+  process_start)``; ``params`` is a JSON object, ``command`` a JSON list (``sys.argv``), ``status`` one of
+  ``running``, ``finished``, ``failed`` (or whatever :meth:`ExperimentTracker.finish` was given), or
+  ``killed``: set by :func:`mark_dead_runs` when the process of a ``running`` run is gone (SIGKILL, OOM,
+  machine reboot); ``process_start`` identifies the process beyond its pid
+  (:func:`twml_common.block_files.process_start_id`), so that a reused pid is not taken for the run.
 - ``metrics(id, run_id, global_step, eval_name, name, value, time)``; ``value`` is NULL for NaN.
 - ``checkpoints(id, run_id, path, global_step, time)``.
 - ``exports(id, run_id, path, model_hash, time)``; ``model_hash`` is the SHA-1 of :func:`hash_export`.
@@ -39,9 +42,10 @@ import time
 from typing import Any, Callable, Iterator, Mapping
 
 from twml.params import get_param, params_to_dict
+from twml_common.block_files import process_alive, process_start_id
 
 DEFAULT_DB_ENV = "TWML_EXPERIMENT_DB"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,7 +62,8 @@ CREATE TABLE IF NOT EXISTS runs (
     start_time REAL NOT NULL,
     end_time REAL,
     status TEXT NOT NULL,
-    error TEXT
+    error TEXT,
+    process_start TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -141,11 +146,55 @@ def _ensure_schema(conn: sqlite3.Connection) -> None:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if "process_start" not in _run_columns(conn):  # a version 1 database
+                conn.execute("ALTER TABLE runs ADD COLUMN process_start TEXT")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _run_columns(conn: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in conn.execute("PRAGMA table_info(runs)").fetchall()}
+
+
+def mark_dead_runs(conn: sqlite3.Connection, host: str | None = None) -> list[int]:
+    """Marks the ``running`` runs of ``host`` (default this machine) whose process is gone as ``killed``.
+
+    A run's process is gone when its pid does not run (or is a zombie), or runs with another
+    :func:`twml_common.block_files.process_start_id` than the one recorded at start (the pid was
+    reused). The end time becomes the run's last recorded activity (metric, checkpoint or export),
+    and the error says how it was found. Runs of other hosts are left alone (their processes cannot
+    be checked from here).
+
+    Returns:
+      the ids of the runs marked.
+    """
+    host = socket.gethostname() if host is None else host
+    has_start = "process_start" in _run_columns(conn)
+    rows = conn.execute(
+        "SELECT id, pid, start_time%s FROM runs WHERE status = 'running' AND host = ?"
+        % (", process_start" if has_start else ""), (host,)).fetchall()
+    marked = []
+    for row in rows:
+        pid = row["pid"]
+        recorded = row["process_start"] if has_start else None
+        current = process_start_id(pid) if pid else None
+        if pid and process_alive(pid) and (recorded is None or current is None or current == recorded):
+            continue
+        last = conn.execute(
+            "SELECT MAX(t) FROM (SELECT MAX(time) AS t FROM metrics WHERE run_id = ? UNION ALL "
+            "SELECT MAX(time) FROM checkpoints WHERE run_id = ? UNION ALL "
+            "SELECT MAX(time) FROM exports WHERE run_id = ?)",
+            (row["id"], row["id"], row["id"])).fetchone()[0]
+        error = f"process {pid} on {host} ended without recording an end (killed?); found at {time.ctime()}"
+        cursor = conn.execute(
+            "UPDATE runs SET status = 'killed', end_time = ?, error = ? WHERE id = ? AND status = 'running'",
+            (last if last is not None else row["start_time"], error, row["id"]))
+        if cursor.rowcount:
+            marked.append(int(row["id"]))
+    return marked
 
 
 def params_to_json(params: Any) -> str:
@@ -316,16 +365,16 @@ class ExperimentTracker:
 
     @_guarded
     def start(self) -> None:
-        """Inserts the run (name, save_dir, params JSON, ``sys.argv``, code version, host, pid, start time,
-        status ``running``) and sets :attr:`run_id`. A second call does nothing."""
+        """Inserts the run (name, save_dir, params JSON, ``sys.argv``, code version, host, pid and process
+        start id, start time, status ``running``) and sets :attr:`run_id`. A second call does nothing."""
         if self.run_id is not None:
             return
         row = (self.name, self.save_dir, params_to_json(self.params), json.dumps(list(sys.argv)), code_version(),
-               socket.gethostname(), os.getpid(), self._now(), "running")
+               socket.gethostname(), os.getpid(), process_start_id(os.getpid()), self._now(), "running")
         with self._connection() as conn:
             cursor = conn.execute(
-                "INSERT INTO runs (name, save_dir, params, command, code_version, host, pid, start_time, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                "INSERT INTO runs (name, save_dir, params, command, code_version, host, pid, process_start, "
+                "start_time, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             self.run_id = int(cursor.lastrowid)
 
     @_guarded

@@ -2,11 +2,12 @@
 (reference §8.4; ``twml.contrib.export.export_feature_spec`` is this writer)."""
 
 import os
-import uuid
 from typing import Any, Dict
 
 import tensorflow.compat.v1 as tf
 import yaml
+
+from twml.util import write_file
 
 #: The file name ``write_feature_spec`` writes in its directory.
 FEATURE_SPEC_FILE = "feature_spec.yaml"
@@ -24,9 +25,9 @@ def _plain(value: Any) -> Any:
 def write_feature_spec(dir_path: str, feature_spec_dict: Dict[str, Any]) -> str:
     """Write ``feature_spec_dict`` (``FeatureConfig.get_feature_spec()``) as ``dir_path/feature_spec.yaml``.
 
-    The YAML keeps the dicts' insertion order (label columns follow it). The file is written to a
-    temporary name in ``dir_path`` and renamed over the final one (through ``tf.io.gfile``), so a
-    reader never sees a partial file. ``dir_path`` is created when missing.
+    The YAML keeps the dicts' insertion order (label columns follow it). The file is written with
+    :func:`twml.util.write_file` (a temporary name renamed over the final one), so a reader never
+    sees a partial file. ``dir_path`` is created when missing.
 
     Returns:
       the path of the written file.
@@ -34,12 +35,5 @@ def write_feature_spec(dir_path: str, feature_spec_dict: Dict[str, Any]) -> str:
     text = yaml.safe_dump(_plain(feature_spec_dict), default_flow_style=False, sort_keys=False)
     tf.io.gfile.makedirs(dir_path)
     path = os.path.join(dir_path, FEATURE_SPEC_FILE)
-    temp = os.path.join(dir_path, ".%s.tmp-%s" % (FEATURE_SPEC_FILE, uuid.uuid4().hex))
-    try:
-        with tf.io.gfile.GFile(temp, "w") as handle:
-            handle.write(text)
-        tf.io.gfile.rename(temp, path, overwrite=True)
-    finally:
-        if tf.io.gfile.exists(temp):
-            tf.io.gfile.remove(temp)
+    write_file(path, text)
     return path

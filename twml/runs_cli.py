@@ -7,7 +7,9 @@ Usage::
   twml-runs [--db PATH] [--json] compare RUN_ID RUN_ID [RUN_ID ...]
 
 ``--db`` defaults to :func:`twml.experiment_tracker.default_db_path` (``$TWML_EXPERIMENT_DB`` or
-``~/.twml/experiments.sqlite``); ``--db`` and ``--json`` may also follow the sub-command. Exit status 0 on
+``~/.twml/experiments.sqlite``); ``--db`` and ``--json`` may also follow the sub-command. Runs of this host
+still ``running`` whose process is gone (e.g. SIGKILLed) are marked ``killed`` first
+(:func:`twml.experiment_tracker.mark_dead_runs`). Exit status 0 on
 success, 2 for a usage error, a missing database or an unknown run id (message on stderr).
 """
 
@@ -24,7 +26,7 @@ import sys
 import time
 from typing import Any, Sequence, TextIO
 
-from twml.experiment_tracker import DEFAULT_DB_ENV, connect, default_db_path
+from twml.experiment_tracker import DEFAULT_DB_ENV, connect, default_db_path, mark_dead_runs
 
 _MISSING = "-"
 
@@ -44,6 +46,11 @@ def _open(db_path: str) -> sqlite3.Connection:
     if found is None:
         conn.close()
         raise CliError(f"{db_path} is not a twml tracking database (no runs table)")
+    try:
+        mark_dead_runs(conn)
+    except sqlite3.OperationalError as error:  # a read-only database: list as recorded
+        if "readonly" not in str(error):
+            raise
     return conn
 
 

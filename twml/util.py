@@ -20,6 +20,7 @@ import tensorflow as tf
 import libtwml
 from twml.errors import CheckpointNotFoundError
 from twml.params import HParams, params_to_dict  # noqa: F401 - HParams is part of util's surface
+from twml_common.block_files import write_file_atomically
 
 #: The constant of :func:`multiplicative_hash`.
 HASHING_PRIME = 2479700537
@@ -259,6 +260,7 @@ def read_file(filename: str, decode: Union[bool, str] = False) -> Any:
 
 def write_file(filename: str, contents: Any, encode: Union[bool, str] = False) -> None:
     """Writes a file atomically where the file system allows: a temporary name, then a rename.
+    A local file gets the mode a plain ``open()`` would give it under the umask.
 
     Args:
       filename: the path (its directory must exist).
@@ -274,6 +276,11 @@ def write_file(filename: str, contents: Any, encode: Union[bool, str] = False) -
         contents = json.dumps(contents)
     if isinstance(contents, str):
         contents = contents.encode("utf-8")
+    if "://" not in filename:
+        # A local file: twml_common's writer (mode as a plain open() under the umask, stale
+        # temporaries of killed writers removed).
+        write_file_atomically(filename, contents)
+        return
     directory, base = os.path.split(filename)
     temporary = os.path.join(directory, ".%s.tmp.%s" % (base, uuid.uuid4().hex))
     try:
@@ -803,6 +810,11 @@ __all__ = [
     "setup_tf_logging_formatter",
     "get_distributed_training_job_path",
     "do_every_n_steps",
+    "is_string",
+    "fixed_length_tensor",
+    "batch_apply",
+    "boolean_mask",
+    "preprocess_feature_regex",
 ]
 
 

@@ -2,10 +2,11 @@
 reader never sees a partial file. (Streaming writes with the original's side-file semantics are
 twml.BlockFormatWriter's job.)"""
 
+import errno
 import gzip
 import os
 import tempfile
-from typing import Sequence
+from typing import List, Optional, Sequence
 
 from libtwml import _core
 
@@ -16,13 +17,113 @@ RECORD_CLASS_NAME = "com.twitter.ml.api.DataRecord"
 COMPRESSIONS = ("", "gz", "lzo")
 
 
-def write_file_atomically(path: str, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path` and rename it over `path`."""
+def current_umask() -> int:
+    """The process's umask, read from /proc where possible (setting it to read it back is not
+    thread-safe)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def plain_file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file under the current umask."""
+    return 0o666 & ~current_umask()
+
+
+def _temporary_prefix(path: str) -> str:
+    """The hidden name prefix of `path`'s temporaries: ``.<name>.tmp-``, then the writer's pid."""
+    return ".%s.tmp-" % os.path.basename(path)
+
+
+def _proc_stat(pid: int) -> Optional[List[str]]:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return None
+    return data[data.rindex(b")") + 2 :].decode("ascii", "replace").split()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process `pid` runs on this host (a zombie, killed but not yet reaped, does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    fields = _proc_stat(pid)
+    return fields is None or fields[0] != "Z"
+
+
+def process_start_id(pid: int) -> Optional[str]:
+    """An id of the running process `pid` that a later process reusing the pid will not have:
+    ``<boot id>:<start time in clock ticks since boot>`` (from /proc), or None when `pid` does
+    not run (or /proc is not there)."""
+    fields = _proc_stat(pid)
+    if fields is None or fields[0] == "Z":
+        return None
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            boot_id = boot.read().strip()
+    except OSError:
+        boot_id = ""
+    return "%s:%s" % (boot_id, fields[19])
+
+
+def remove_stale_temporaries(path: str) -> List[str]:
+    """Removes the temporaries that writers of `path` killed mid-write left beside it: hidden files
+    ``.<name>.tmp-<pid>-*`` whose process no longer exists (a live writer's are left alone).
+
+    Returns:
+      the removed paths.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = _temporary_prefix(path)
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid_text = name[len(prefix):].split("-", 1)[0]
+        if not pid_text.isdigit() or process_alive(int(pid_text)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+            removed.append(os.path.join(directory, name))
+        except OSError as error:
+            if error.errno != errno.ENOENT:
+                raise
+    return removed
+
+
+def write_file_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write `data` to a temporary file beside `path` and rename it over `path`.
+
+    The file gets `mode`, by default what a plain ``open()`` would give it under the umask (not the
+    0600 of a private temporary file). Temporaries of earlier writers of `path` that were killed
+    mid-write are removed first.
+    """
+    remove_stale_temporaries(path)
     handle, temporary = tempfile.mkstemp(
-        dir=os.path.dirname(os.path.abspath(path)), prefix=".%s." % os.path.basename(path)
+        dir=os.path.dirname(os.path.abspath(path)), prefix="%s%d-" % (_temporary_prefix(path), os.getpid())
     )
     try:
         with os.fdopen(handle, "wb") as output:
+            os.fchmod(output.fileno(), plain_file_mode() if mode is None else mode)
             output.write(data)
         os.replace(temporary, path)
     except BaseException:

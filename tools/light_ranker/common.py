@@ -11,19 +11,25 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import tensorflow.compat.v1 as tf
 import tensorflow_hub as hub
 
 import twml
-from twml.argument_parser import LEARNING_RATE_DECAY_SUBCOMMANDS
+from twml import run_state
+from twml.argument_parser import LEARNING_RATE_DECAY_SUBCOMMANDS, int_in_range, positive_int
 from twml.contrib.calibrators import HashingDiscretizerCalibrator
 from twml.contrib.calibrators.common_calibrators import (
+    HUB_MODULE_FILE,
     add_discretizer_arguments,
     build_percentile_discretizer_graph,
     calibrate_discretizer_and_export,
+    complete_module_fingerprint,
+    module_fingerprint,
 )
+from twml.spec_check import check_records_against_spec
 from twml.trainers import DataRecordTrainer
 from twml_common import synthetic_data
 
@@ -62,18 +68,20 @@ def get_parser(description: str) -> argparse.ArgumentParser:
             action.help = "data spec JSON of the data (default: the generated data's)"
     parser.add_argument("--label", default=synthetic_data.MAIN_LABEL, help="the label feature to predict")
     parser.add_argument("--weight", default=synthetic_data.WEIGHT, help="the record-weight feature ('' for none)")
-    parser.add_argument("--input_size_bits", type=int, default=32, help="bits of the raw sparse input's columns")
+    parser.add_argument("--input_size_bits", type=int_in_range(1, 63), default=32,
+                        help="bits of the raw sparse input's columns (1 to 63)")
     parser.add_argument("--model.use_existing_discretizer", dest="use_existing_discretizer", action="store_true",
                         help="reuse the discretizer in --discretizer.save_dir instead of calibrating one")
     parser.add_argument("--data_cache_dir", default=None,
                         help="where the generated default data lives (default: ~/.cache/twml/light_ranker_data)")
-    parser.add_argument("--num_train_records", type=int, default=DEFAULT_TRAIN_FILES * DEFAULT_RECORDS_PER_FILE,
+    parser.add_argument("--num_train_records", type=positive_int,
+                        default=DEFAULT_TRAIN_FILES * DEFAULT_RECORDS_PER_FILE,
                         help="records of generated training data (default data only)")
     parser.add_argument("--auc_tolerance", type=float, default=0.01,
                         help="with the default data, fail unless ROC-AUC is within this of the optimum")
     parser.add_argument("--l2_regularization", type=float, default=0.0,
                         help="L2 penalty on the weights of the features present in each batch")
-    parser.add_argument("--predict_batch_size", type=int, default=512,
+    parser.add_argument("--predict_batch_size", type=positive_int, default=512,
                         help="records per BatchPredictionRequest in the batch prediction step")
     # The example's own defaults: measured on the generated data (see BENCHMARKS.md).
     parser.set_defaults(
@@ -89,8 +97,10 @@ def get_parser(description: str) -> argparse.ArgumentParser:
         discretizer_num_bins=64,
         discretizer_output_size_bits=22,
     )
-    parser.add_argument("--save_checkpoints_steps", type=int, default=500,
+    parser.add_argument("--save_checkpoints_steps", type=positive_int, default=500,
                         help="checkpoint (and evaluate) every this many steps")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print the traceback of an error (default: one line naming what is wrong)")
     return parser
 
 
@@ -153,11 +163,73 @@ def default_data(params: argparse.Namespace) -> Optional[Dict[str, Any]]:
 
 
 def prepare(params: argparse.Namespace) -> Tuple[Optional[Dict[str, Any]], Any]:
-    """Default data and directories, then the feature config (the model's input description)."""
+    """Default data and directories, the checks of the data (:func:`check_data`), then the feature
+    config (the model's input description)."""
     info = default_data(params)
     if not params.discretizer_save_dir:
         params.discretizer_save_dir = os.path.join(params.save_dir, "discretizer")
+    check_data(params)
     return info, get_feature_config(params.data_spec, params.label, params.weight or None)
+
+
+def _data_files(directory: Optional[str], files_list: Optional[str], flag: str) -> List[str]:
+    """The ``*.lzo`` files of a data flag (a files-list JSON's ``files`` when given), sorted.
+
+    Raises:
+      ValueError: naming the flag: the directory or list is missing or holds no file.
+    """
+    if files_list and os.path.exists(files_list):
+        files = twml.util.read_file(files_list, decode="json").get("files") or []
+        if not files:
+            raise ValueError("%s %s: the files list holds no file" % (flag.replace("data_dir", "files_list"),
+                                                                       files_list))
+        return list(files)
+    if not directory:
+        return []
+    if "://" not in directory and not os.path.isdir(directory):
+        raise ValueError("%s %s: no such directory" % (flag, directory))
+    try:
+        files = twml.util.list_files(directory, "lzo", True)
+    except OSError:
+        files = []
+    if not files:
+        raise ValueError("%s %s: no *.lzo data files in it" % (flag, directory))
+    return files
+
+
+def check_data(params: argparse.Namespace, sample_records: int = 1000) -> None:
+    """Checks, before any work starts, that the data flags name data and that the data spec
+    describes it: the spec is read, the first ``sample_records`` training records are decoded,
+    every feature of the spec must appear under its spec type and the label must be in at least
+    one of them (:func:`twml.spec_check.check_records_against_spec`).
+
+    Raises:
+      ValueError: one line naming the flag or file and what is wrong.
+    """
+    if not params.data_spec or not os.path.isfile(params.data_spec):
+        raise ValueError("--data_spec %s: no such file" % params.data_spec)
+    train = _data_files(params.train_data_dir, params.train_files_list, "--train.data_dir")
+    _data_files(params.eval_data_dir, params.eval_files_list, "--eval.data_dir")
+    if train:
+        check_records_against_spec(params.data_spec, train[:4], labels=[params.label], max_records=sample_records)
+
+
+def guarded_main(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]] = None) -> int:
+    """Runs an example's ``main``: a bad flag, file or data spec (ValueError, OSError) prints one
+    line ``<prog>: error: <what is wrong>`` and gives exit status 2; a TensorFlow error during the
+    run prints its first line and gives 1. With ``--verbose`` the traceback is printed too."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = os.path.basename(sys.argv[0]) or "light_ranker"
+    try:
+        return main(argv)
+    except (ValueError, OSError) as error:
+        status, message, caught = 2, str(error), error
+    except tf.errors.OpError as error:
+        status, message, caught = 1, "%s: %s" % (type(error).__name__, error.message), error
+    if "--verbose" in argv:
+        traceback.print_exception(type(caught), caught, caught.__traceback__)
+    sys.stderr.write("%s: error: %s\n" % (prog, " ".join(message.split("\n")[0:1]) or "failed"))
+    return status
 
 
 def get_feature_config(data_spec_path: str, label: str, weight: Optional[str]) -> twml.FeatureConfig:
@@ -171,10 +243,15 @@ def get_feature_config(data_spec_path: str, label: str, weight: Optional[str]) -
 
 def calibrate_discretizer(params: argparse.Namespace, feature_config: twml.FeatureConfig) -> None:
     """Phase 1: a HashingDiscretizerCalibrator fitted to the continuous features of a sample of
-    the training data, saved as a TF-Hub module in ``--discretizer.save_dir``."""
+    the training data, saved as a TF-Hub module in ``--discretizer.save_dir`` — or, on a rerun,
+    the module calibrated before (the checkpoint in ``--save_dir`` was trained on its output; see
+    ``calibrate_discretizer_and_export``)."""
     if params.use_existing_discretizer:
-        if not tf.io.gfile.exists(os.path.join(params.discretizer_save_dir, "tfhub_module.pb")):
-            raise ValueError("--model.use_existing_discretizer: no module in %s" % params.discretizer_save_dir)
+        module = params.discretizer_save_dir
+        if not tf.io.gfile.exists(os.path.join(module, HUB_MODULE_FILE)):
+            raise ValueError("--model.use_existing_discretizer: no module in %s" % module)
+        fingerprint = complete_module_fingerprint(module) or module_fingerprint(module)
+        run_state.check_calibration_record(params.save_dir, "discretizer", module, fingerprint)
         return
     calibrator = HashingDiscretizerCalibrator(params.discretizer_num_bins, params.discretizer_output_size_bits)
     calibrate_discretizer_and_export(name="discretizer", calibrator=calibrator,

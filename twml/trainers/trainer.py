@@ -20,11 +20,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import tensorflow.compat.v1 as tf
 
-from twml import export_output_fns, util
+from twml import export_output_fns, run_state, util
 from twml.constants import TWML_INIT_FEED_KEY
 from twml.errors import EarlyStopError
 from twml.experiment_tracker import ExperimentTracker
-from twml.feature_spec import write_feature_spec
 from twml.params import get_param, params_to_dict
 from twml.trainers import cluster
 
@@ -568,7 +567,8 @@ class Trainer:
 
         Evaluations run every ``eval_period`` seconds (after ``eval_delay``) on new checkpoints.
         Early stopping: the evaluator's EarlyStopHook writes ``save_dir/earlystop_now.txt`` and the
-        training tasks' StopIfExistsHook stops them. The chief writes ``_SUCCESS`` at the end.
+        training tasks' StopIfExistsHook stops them; when that file is already there (a rerun of
+        an early-stopped run) nothing is trained. The chief writes ``_SUCCESS`` at the end.
         """
         from twml.hooks import EarlyStopDuration, StopIfExistsHook
 
@@ -588,6 +588,14 @@ class Trainer:
             if not early_stop_metric:
                 raise ValueError("early stopping needs early_stop_metric")
             stop_file = os.path.join(self._save_dir, EARLY_STOP_FILE)
+            if tf.io.gfile.exists(stop_file):
+                # A rerun of an early-stopped run: another step would move the latest checkpoint
+                # (and possibly the best one) away from what the run already exported.
+                _LOG.info("%s exists: early stopping ended this run's training before; not training further "
+                          "(delete the file to resume training)", stop_file)
+                if self.is_chief():
+                    self.write_state_to_disk(self._save_dir)
+                return
             eval_hooks.append(self._early_stop_hook(
                 early_stop_metric, early_stop_patience, early_stop_minimize, early_stop_tolerance, 0,
                 file_path=stop_file, exit_on_end=distributed,
@@ -715,8 +723,14 @@ class Trainer:
           export_dir: default ``params.export_dir`` or ``save_dir/exported_models``; each export
             is a timestamped sub-directory.
           checkpoint_path: default the best (early stopping) or latest checkpoint.
-          feature_spec: written as ``feature_spec.yaml`` into the export.
+          feature_spec: written as ``feature_spec.yaml`` into the export (before it is renamed
+            into place).
           log_features: log the exported feature spec.
+
+        The export goes through :func:`twml.run_state.publish_export`: written in a staging
+        directory, completed there and renamed into place; debris of killed exports removed first;
+        an export of the same checkpoint with the same signatures and feature spec already in
+        ``export_dir`` (a rerun of a finished run) is returned instead of a second one.
 
         Returns:
           the export path (bytes decoded), or None on non-chief tasks.
@@ -729,13 +743,11 @@ class Trainer:
         checkpoint_path = checkpoint_path or self.best_or_latest_checkpoint
         if checkpoint_path is None:
             raise ValueError("export_model: no checkpoint in %s; train first" % self._save_dir)
-        export_path = self._estimator.export_saved_model(
-            export_dir, serving_input_receiver_fn, checkpoint_path=checkpoint_path)
-        export_path = export_path.decode() if isinstance(export_path, bytes) else export_path
-        if feature_spec:
-            write_feature_spec(export_path, feature_spec)
-            if log_features:
-                _LOG.info("exported feature spec: %d features", len(feature_spec.get("features", {})))
+        export_path = run_state.publish_export(
+            export_dir,
+            lambda staging: self._estimator.export_saved_model(
+                staging, serving_input_receiver_fn, checkpoint_path=checkpoint_path),
+            checkpoint_path, feature_spec=feature_spec, log_features=log_features)
         self._tracker.log_export(export_path)
         return export_path
 

@@ -7,7 +7,7 @@ dest with '.' replaced by '_' (``--discretizer.num_bins`` -> ``discretizer_num_b
 import argparse
 from typing import Any, Optional
 
-from twml.argument_parser import SortingHelpFormatter
+from twml.argument_parser import SortingHelpFormatter, int_in_range, positive_int, rate
 
 __all__ = [
     "add_discretizer_arguments",
@@ -26,12 +26,13 @@ def add_discretizer_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     """Adds the ``--discretizer.*`` flags (save_dir, batch_size, keep_rate, parts_downsampling_rate,
     num_bins, output_size_bits). Returns ``parser``."""
     _add(parser, "--discretizer.save_dir", type=str, default=None, help="directory to save the discretizer to")
-    _add(parser, "--discretizer.batch_size", type=int, default=128, help="calibration batch size")
-    _add(parser, "--discretizer.keep_rate", type=float, default=0.0008, help="record keep rate during calibration")
-    _add(parser, "--discretizer.parts_downsampling_rate", type=float, default=0.2,
+    _add(parser, "--discretizer.batch_size", type=positive_int, default=128, help="calibration batch size")
+    _add(parser, "--discretizer.keep_rate", type=rate, default=0.0008, help="record keep rate during calibration")
+    _add(parser, "--discretizer.parts_downsampling_rate", type=rate, default=0.2,
          help="file keep rate during calibration")
-    _add(parser, "--discretizer.num_bins", type=int, default=20, help="bins per feature")
-    _add(parser, "--discretizer.output_size_bits", type=int, default=22, help="bits of the discretizer output size")
+    _add(parser, "--discretizer.num_bins", type=positive_int, default=20, help="bins per feature")
+    _add(parser, "--discretizer.output_size_bits", type=int_in_range(1, 63), default=22,
+         help="bits of the discretizer output size, 1 to 63 (output keys are int64)")
     return parser
 
 

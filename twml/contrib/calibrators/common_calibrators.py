@@ -13,6 +13,7 @@ where the original had them.
 
 import contextlib
 import copy
+import json
 import logging
 import os
 import time
@@ -21,7 +22,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from twml import parsers, util
+from twml import parsers, run_state, util
 from twml.contrib.calibrators.calibrator_arguments import (  # noqa: F401 - re-exported
     add_discretizer_arguments,
     add_isotonic_calibrator_arguments,
@@ -37,6 +38,10 @@ _LOG = logging.getLogger(__name__)
 #: How often non-chief workers look for the chief's discretizer module.
 MODULE_POLL_SECS = 60
 HUB_MODULE_FILE = "tfhub_module.pb"
+#: Written last into a calibrated module's directory: ``{"fingerprint": module_fingerprint(dir)}``.
+MODULE_FINGERPRINT_FILE = "module_fingerprint.json"
+#: Written last into the isotonic phase's save_dir: the calibration and the model checkpoint it fits.
+ISOTONIC_STATE_FILE = "isotonic_calibration.json"
 
 
 def _set(params: Any, name: str, value: Any) -> None:
@@ -99,6 +104,44 @@ def _calibration_params(params: Any, prefix: str, save_dir: str) -> Any:
     return calibration
 
 
+def module_fingerprint(module_dir: str) -> str:
+    """SHA-1 of a calibrated module's files (summaries, ``_SUCCESS`` and the fingerprint file
+    itself left out): what a model trained on the module's output depends on."""
+    return run_state.directory_fingerprint(module_dir, exclude=("events.", "_SUCCESS", MODULE_FINGERPRINT_FILE))
+
+
+def complete_module_fingerprint(module_dir: str) -> Optional[str]:
+    """The fingerprint of a complete calibrated module in ``module_dir`` (one written by
+    :func:`calibrate_discretizer_and_export`, which records it in ``module_fingerprint.json`` as
+    the last step), or None when there is none.
+
+    Raises:
+      ValueError: the module's files no longer match the recorded fingerprint.
+    """
+    record = run_state.read_json(os.path.join(module_dir, MODULE_FINGERPRINT_FILE))
+    if record is None or not tf.io.gfile.exists(os.path.join(module_dir, HUB_MODULE_FILE)):
+        return None
+    if "://" not in module_dir and module_fingerprint(module_dir) != record.get("fingerprint"):
+        raise ValueError("%s: the module's files changed after calibration (fingerprint %s recorded in %s); "
+                         "delete the directory to calibrate again"
+                         % (module_dir, record.get("fingerprint"), MODULE_FINGERPRINT_FILE))
+    return str(record.get("fingerprint"))
+
+
+def _overwrite_before_calibration(params: Any, *dirs: str) -> None:
+    """``overwrite_save_dir`` done by the flow itself (chief): the model's save_dir and the module's
+    directory are deleted now, before calibrating, and the flag is cleared so that the model's
+    Trainer does not delete the new module (it usually lives under the save_dir)."""
+    for directory in dirs:
+        if directory and tf.io.gfile.exists(directory):
+            _LOG.info("overwrite_save_dir: deleting %s", directory)
+            tf.io.gfile.rmtree(directory)
+    if isinstance(params, dict):
+        params["overwrite_save_dir"] = False
+    else:
+        _set(params, "overwrite_save_dir", False)
+
+
 def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn: Callable, params: Any,
                                      feature_config: Any) -> None:
     """Phase 1: fits ``calibrator`` on a sample of the training files and saves it to
@@ -108,28 +151,80 @@ def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn:
     the ``discretizer_*`` params (batch size, keep rate, parts downsampling rate, max steps) and
     ``twml.parsers.get_continuous_parse_fn(feature_config)`` (or ``feature_config`` itself when it
     is a parse function), then calls :meth:`Trainer.calibrate`. Other workers wait (polling every
-    60 s) for ``<discretizer_save_dir>/tfhub_module.pb``.
+    60 s) for the module.
+
+    The module is part of the run's state: a model checkpoint in ``params.save_dir`` was trained
+    on its output. So the module is written in a staging directory beside
+    ``discretizer_save_dir``, its fingerprint (:func:`module_fingerprint`) recorded in it, and
+    then renamed into place; a rerun finding a complete module reuses it instead of calibrating
+    on a new sample; and the fingerprint is recorded beside the model's checkpoints
+    (:func:`twml.run_state.check_calibration_record`, under ``name``). With
+    ``overwrite_save_dir`` both directories are deleted first (and the flag cleared, see
+    :func:`_overwrite_before_calibration`).
 
     Raises:
-      ValueError: ``discretizer_save_dir`` is not set.
+      ValueError: ``discretizer_save_dir`` is not set, or the module was changed by hand.
+      twml.run_state.CalibrationMismatchError: the checkpoints in ``params.save_dir`` were trained
+        with another module than the one in (or missing from) ``discretizer_save_dir``.
     """
     save_dir = get_param(params, "discretizer_save_dir")
     if not save_dir:
         raise ValueError("calibrate_discretizer_and_export needs params.discretizer_save_dir (--discretizer.save_dir)")
+    save_dir = save_dir.rstrip("/")
     if not cluster.is_chief():
-        module = os.path.join(save_dir, HUB_MODULE_FILE)
-        while not tf.io.gfile.exists(module):
-            _LOG.info("waiting for the chief's discretizer module %s", module)
+        marker = os.path.join(save_dir, MODULE_FINGERPRINT_FILE)
+        while not tf.io.gfile.exists(marker):
+            _LOG.info("waiting for the chief's discretizer module %s", save_dir)
             time.sleep(MODULE_POLL_SECS)
         return
-    calibration = _calibration_params(params, "discretizer", save_dir)
-    parse_fn = feature_config if callable(feature_config) else parsers.get_continuous_parse_fn(feature_config)
-    with _single_process():
-        trainer = DataRecordTrainer(name=name, params=calibration, build_graph_fn=build_graph_fn,
-                                    feature_config=None if callable(feature_config) else feature_config)
-        input_fn = trainer.get_train_input_fn(parse_fn=parse_fn, repeat=False)
-        trainer.calibrate(calibrator, steps=get_param(params, "discretizer_max_steps"), input_fn=input_fn)
-        trainer.write_state_to_disk(save_dir)
+    model_dir = get_param(params, "save_dir")
+    if get_param(params, "overwrite_save_dir", False):
+        _overwrite_before_calibration(params, model_dir, save_dir)
+    fingerprint = complete_module_fingerprint(save_dir)
+    if fingerprint is not None:
+        _LOG.info("reusing the calibrated module in %s (fingerprint %s)", save_dir, fingerprint)
+    else:
+        if model_dir and tf.train.latest_checkpoint(model_dir):
+            record = run_state.read_json(os.path.join(model_dir, run_state.CALIBRATION_RECORD_FILE)) or {}
+            if name in record:
+                raise run_state.CalibrationMismatchError(
+                    "%s: the model in %s was trained with the %s calibration %s (fingerprint %s), which is missing "
+                    "or incomplete now; restore it, or start afresh with --overwrite_save_dir or another --save_dir"
+                    % (os.path.join(model_dir, run_state.CALIBRATION_RECORD_FILE), model_dir, name,
+                       record[name].get("path"), record[name].get("fingerprint")))
+        fingerprint = _calibrate_module(name, calibrator, build_graph_fn, params, feature_config, save_dir)
+    if model_dir:
+        run_state.check_calibration_record(model_dir, name, save_dir, fingerprint)
+
+
+def _calibrate_module(name: str, calibrator: Any, build_graph_fn: Callable, params: Any, feature_config: Any,
+                      save_dir: str) -> str:
+    """Calibrates into a staging directory, records the fingerprint there, renames it to
+    ``save_dir`` (replacing an incomplete one). Returns the fingerprint."""
+    parent, base = os.path.split(save_dir)
+    prefix = ".%s.tmp-" % base
+    run_state.remove_stale_staging_dirs(parent, prefix)
+    staging = run_state.staging_dir(parent, prefix)
+    try:
+        calibration = _calibration_params(params, "discretizer", staging)
+        parse_fn = feature_config if callable(feature_config) else parsers.get_continuous_parse_fn(feature_config)
+        with _single_process():
+            trainer = DataRecordTrainer(name=name, params=calibration, build_graph_fn=build_graph_fn,
+                                        feature_config=None if callable(feature_config) else feature_config)
+            input_fn = trainer.get_train_input_fn(parse_fn=parse_fn, repeat=False)
+            trainer.calibrate(calibrator, steps=get_param(params, "discretizer_max_steps"), input_fn=input_fn)
+            trainer.write_state_to_disk(staging)
+        fingerprint = module_fingerprint(staging)
+        util.write_file(os.path.join(staging, MODULE_FINGERPRINT_FILE), json.dumps({"fingerprint": fingerprint}))
+        if tf.io.gfile.exists(save_dir):
+            _LOG.info("replacing the incomplete module in %s", save_dir)
+            tf.io.gfile.rmtree(save_dir)
+        tf.io.gfile.rename(staging, save_dir)
+    finally:
+        if tf.io.gfile.exists(staging):
+            tf.io.gfile.rmtree(staging)
+    _LOG.info("calibrated module in %s (fingerprint %s)", save_dir, fingerprint)
+    return fingerprint
 
 
 # --------------------------------------------------------------------------- isotonic phase
@@ -233,6 +328,41 @@ def build_isotonic_graph(build_graph_fn: Callable, calibrator: Any, model_scope:
     return isotonic_graph
 
 
+def _isotonic_state(calibrator: Any, model_dir: str, save_dir: str) -> Dict[str, Any]:
+    """The isotonic phase's run state in ``save_dir`` (see :func:`calibrate_calibrator_and_export`).
+
+    Returns:
+      ``{"checkpoint", "fingerprint"}`` of the model's latest checkpoint and ``reused``: the state
+      file's content when a complete earlier calibration of that checkpoint was loaded into
+      ``calibrator``, else None (an incomplete ``save_dir`` is then emptied).
+
+    Raises:
+      ValueError: no model checkpoint in ``model_dir``.
+      twml.run_state.CalibrationMismatchError: ``save_dir`` holds a calibration of another checkpoint.
+    """
+    checkpoint = tf.train.latest_checkpoint(model_dir)
+    if checkpoint is None:
+        raise ValueError("no checkpoint of the model to calibrate in %s" % model_dir)
+    fingerprint = run_state.checkpoint_fingerprint(checkpoint)
+    state_path = os.path.join(save_dir, ISOTONIC_STATE_FILE)
+    reused = run_state.read_json(state_path) if hasattr(calibrator, "load_calibration_state") else None
+    if reused is not None:
+        if reused.get("model_fingerprint") != fingerprint:
+            raise run_state.CalibrationMismatchError(
+                "%s: the isotonic calibration in %s was fitted to the model checkpoint %s (fingerprint %s), but the "
+                "latest checkpoint in %s is now %s (fingerprint %s); delete %s to calibrate again"
+                % (state_path, save_dir, reused.get("model_checkpoint"), reused.get("model_fingerprint"), model_dir,
+                   checkpoint, fingerprint, save_dir))
+        calibrator.load_calibration_state(reused["calibration"])
+        _LOG.info("reusing the isotonic calibration in %s (model checkpoint %s)", save_dir, checkpoint)
+    elif cluster.is_chief() and tf.io.gfile.exists(save_dir) and tf.train.latest_checkpoint(save_dir):
+        # A calibration killed before it recorded its state: its checkpoint may hold another
+        # model's weights, so it starts again from nothing.
+        _LOG.info("removing the incomplete isotonic calibration in %s", save_dir)
+        tf.io.gfile.rmtree(save_dir)
+    return {"checkpoint": checkpoint, "fingerprint": fingerprint, "reused": reused}
+
+
 def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: Callable, params: Any,
                                     feature_config: Any, run_eval: bool = True,
                                     input_fn: Optional[Callable] = None, metric_fn: Optional[Callable] = None,
@@ -251,12 +381,20 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
     This rebuild loads the trained model from its checkpoints rather than from an exported TF-Hub
     module, so the ``--calibrator.load_tensorflow_module`` flag names a checkpoint directory.
 
+    The calibration is run state: once its checkpoint is written, ``<calibrator save_dir>/
+    isotonic_calibration.json`` records it with the fingerprint of the model checkpoint it was fitted
+    to. A rerun reuses it (no new sample, no new checkpoint, the same export — see
+    :func:`twml.run_state.publish_export`); a save_dir without that file is emptied and
+    calibrated again; a record of another model checkpoint is refused
+    (:class:`twml.run_state.CalibrationMismatchError`).
+
     Returns:
       the export path (None on tasks that do not export).
     """
     model_dir = get_param(params, "calibrator_load_tensorflow_module") or params.save_dir
     save_dir = get_param(params, "calibrator_save_dir") or os.path.join(params.save_dir, "calibrator")
     model_scope = name + "/model"
+    state = _isotonic_state(calibrator, model_dir, save_dir)
     calibration = _calibration_params(params, "calibrator", save_dir)
     _set(calibration, "is_calibrating", True)
     with _single_process():
@@ -264,14 +402,20 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
                                     build_graph_fn=lambda *a: {"output": tf.constant(0.0)},
                                     feature_config=feature_config, metric_fn=metric_fn)
         calibrate_input_fn = input_fn or trainer.get_train_input_fn(repeat=False, shuffle=False)
-        calibrate(trainer, calibration, build_graph_fn, calibrate_input_fn, model_dir=model_dir,
-                  calibrator=calibrator,
-                  steps=get_param(params, "calibrator_max_steps") or get_param(params, "calibrator_train_steps"))
+        if state["reused"] is None:
+            calibrate(trainer, calibration, build_graph_fn, calibrate_input_fn, model_dir=model_dir,
+                      calibrator=calibrator,
+                      steps=get_param(params, "calibrator_max_steps") or get_param(params, "calibrator_train_steps"))
         final = DataRecordTrainer(name=name, params=calibration,
                                   build_graph_fn=build_isotonic_graph(build_graph_fn, calibrator, model_scope,
                                                                       model_dir),
                                   feature_config=feature_config, metric_fn=metric_fn)
-        final.train(calibrate_input_fn, steps=1)
+        if state["reused"] is None:
+            final.train(calibrate_input_fn, steps=1)
+            if cluster.is_chief() and hasattr(calibrator, "calibration_state"):
+                util.write_file(os.path.join(save_dir, ISOTONIC_STATE_FILE), json.dumps({
+                    "model_checkpoint": state["checkpoint"], "model_fingerprint": state["fingerprint"],
+                    "calibration": calibrator.calibration_state()}))
         if run_eval:
             metrics = final.evaluate(steps=get_param(params, "calibrator_final_evaluation_steps"), name="test")
             _LOG.info("calibrated model: %s", metrics)

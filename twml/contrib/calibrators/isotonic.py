@@ -237,6 +237,36 @@ class IsotonicCalibrator(Calibrator):
         self._bin_boundaries = np.stack([r["bin_boundaries"] for r in results])
         super().calibrate()
 
+    def calibration_state(self) -> Dict[str, Any]:
+        """The result of ``calibrate`` as JSON-ready lists: ``{"xs": [n_class][n_bin], "ys": ...,
+        "bin_boundaries": [n_class][n_bin + 1]}`` (float32 values, exact through JSON).
+
+        Raises:
+          RuntimeError: not calibrated.
+        """
+        if not self._calibrated:
+            raise RuntimeError("calibrate() the calibrator before calibration_state()")
+        return {"xs": self._xs_input.tolist(), "ys": self._ys_input.tolist(),
+                "bin_boundaries": self._bin_boundaries.tolist()}
+
+    def load_calibration_state(self, state: Mapping[str, Any]) -> None:
+        """Makes the calibrator calibrated with a :meth:`calibration_state` (a rerun reusing an
+        earlier calibration); accumulated samples are dropped.
+
+        Raises:
+          ValueError: the state's arrays do not have the shapes ``[k, n_bin]`` / ``[k, n_bin + 1]``.
+        """
+        xs = np.asarray(state["xs"], np.float32)
+        ys = np.asarray(state["ys"], np.float32)
+        boundaries = np.asarray(state["bin_boundaries"], np.int64)
+        if xs.ndim != 2 or xs.shape[1] != self._n_bin or ys.shape != xs.shape or \
+                boundaries.shape != (xs.shape[0], self._n_bin + 1):
+            raise ValueError("isotonic calibration state: expected xs and ys [k, %d] and bin_boundaries [k, %d], "
+                             "got %s, %s and %s" % (self._n_bin, self._n_bin + 1, xs.shape, ys.shape, boundaries.shape))
+        self._features = [IsotonicFeature(column) for column in range(xs.shape[0])]
+        self._xs_input, self._ys_input, self._bin_boundaries = xs, ys, boundaries
+        super().calibrate()
+
     def get_layer_args(self) -> Dict[str, Any]:
         return {"n_unit": self.n_class, "n_bin": self._n_bin}
 

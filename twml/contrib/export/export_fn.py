@@ -10,7 +10,8 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 import tensorflow.compat.v1 as tf
 
-from twml.feature_spec import FEATURE_SPEC_FILE, write_feature_spec  # noqa: F401 - FEATURE_SPEC_FILE re-exported
+from twml.feature_spec import FEATURE_SPEC_FILE, write_feature_spec  # noqa: F401 - re-exported
+from twml.run_state import publish_export
 
 #: ``export_feature_spec`` is twml's feature-spec writer (the Trainer's exports use it too).
 export_feature_spec = write_feature_spec
@@ -42,14 +43,11 @@ def _export_modes(
     checkpoint = checkpoint or trainer.best_or_latest_checkpoint
     if checkpoint is None:
         raise ValueError("export: no checkpoint in %s; train first" % trainer.save_dir)
-    path = trainer.estimator.experimental_export_all_saved_models(
-        export_dir, receivers, as_text=as_text, checkpoint_path=checkpoint)
-    path = path.decode() if isinstance(path, bytes) else path
-    if feature_spec:
-        write_feature_spec(path, feature_spec)
-        if log_features:
-            tf.logging.info("exported the feature spec of %d features to %s",
-                            len(feature_spec.get("features", {})), path)
+    path = publish_export(
+        export_dir,
+        lambda staging: trainer.estimator.experimental_export_all_saved_models(
+            staging, receivers, as_text=as_text, checkpoint_path=checkpoint),
+        checkpoint, feature_spec=feature_spec, log_features=log_features)
     trainer.experiment_tracker.log_export(path)
     return path
 
