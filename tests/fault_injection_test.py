@@ -18,12 +18,13 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
 import twml
 from libtwml import _core
-from tools.light_ranker import common, train
+from tools.light_ranker import common, report, train
 from twml import experiment_tracker, runs_cli
 from twml.trainers import DataRecordTrainer
 from twml_common import data_spec, records_cli, synthetic_data
@@ -308,6 +309,44 @@ def test_sigkilled_run_is_listed_as_killed(tmp_path, capsys):
     assert runs_cli.main(["--db", db, "--json", "show", str(runs["doomed"]["id"])]) == 0
     assert "ended without recording an end" in json.loads(capsys.readouterr().out)["error"]
     alive.finish()
+
+
+# ------------------------------------------------------------------------------------------ item 10
+
+
+def streaming_aucs(labels, predictions):
+    with tf.Graph().as_default(), tf.Session() as session:
+        labels = tf.constant(labels, tf.float32)
+        predictions = tf.constant(predictions, tf.float32)
+        roc, roc_update = twml.metrics.roc_auc(labels, predictions)
+        pr, pr_update = twml.metrics.pr_auc(labels, predictions)
+        session.run(tf.local_variables_initializer())
+        session.run([roc_update, pr_update])
+        return session.run([roc, pr])
+
+
+def test_streaming_auc_of_a_single_class_warns(capfd):
+    scores = [0.1, 0.4, 0.6, 0.9]
+    assert streaming_aucs([0, 1, 0, 1], scores)[0] == pytest.approx(0.75, abs=1e-5)
+    assert "single class" not in capfd.readouterr().err
+    # The original's values are kept (0.0 / 1.0), but the evaluation says they mean nothing.
+    assert streaming_aucs([1, 1, 1, 1], scores) == [0.0, 1.0]
+    err = capfd.readouterr().err
+    assert "twml.metrics.roc_auc: the evaluation data holds a single class" in err
+    assert "twml.metrics.pr_auc: the evaluation data holds a single class" in err
+
+
+def test_report_metrics_are_exact_and_nan_with_a_reason_for_a_single_class(caplog):
+    negatives = np.zeros(50)
+    scores = np.linspace(0.0, 0.004, 50)
+    metrics = report.summarize(negatives, scores)
+    assert np.isnan(metrics["roc_auc"]) and np.isnan(metrics["pr_auc"])
+    assert "roc_auc is undefined (NaN): all 50 records are negative" in caplog.text
+    assert report.undefined_metrics(negatives)["roc_auc"] == "all 50 records are negative"
+    # Exact where the streaming AUC cannot resolve: every score below 1/199 shares one bucket.
+    labels = (np.arange(50) >= 25).astype(np.float64)
+    assert report.summarize(labels, scores)["roc_auc"] == 1.0
+    assert streaming_aucs(labels, scores)[0] == pytest.approx(0.5)
 
 
 if __name__ == "__main__":

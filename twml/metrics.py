@@ -38,6 +38,7 @@ __all__ = [
     "false_positives", "false_negatives", "true_positives", "true_negatives", "precision_at_percentiles",
     "recall_at_percentiles", "false_positives_at_percentiles", "false_negatives_at_percentiles",
     "true_positives_at_percentiles", "true_negatives_at_percentiles", "roc_auc", "pr_auc", "pr_curve",
+    "AUC_THRESHOLDS",
     "get_binary_class_metric_fn", "get_multi_binary_class_metric_fn",
     "get_multi_binary_class_uncalibrated_metric_fn", "combine_metric_fns",
 ]
@@ -479,14 +480,72 @@ true_negatives_at_percentiles = _tf_metric(tf.metrics.true_negatives_at_threshol
                                            "true_negatives_at_percentiles", **_AT)
 true_negatives_at_percentiles.__doc__ = "Weighted TN of ``predictions > t``, t in linspace(0, 1, 101) ([101])."
 
-roc_auc = _tf_metric(tf.metrics.auc, "roc_auc", curve="ROC", summation_method="careful_interpolation")
+#: Thresholds of the streaming ``roc_auc`` and ``pr_auc`` (the original's ``tf.metrics.auc`` default).
+AUC_THRESHOLDS = 200
+
+
+def _single_class_warning(name: str, value: tf.Tensor, positives: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
+    """``value``, evaluated after logging a warning (TensorFlow's log, WARNING) when the weighted
+    positives or negatives seen are 0: an AUC of one class is undefined, the streaming value is
+    then an artefact of the thresholds (0.0 or 1.0)."""
+
+    def warn() -> tf.Tensor:
+        printed = tf.print("twml.metrics.%s: the evaluation data holds a single class (weighted positives" % name,
+                           positives, ", negatives", negatives, "): the AUC is undefined; the streaming value",
+                           value, "is meaningless", output_stream=tf.logging.warning)
+        with tf.control_dependencies([printed]):
+            return tf.constant(True)
+
+    single = tf.logical_or(positives <= 0, negatives <= 0)
+    checked = tf.cond(single, warn, lambda: tf.constant(False))
+    with tf.control_dependencies([checked]):
+        return tf.identity(value)
+
+
+def _streaming_auc(curve: str, default_name: str) -> Callable[..., MetricOps]:
+    def metric(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
+               metrics_collections: Collections = None, updates_collections: Collections = None,
+               name: Optional[str] = None) -> MetricOps:
+        name = name or default_name
+        aligned = _align_weights(weights, labels)
+        value, update = tf.metrics.auc(labels=labels, predictions=predictions, weights=aligned,
+                                       num_thresholds=AUC_THRESHOLDS, curve=curve,
+                                       summation_method="careful_interpolation", name=name)
+        with tf.variable_scope(name + "_classes"):
+            flat_labels, _, flat_weights = _flat_inputs(labels, predictions, weights, tf.float64)
+            positive = tf.cast(flat_labels > 0, tf.float64)
+            positives = _metric_variable("positives", [], tf.float64)
+            negatives = _metric_variable("negatives", [], tf.float64)
+            count = tf.group(tf.assign_add(positives, tf.reduce_sum(flat_weights * positive)),
+                             tf.assign_add(negatives, tf.reduce_sum(flat_weights * (1.0 - positive))))
+        with tf.control_dependencies([count]):
+            update = tf.identity(update)
+        value = _single_class_warning(name, value, tf.identity(positives), tf.identity(negatives))
+        return _register(value, update, metrics_collections, updates_collections)
+
+    metric.__name__ = default_name
+    return metric
+
+
+_AUC_RESOLUTION = """
+Resolution: the thresholds are ``i/199`` (and just below 0 and above 1), so predictions closer than
+about 0.005 fall in the same bucket and count as tied; every prediction below 1/199 ≈ 0.005 shares
+the lowest bucket (a model whose scores are all that small gets 0.5). For an exact AUC of stored
+predictions sort them instead (the light-ranker report does: ``tools/light_ranker/report.py``).
+
+An evaluation that saw a single class (no weighted positive, or no negative) logs a warning when the
+value is read: the AUC is undefined there, and the streaming value (0.0 or 1.0) is kept only for
+compatibility with the original.
+"""
+
+roc_auc = _streaming_auc("ROC", "roc_auc")
 roc_auc.__doc__ = """Streaming ROC AUC (``tf.metrics.auc``, 200 thresholds, float32 scalar).
 
 Confusion counts are taken at thresholds [−1e−7, 1/199, …, 198/199, 1 + 1e−7] with ``predictions > t``;
 the area is the trapezoidal sum over the (FPR, TPR) points (``careful_interpolation`` equals trapezoidal
 for ROC). Predictions must lie in [0, 1].
-"""
-pr_auc = _tf_metric(tf.metrics.auc, "pr_auc", curve="PR", summation_method="careful_interpolation")
+""" + _AUC_RESOLUTION
+pr_auc = _streaming_auc("PR", "pr_auc")
 pr_auc.__doc__ = """Streaming PR AUC (``tf.metrics.auc(curve='PR', summation_method='careful_interpolation')``).
 
 Summation rule (Davis & Goadrich interpolation): weighted TP/FP/FN are counted at the 200 thresholds
@@ -495,7 +554,7 @@ B, with P = TP + FP, dTP = TP_A − TP_B, slope = dTP / max(P_A − P_B, 0) and 
 the area increment is ``slope·(dTP + intercept·ln(P_A/P_B)) / (TP_B + FN_B)`` (the log ratio is taken as 1
 unless both P are positive; every division is divide-no-nan). The value is the sum of the increments
 (float32 scalar). Predictions must lie in [0, 1].
-"""
+""" + _AUC_RESOLUTION
 
 
 def pr_curve(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,

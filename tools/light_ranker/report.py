@@ -1,5 +1,9 @@
 """The last step of the examples: batch prediction with the exported SavedModel on held-out
-records, the metrics of those predictions, and ROC / PR / reliability plots as PNG files."""
+records, the metrics of those predictions, and ROC / PR / reliability plots as PNG files.
+
+The metrics here are exact, computed from the sorted predictions (not the 200-threshold streaming
+AUCs of ``twml.metrics`` that evaluations log); a metric the held-out labels leave undefined (a
+single class) is NaN, with the reason printed and logged."""
 
 import io
 import logging
@@ -31,11 +35,43 @@ def batch_predict(export_path: str, files: Sequence[str], label_id: int, batch_s
 
 
 def pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Average precision: the mean of the precision at each positive, ranked by score."""
+    """Exact average precision: the mean of the precision at each positive, ranked by score (NaN
+    without positives)."""
     order = np.argsort(-scores, kind="stable")
     hits = labels[order] > 0
+    if not hits.any():
+        return float("nan")
     precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
     return float(precision[hits].mean())
+
+
+def exact_roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Exact ROC-AUC from sorted scores (Mann-Whitney U, ties counted half), NaN when the labels
+    hold a single class (see :func:`undefined_metrics`). Unlike the streaming ``roc_auc`` of
+    ``twml.metrics`` (200 thresholds, about 0.005 apart) it has no resolution limit."""
+    positives = int(np.count_nonzero(labels > 0))
+    if positives == 0 or positives == len(labels):
+        return float("nan")
+    return roc_auc(labels > 0, scores)
+
+
+def undefined_metrics(labels: np.ndarray) -> Dict[str, str]:
+    """The metrics of :func:`summarize` that ``labels`` leave undefined, with the reason (empty
+    when both classes are present)."""
+    positives = int(np.count_nonzero(labels > 0))
+    if len(labels) == 0:
+        reason = "no records"
+    elif positives == 0:
+        reason = "all %d records are negative" % len(labels)
+    elif positives == len(labels):
+        reason = "all %d records are positive" % len(labels)
+    else:
+        return {}
+    undefined = {"roc_auc": reason}
+    if positives == 0:
+        undefined["pr_auc"] = reason
+        undefined["rce"] = reason
+    return undefined
 
 
 def log_loss(labels: np.ndarray, predictions: np.ndarray) -> float:
@@ -45,15 +81,20 @@ def log_loss(labels: np.ndarray, predictions: np.ndarray) -> float:
 
 
 def summarize(labels: np.ndarray, predictions: np.ndarray) -> Dict[str, float]:
-    """ROC-AUC, PR-AUC, log loss, RCE (%), mean label and mean prediction."""
+    """Exact ROC-AUC (:func:`exact_roc_auc`), PR-AUC (average precision), log loss, RCE (%), mean
+    label and mean prediction. Metrics the labels leave undefined (:func:`undefined_metrics`: a
+    single class) are NaN and logged as a warning with the reason."""
     ctr = float(labels.mean())
     baseline = log_loss(labels, np.full_like(predictions, ctr))
     loss = log_loss(labels, predictions)
+    undefined = undefined_metrics(labels)
+    for name, reason in undefined.items():
+        _LOG.warning("%s is undefined (NaN): %s", name, reason)
     return {
-        "roc_auc": roc_auc(labels.astype(bool), predictions),
+        "roc_auc": exact_roc_auc(labels, predictions),
         "pr_auc": pr_auc(labels, predictions),
         "log_loss": loss,
-        "rce": 100.0 * (1.0 - loss / baseline),
+        "rce": float("nan") if "rce" in undefined else 100.0 * (1.0 - loss / baseline),
         "ctr": ctr,
         "predicted_ctr": float(predictions.mean()),
         "records": float(len(labels)),
@@ -135,7 +176,8 @@ def report(export_path: str, files: Sequence[str], label_id: int, batch_size: in
     plot_dir = os.path.join(os.path.dirname(export_path.rstrip("/")), "plots")
     paths = write_plots(result["labels"], result["predictions"], plot_dir, title)
     print("batch prediction on %d held-out records (%s):" % (len(result["labels"]), export_path))
+    undefined = undefined_metrics(result["labels"])
     for name, value in metrics.items():
-        print("  %-14s %.5f" % (name, value))
+        print("  %-14s %.5f%s" % (name, value, "  (undefined: %s)" % undefined[name] if name in undefined else ""))
     print("plots: %s" % ", ".join(paths))
     return metrics
