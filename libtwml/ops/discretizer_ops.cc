@@ -13,11 +13,21 @@
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/framework/tensor_shape.h"
+#include "tensorflow/core/platform/logging.h"
 #include "tensorflow/core/util/work_sharder.h"
 #include "twml/discretizer.h"
 
 namespace twml {
 namespace {
+
+// The kernels accept what graphs saved by the original may hold (repeated calibration ids,
+// last one wins) with a warning; twml's layers refuse to build such graphs.
+void WarnOfRepeatedIds(tensorflow::OpKernelConstruction* context, const FeatureIndexMap& map) {
+  if (map.repeated_ids() == 0) return;
+  LOG(WARNING) << context->def().op() << " " << context->def().name() << ": feature_ids repeats "
+               << map.repeated_ids()
+               << " ids; as in the original, each repeated id uses its last position";
+}
 
 using tensorflow::OpKernel;
 using tensorflow::OpKernelConstruction;
@@ -199,7 +209,8 @@ end_compute: int64 scalar, one past the last element to compute, or -1 for all o
   Elements outside [start_compute, end_compute) are copied through unchanged.
 output_bits: keys lie in [0, 2^output_bits); 1..63 (2^output_bits is computed in 64 bits,
   unlike the original's 32-bit shift), and 2^output_bits must exceed n_bins.
-feature_ids: int64 vector of the calibrated raw ids, unique.
+feature_ids: int64 vector of the calibrated raw ids, unique. (A repeated id, which graphs saved by
+  the original may hold, uses its last position, with a warning.)
 feature_indices: int64 vector, feature_ids' length: each id's index in [0, n_features).
 cost_per_unit: the estimated cost of one element, for sharding over the intra-op pool.
 new_keys: int64, input_ids' shape.
@@ -228,8 +239,9 @@ class PercentileDiscretizerV2Op : public OpKernel {
                      map_ = std::make_unique<FeatureIndexMap>(
                          feature_ids.flat<int64_t>().data(),
                          feature_indices.flat<int64_t>().data(), feature_ids.NumElements(),
-                         std::numeric_limits<int64_t>::max());
+                         std::numeric_limits<int64_t>::max(), FeatureIndexMap::RepeatedIds::kLastWins);
                    }));
+    WarnOfRepeatedIds(context, *map_);
   }
 
   void Compute(OpKernelContext* context) override {
@@ -320,13 +332,16 @@ Any other id gives (id & (2^output_bits - 1), value).
 input_ids: int64, any shape.
 input_vals: T, input_ids' shape.
 bin_vals: T [len(feature_ids) * n_bin], each feature's n_bin boundaries sorted.
-feature_ids: int64 vector of the calibrated raw ids, unique.
+feature_ids: int64 vector of the calibrated raw ids, unique. (A repeated id, which graphs saved by
+  the original may hold, uses its last position, with a warning.)
 n_bin: the number of boundaries per feature.
 output_bits: keys lie in [0, 2^output_bits); 1..63, at most 32 with the 32-bit hash.
 cost_per_unit: the estimated cost of one element, for sharding over the intra-op pool.
 options: bits [1:0] the search: 0 lower bound (count of boundaries < value), 1 linear scan (the
   same result), 2 upper bound (count <= value); bits [4:2] the hash: 0 32-bit
-  (multiplier 2654435761), 1 64-bit (multiplier 14695981039346656039).
+  (multiplier 2654435761), 1 64-bit (multiplier 14695981039346656039). Reserved values (search
+  3, hash 2..7), which graphs saved by the original may hold, fall back to lower bound and the
+  32-bit hash as in the original, with a warning; twml's layers refuse them.
 new_keys: int64, input_ids' shape.
 new_vals: T, input_ids' shape.
 )doc");
@@ -343,11 +358,15 @@ class HashingDiscretizerOp : public OpKernel {
     OP_REQUIRES_OK(context, context->GetAttr("options", &options));
     OP_REQUIRES_OK(context, GetInt64TensorAttr(context, "feature_ids", &feature_ids));
     n_features_ = feature_ids.NumElements();
+    std::string fallback;
     OP_REQUIRES_OK(context, RunCore([&] {
-                     options_ = ParseHashingOptions(options, output_bits_);
+                     options_ = ParseHashingOptions(options, output_bits_, &fallback);
                      map_ = std::make_unique<FeatureIndexMap>(feature_ids.flat<int64_t>().data(),
-                                                              nullptr, n_features_, n_features_);
+                                                              nullptr, n_features_, n_features_,
+                                                              FeatureIndexMap::RepeatedIds::kLastWins);
                    }));
+    if (!fallback.empty()) LOG(WARNING) << "HashingDiscretizer " << context->def().name() << ": " << fallback;
+    WarnOfRepeatedIds(context, *map_);
   }
 
   void Compute(OpKernelContext* context) override {

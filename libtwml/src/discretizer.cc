@@ -101,7 +101,7 @@ void PercentileDiscretize(const BinTable<T>& table, const int64_t* keys, const T
 }
 
 FeatureIndexMap::FeatureIndexMap(const int64_t* ids, const int64_t* indices, int64_t size,
-                                 int64_t n_features) {
+                                 int64_t n_features, RepeatedIds repeated) {
   // Capacity: the smallest power of two >= 2 * size (at least 2), so probes stay short and an
   // empty slot always ends them.
   int bits = 1;
@@ -117,12 +117,13 @@ FeatureIndexMap::FeatureIndexMap(const int64_t* ids, const int64_t* indices, int
     }
     max_index_ = std::max(max_index_, index);
     uint64_t slot = Slot(ids[i]);
-    while (slots_[slot].index >= 0) {
-      if (slots_[slot].id == ids[i]) {
+    while (slots_[slot].index >= 0 && slots_[slot].id != ids[i]) slot = (slot + 1) & mask_;
+    if (slots_[slot].index >= 0) {
+      if (repeated == RepeatedIds::kError) {
         Fail(Element("feature_ids", i) + " = " + std::to_string(ids[i]) +
              " repeats an earlier id; feature ids must be unique");
       }
-      slot = (slot + 1) & mask_;
+      ++repeated_ids_;
     }
     slots_[slot].id = ids[i];
     slots_[slot].index = index;
@@ -163,16 +164,27 @@ void PercentileDiscretizeV2(const BinTable<T>& table, const FeatureIndexMap& map
   }
 }
 
-HashingOptions ParseHashingOptions(int64_t options, int64_t output_bits) {
+HashingOptions ParseHashingOptions(int64_t options, int64_t output_bits, std::string* fallback) {
   OutputSpace(output_bits);
-  if (options < 0 || options > 7 || (options & 3) == 3) {
-    Fail("options = " + std::to_string(options) +
-         " is invalid: bits [1:0] choose the search (0 lower bound, 1 linear, 2 upper bound) "
-         "and bits [4:2] the hash (0 32-bit, 1 64-bit)");
+  const int64_t search = options & 3;
+  const int64_t hash = options >> 2;  // negative for negative options: reserved too
+  const bool search_reserved = search == 3;
+  const bool hash_reserved = hash != 0 && hash != 1;
+  if (fallback != nullptr) fallback->clear();
+  if (search_reserved || hash_reserved) {
+    const std::string what = "options = " + std::to_string(options) +
+                             (fallback == nullptr ? " is invalid" : " holds reserved values") +
+                             ": bits [1:0] choose the search (0 lower bound, 1 linear, 2 upper "
+                             "bound) and bits [4:2] the hash (0 32-bit, 1 64-bit)";
+    if (fallback == nullptr) Fail(what);
+    *fallback = what + "; as in the original, the" +
+                (search_reserved ? std::string(" search falls back to lower bound") : "") +
+                (search_reserved && hash_reserved ? " and the" : "") +
+                (hash_reserved ? std::string(" hash falls back to 32-bit") : "");
   }
   HashingOptions parsed;
-  parsed.search = static_cast<HashSearch>(options & 3);
-  parsed.hash64 = (options >> 2) == 1;
+  parsed.search = search_reserved ? HashSearch::kLowerBound : static_cast<HashSearch>(search);
+  parsed.hash64 = hash == 1;
   if (!parsed.hash64 && output_bits > 32) {
     Fail("output_bits = " + std::to_string(output_bits) +
          " exceeds the 32 bits of the 32-bit hash; use options with the 64-bit hash (4)");

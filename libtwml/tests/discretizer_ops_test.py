@@ -200,7 +200,6 @@ def test_percentile_discretizer_v2_random_against_numpy():
         (dict(end=7), "must lie within the 6 input elements"),
         (dict(vals=[1.0]), "input_ids has shape [6] but input_vals has shape [1]"),
         (dict(feature_indices=tf.make_tensor_proto(np.array([0], np.int64))), "feature_indices has 1"),
-        (dict(feature_ids=tf.make_tensor_proto(np.array([5, 5], np.int64))), "feature_ids[1] = 5 repeats"),
     ],
 )
 def test_percentile_discretizer_v2_bad_inputs(kwargs, message):
@@ -277,14 +276,11 @@ def test_hashing_discretizer_random_against_numpy(options):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(options=3), "options = 3 is invalid"),
-        (dict(options=8), "options = 8 is invalid"),
         (dict(output_bits=33), "exceeds the 32 bits of the 32-bit hash"),
         (dict(options=4, output_bits=64), "output_bits = 64 must be in [1, 63]"),
         (dict(bin_vals=[1, 2, 3, 0, 10]), "bin_vals has 5 elements but must have n_bin"),
         (dict(bin_vals=[1, 2, 3, 0, 20, 10]), "bin_vals[5] = 10"),
         (dict(vals=[1.0, 2.0]), "input_ids has shape [6] but input_vals has shape [2]"),
-        (dict(feature_ids=[7, 7]), "feature_ids[1] = 7 repeats"),
     ],
 )
 def test_hashing_discretizer_bad_inputs(kwargs, message):
@@ -293,6 +289,30 @@ def test_hashing_discretizer_bad_inputs(kwargs, message):
     with pytest.raises(ERRORS) as info:
         run(lambda: hashing(**args))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("reserved, same_as", [(3, 0), (7, 4), (8, 0), (12, 0), (16, 0)])
+def test_hashing_discretizer_reserved_options_fall_back_as_the_original(reserved, same_as, capfd):
+    # Graphs the original saved may hold them: each field falls back to its default, warned.
+    keys, _ = run(lambda: hashing(REF_IDS, REF_VALS, HASHING_BIN_VALS, reserved))
+    expected, _ = run(lambda: hashing(REF_IDS, REF_VALS, HASHING_BIN_VALS, same_as))
+    assert keys.tolist() == expected.tolist()
+    assert "options = %d holds reserved values" % reserved in capfd.readouterr().err
+
+
+def test_repeated_calibration_ids_use_their_last_position_as_the_original(capfd):
+    # Feature 100 listed twice: its second (last) boundaries [0, 10, 20] apply; 200 is not calibrated.
+    keys, vals = run(lambda: hashing(REF_IDS, REF_VALS, HASHING_BIN_VALS, 0, feature_ids=[100, 100]))
+    expected_keys, expected_vals = run(lambda: hashing(REF_IDS, REF_VALS, HASHING_BIN_VALS, 0, feature_ids=[12345, 100]))
+    assert keys.tolist() == expected_keys.tolist() and vals.tolist() == expected_vals.tolist()
+    assert "HashingDiscretizer" in capfd.readouterr().err
+    args = dict(ids=REF_IDS, vals=REF_VALS, bin_vals=PERCENTILE_BIN_VALS, bin_ids=list(range(1, 9)), offsets=[0, 4])
+    repeated = run(lambda: v2(**args, feature_ids=tf.make_tensor_proto(np.array([100, 100], np.int64))))
+    moved = run(lambda: v2(**args, feature_ids=tf.make_tensor_proto(np.array([12345, 100], np.int64))))
+    assert [r.tolist() for r in repeated] == [m.tolist() for m in moved]
+    assert "feature_ids repeats 1 ids; as in the original, each repeated id uses its last position" in (
+        capfd.readouterr().err
+    )
 
 
 def test_static_shape_mismatch_fails_at_graph_construction():

@@ -166,6 +166,9 @@ TEST(PercentileDiscretizeV2Test, OutputBitsIn64BitsAndValidation) {
   ExpectError([] { UncalibratedModulus(3, 8); }, "must exceed the 8 bins");
   const std::vector<int64_t> ids = {5, 5};
   ExpectError([&] { FeatureIndexMap(ids.data(), nullptr, 2, 2); }, "feature_ids[1] = 5 repeats");
+  const FeatureIndexMap last_wins(ids.data(), nullptr, 2, 2, FeatureIndexMap::RepeatedIds::kLastWins);
+  EXPECT_EQ(last_wins.Find(5), 1);
+  EXPECT_EQ(last_wins.repeated_ids(), 1);
   const std::vector<int64_t> indices = {0, 3};
   const std::vector<int64_t> two = {5, 6};
   ExpectError([&] { FeatureIndexMap(two.data(), indices.data(), 2, 2); },
@@ -225,6 +228,18 @@ TEST(HashingDiscretizerTest, ReferenceCases) {
 TEST(HashingDiscretizerTest, RejectsBadOptionsBitsAndBins) {
   ExpectError([] { ParseHashingOptions(3, 22); }, "options = 3 is invalid");
   ExpectError([] { ParseHashingOptions(8, 22); }, "options = 8 is invalid");
+  // Lenient parsing (graphs the original saved): each reserved field falls back to its default.
+  std::string fallback;
+  const HashingOptions seven = ParseHashingOptions(7, 22, &fallback);
+  EXPECT_EQ(seven.search, HashSearch::kLowerBound);
+  EXPECT_TRUE(seven.hash64);
+  EXPECT_NE(fallback.find("the search falls back to lower bound"), std::string::npos) << fallback;
+  const HashingOptions sixteen = ParseHashingOptions(16, 22, &fallback);
+  EXPECT_EQ(sixteen.search, HashSearch::kLowerBound);
+  EXPECT_FALSE(sixteen.hash64);
+  EXPECT_NE(fallback.find("the hash falls back to 32-bit"), std::string::npos) << fallback;
+  ParseHashingOptions(6, 22, &fallback);
+  EXPECT_EQ(fallback, "");
   ExpectError([] { ParseHashingOptions(0, 33); }, "exceeds the 32 bits");
   ExpectError([] { ParseHashingOptions(4, 64); }, "output_bits = 64 must be in [1, 63]");
   const HashingOptions wide = ParseHashingOptions(6, 63);

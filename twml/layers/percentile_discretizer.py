@@ -10,6 +10,21 @@ from twml.layers.layer import Layer
 from twml.util import limit_bits
 
 
+def check_unique_feature_ids(layer: str, feature_ids: np.ndarray) -> None:
+    """Raises ValueError naming the first repeated id of a calibration's ``feature_ids``.
+
+    The discretizer ops give a repeated id its last position, as the original did, so that
+    graphs it saved still load; building a new graph with one is a mistake.
+    """
+    unique, first_index, counts = np.unique(feature_ids, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        repeated = unique[counts > 1]
+        first = repeated[np.argmin(first_index[counts > 1])]
+        raise ValueError(
+            "%s's feature ids must be unique: %d appears %d times" % (layer, first, counts[unique == first][0])
+        )
+
+
 class PercentileDiscretizer(Layer):
     """Replaces each calibrated (feature id, value) of a sparse input by its bin's key, value 1.
 
@@ -68,6 +83,7 @@ class PercentileDiscretizer(Layer):
         ):
             if value.shape != (size,):
                 raise ValueError("PercentileDiscretizer's %s must have shape [%d], got %s" % (name, size, value.shape))
+        check_unique_feature_ids("PercentileDiscretizer", self._hash_keys)
         self.num_parts = num_parts
         self.cost_per_unit = cost_per_unit
 

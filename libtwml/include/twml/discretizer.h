@@ -23,6 +23,7 @@
 #define TWML_DISCRETIZER_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace twml {
@@ -124,9 +125,17 @@ void PercentileDiscretize(const BinTable<T>& table, const int64_t* keys, const T
 // std::unordered_map's modulo by a prime plus its node chase cost more than the rest of their work.
 class FeatureIndexMap {
  public:
-  // Maps ids[i] to indices[i], or to i when indices is null. Throws on a repeated id and on an
-  // index outside [0, n_features).
-  FeatureIndexMap(const int64_t* ids, const int64_t* indices, int64_t size, int64_t n_features);
+  // What a repeated id means: an error (new calibrations), or the last index wins, as the
+  // original did (calibrations it saved may hold them).
+  enum class RepeatedIds { kError, kLastWins };
+
+  // Maps ids[i] to indices[i], or to i when indices is null. Throws on an index outside
+  // [0, n_features), and on a repeated id unless `repeated` is kLastWins.
+  FeatureIndexMap(const int64_t* ids, const int64_t* indices, int64_t size, int64_t n_features,
+                  RepeatedIds repeated = RepeatedIds::kError);
+
+  // How many ids repeated an earlier one (kLastWins).
+  int64_t repeated_ids() const { return repeated_ids_; }
 
   // The largest index (-1 when empty): PercentileDiscretizerV2's kernel builds the map once from
   // its attrs, with n_features = INT64_MAX, and checks this against each call's feature count.
@@ -154,6 +163,7 @@ class FeatureIndexMap {
   uint64_t mask_ = 0;
   int shift_ = 63;
   int64_t max_index_ = -1;
+  int64_t repeated_ids_ = 0;
 };
 
 // Validates output_bits (1..63) and returns 2^output_bits as a 64-bit value.
@@ -179,8 +189,11 @@ struct HashingOptions {
 };
 
 // Validates options (search 0..2, hash 0 or 1, no other bits) together with output_bits (1..63,
-// and at most 32 for the 32-bit hash).
-HashingOptions ParseHashingOptions(int64_t options, int64_t output_bits);
+// and at most 32 for the 32-bit hash). With `fallback` non-null, reserved values are not errors:
+// each field falls back to its default (lower bound, 32-bit hash) as in the original, and
+// *fallback says so (empty when nothing fell back); graphs the original saved may hold them.
+HashingOptions ParseHashingOptions(int64_t options, int64_t output_bits,
+                                   std::string* fallback = nullptr);
 
 // The hashes of a (feature id, bucket), all arithmetic mod 2^64:
 // x = id * C; x += bucket; x *= C; x >>= (W - output_bits); key = x & (2^output_bits - 1), with

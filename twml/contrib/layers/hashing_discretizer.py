@@ -8,6 +8,7 @@ import tensorflow.compat.v1 as tf
 import libtwml
 from twml.constants import HashingDiscretizerOptions
 from twml.layers.layer import Layer
+from twml.layers.percentile_discretizer import check_unique_feature_ids
 from twml.util import limit_bits
 
 
@@ -52,6 +53,14 @@ class HashingDiscretizer(Layer):
         self.options = HashingDiscretizerOptions.DEFAULT if options is None else int(options)
         if self._n_bin < 1:
             raise ValueError("HashingDiscretizer's n_bin must be >= 1, got %d" % self._n_bin)
+        # The op accepts reserved options and repeated ids (graphs the original saved may hold
+        # them); a new graph must not: they are mistakes.
+        if self.options < 0 or self.options & 3 == 3 or self.options >> 2 > 1:
+            raise ValueError(
+                "HashingDiscretizer's options = %d is invalid: bits [1:0] choose the search (0 lower bound, "
+                "1 linear, 2 upper bound) and bits [4:2] the hash (0 32-bit, 1 64-bit)" % self.options
+            )
+        check_unique_feature_ids("HashingDiscretizer", self._feature_ids)
         if self._bin_vals.shape != (self._feature_ids.size * self._n_bin,):
             raise ValueError(
                 "HashingDiscretizer's bin_vals must have shape [%d] (n_feature * n_bin), got %s"

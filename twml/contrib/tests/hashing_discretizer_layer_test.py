@@ -62,6 +62,12 @@ def test_bad_arguments():
         HashingDiscretizer(FEATURE_IDS, BIN_VALS, n_bin=0, out_bits=22)
     with tf.Graph().as_default(), pytest.raises(TypeError, match="expects a tf.SparseTensor"):
         HashingDiscretizer(FEATURE_IDS, BIN_VALS, n_bin=3, out_bits=22)(tf.zeros([2, 2]))
+    # The op tolerates these for graphs the original saved; a new layer refuses them.
+    for options in (3, 7, 8, 12, 16, -1):
+        with pytest.raises(ValueError, match="options = %d is invalid" % options):
+            HashingDiscretizer(FEATURE_IDS, BIN_VALS, n_bin=3, out_bits=22, options=options)
+    with pytest.raises(ValueError, match="feature ids must be unique: %d appears 2 times" % FEATURE_IDS[0]):
+        HashingDiscretizer([FEATURE_IDS[0]] * 2, BIN_VALS, n_bin=3, out_bits=22)
 
 
 if __name__ == "__main__":
