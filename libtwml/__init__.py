@@ -39,6 +39,10 @@ def feature_id(names: Names) -> np.ndarray:
     return _core.feature_ids(list(names))
 
 
+#: Thrift decoders of untrusted bytes, bounds-checked by the core (see libtwml._core).
+decode_data_spec = _core.decode_data_spec
+decode_batch_prediction_response = _core.decode_batch_prediction_response
+
 mix_discrete_id_and_value = _core.mix_discrete_id_and_value
 mix_string_id_and_value = _core.mix_string_id_and_value
 

@@ -13,6 +13,8 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+import libtwml
+
 _LIST_OF_STRUCTS_FIELD_1 = b"\x0f\x00\x01\x0c"  # field 1, type list; elements of type struct
 _SERVING_KEY = tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 
@@ -38,14 +40,11 @@ def decode_batch_prediction_response(response: bytes) -> List[Dict[int, float]]:
     Raises:
       ValueError: the bytes are not a BatchPredictionResponse.
     """
-    from twml_common.idl import prediction_service
-    from twml_common.serialize import deserialize
-
     try:
-        decoded = deserialize(prediction_service.BatchPredictionResponse(), bytes(response))
-    except Exception as error:  # thriftpy2 raises several types for malformed input
+        rows = libtwml.decode_batch_prediction_response(bytes(response))
+    except ValueError as error:  # the core's bounds-checked decoder: no allocation from a declared size
         raise ValueError("malformed BatchPredictionResponse (%d bytes): %s" % (len(response), error)) from None
-    return [dict(row.continuousFeatures or {}) for row in decoded.predictions or []]
+    return [dict(row.get("continuous", {})) for row in rows]
 
 
 class SavedModelPredictor:

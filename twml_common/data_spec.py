@@ -19,7 +19,7 @@ from typing import Iterable, List, Tuple, Union
 import libtwml
 from twml_common import idl
 from twml_common.block_files import write_file_atomically
-from twml_common.serialize import deserialize, serialize
+from twml_common.serialize import serialize
 
 FeatureType = idl.data.FeatureType
 FeatureMetaInfo = idl.data.FeatureMetaInfo
@@ -27,10 +27,6 @@ FeatureMetaInfoList = idl.data.FeatureMetaInfoList
 
 #: The feature list of the synthetic light-ranker data (`<name> <FeatureType>` per line).
 LIGHT_RANKER_FEATURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "light_ranker_features.txt")
-
-# A serialized FeatureMetaInfoList starts with field 1 (contents): LIST (0x0f), id 1, of STRUCT (0x0c).
-_THRIFT_LIST_FIELD = b"\x0f\x00\x01\x0c"
-
 
 def feature_type(value: Union[str, int], where: str = "") -> int:
     """The FeatureType value of an enum name ('BINARY', case-insensitive) or number."""
@@ -136,32 +132,41 @@ def read_data_spec(path: str) -> FeatureMetaInfoList:
     """Read a data spec file, JSON or a Thrift-serialized FeatureMetaInfoList."""
     with open(path, "rb") as spec_file:
         data = spec_file.read()
-    if data[:1] == _THRIFT_LIST_FIELD[:1]:
+    if data.lstrip()[:1] not in (b"{", b"["):  # a JSON document starts so; a Thrift struct cannot
         return from_thrift(data, path)
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("%s: neither JSON nor a serialized FeatureMetaInfoList" % path) from None
+    except UnicodeDecodeError as error:
+        raise ValueError("%s: JSON that is not valid UTF-8 (byte %d)" % (path, error.start)) from None
     return from_json(text, path)
 
 
 def from_thrift(data: bytes, source: str = "<data spec>") -> FeatureMetaInfoList:
-    """Parse and validate a Thrift-serialized FeatureMetaInfoList."""
-    # thriftpy2 allocates whatever count a list header declares: check it against the data first.
-    # Expected: field 1 LIST (0f 00 01) of STRUCT (0c), a count, then entries of >= 1 byte each.
-    if len(data) < 8 or data[:4] != _THRIFT_LIST_FIELD:
-        raise ValueError("%s: neither JSON nor a serialized FeatureMetaInfoList (field 1, a list of structs)" % source)
-    count = int.from_bytes(data[4:8], "big", signed=True)
-    if not 0 <= count <= len(data) - 8:
-        raise ValueError("%s: byte 4: list of %d entries in a %d-byte file" % (source, count, len(data)))
+    """Parse and validate a Thrift-serialized FeatureMetaInfoList.
+
+    The bytes are untrusted: they are decoded by libtwml's bounds-checked core (every declared
+    length and count checked against the bytes left, unknown fields skipped), never by a decoder
+    that allocates or loops on a declared size.
+    """
     try:
-        spec = deserialize(FeatureMetaInfoList(), data)
-    except Exception as error:
-        raise ValueError("%s: malformed FeatureMetaInfoList: %s" % (source, error)) from None
-    for index, info in enumerate(spec.contents or []):
-        if info.featureId is None or info.fullFeatureName is None or info.featureType is None:
-            raise ValueError("%s: contents[%d]: missing featureId, fullFeatureName or featureType" % (source, index))
-    return spec
+        decoded = libtwml.decode_data_spec(bytes(data))
+    except ValueError as error:
+        raise ValueError(
+            "%s: neither JSON nor a valid serialized FeatureMetaInfoList: %s" % (source, error)
+        ) from None
+    contents = []
+    for index, (feature_id, name, type_value) in enumerate(decoded):
+        where = "%s: contents[%d]: " % (source, index)
+        if feature_id is None or name is None or type_value is None:
+            raise ValueError(where + "missing featureId, fullFeatureName or featureType")
+        try:
+            text = name.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(where + "fullFeatureName is not valid UTF-8 (byte %d)" % error.start) from None
+        contents.append(
+            FeatureMetaInfo(featureId=feature_id, fullFeatureName=text, featureType=feature_type(type_value, where))
+        )
+    return FeatureMetaInfoList(contents=contents)
 
 
 def write_data_spec(spec: FeatureMetaInfoList, path: str, binary: bool = False) -> None:

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "twml/batch_prediction_request.h"
+#include "twml/batch_prediction_response.h"
 #include "twml/data_record.h"
+#include "twml/data_spec.h"
 #include "twml/hashed_data_record.h"
 
 namespace py = pybind11;
@@ -299,6 +301,29 @@ py::dict DecodeRequest(const py::bytes& data) {
   return out;
 }
 
+py::list DecodeResponse(const py::bytes& data) {
+  const std::string_view bytes = data;
+  DecodeOptions options;
+  options.keep_all = true;
+  ThriftReader reader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "BatchPredictionResponse");
+  py::list rows;
+  for (const DataRecord& row : DecodeBatchPredictionResponse(&reader, options)) rows.append(RecordToPython(row));
+  return rows;
+}
+
+py::list DecodeDataSpec(const py::bytes& data) {
+  const std::string_view bytes = data;
+  ThriftReader reader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "FeatureMetaInfoList");
+  py::list contents;
+  for (const FeatureMetaInfo& info : DecodeFeatureMetaInfoList(&reader)) {
+    contents.append(py::make_tuple(info.id ? py::object(py::int_(*info.id)) : py::object(py::none()),
+                                   info.name ? py::object(py::bytes(info.name->data(), info.name->size()))
+                                             : py::object(py::none()),
+                                   info.type ? py::object(py::int_(*info.type)) : py::object(py::none())));
+  }
+  return contents;
+}
+
 }  // namespace
 
 void DefineRecordCodecs(py::module_& m) {
@@ -311,6 +336,12 @@ void DefineRecordCodecs(py::module_& m) {
         py::arg("weight_features") = std::vector<int64_t>{}, py::arg("decode_mode") = 0,
         "Hashed decoding of a serialized DataRecord: dict of numpy arrays ids, keys, values, codes, "
         "types, labels, weights.");
+  m.def("decode_batch_prediction_response", &DecodeResponse, py::arg("data"),
+        "Decode a serialized BatchPredictionResponse: one record dict per row (its predictions are "
+        "the 'continuous' features), every check of the core's Thrift reader applied.");
+  m.def("decode_data_spec", &DecodeDataSpec, py::arg("data"),
+        "Decode a Thrift-serialized FeatureMetaInfoList: [(featureId, fullFeatureName bytes, "
+        "featureType)], None for a field that is absent; unknown fields skipped, bounded by the data.");
   m.def("decode_batch_prediction_request", &DecodeRequest, py::arg("data"),
         "Decode a serialized BatchPredictionRequest: {'records': [record dict], 'common': record dict}.");
 }

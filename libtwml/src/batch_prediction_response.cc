@@ -116,6 +116,23 @@ std::string EncodeBatchPredictionResponse(const std::vector<int64_t>& keys,
   return out;
 }
 
+std::vector<DataRecord> DecodeBatchPredictionResponse(ThriftReader* reader, const DecodeOptions& options) {
+  std::vector<DataRecord> rows;
+  for (;;) {
+    const size_t field_offset = reader->offset();
+    const auto header = reader->ReadFieldHeader();
+    if (header.type == kThriftStop) return rows;
+    if (header.id != 1) {
+      reader->FailAt(field_offset, "BatchPredictionResponse: unknown field id " + std::to_string(header.id) +
+                                       " (" + ThriftTypeName(header.type) + ")");
+    }
+    reader->ExpectFieldType(header, kThriftList, "predictions");
+    const int32_t count = reader->ReadListHeader(kThriftStruct, "predictions");
+    rows.resize(static_cast<size_t>(count));
+    for (DataRecord& row : rows) row.Decode(reader, options);
+  }
+}
+
 std::string EncodeTensorRecord(const std::vector<int64_t>& keys, const std::vector<DenseTensor>& tensors) {
   std::string out;
   ThriftWriter writer(&out);

@@ -169,8 +169,16 @@ RawTensor ReadRawTypedTensor(ThriftReader* reader) {
                    (data_type == kWireByte ? " (BYTE)" : ""));
   }
   if (result.type == TensorType::kString) {
-    // Raw string content has no element size to derive a shape from.
+    // Raw string content is opaque bytes, with no element size to derive a shape from or to
+    // check one against: only its emptiness must agree with the shape's element count.
     if (!have_shape) reader->Fail("RawTypedTensor: a STRING tensor needs a shape");
+    int64_t elements = 1;
+    for (int64_t dim : result.shape) elements = dim == 0 ? 0 : elements;
+    if ((elements == 0) != (result.byte_length == 0)) {
+      reader->Fail("RawTypedTensor: a STRING tensor's shape holds " +
+                   std::string(elements == 0 ? "no elements" : "elements") + " but its content has " +
+                   std::to_string(result.byte_length) + " bytes");
+    }
     return result;
   }
   const size_t element_size = TensorElementSize(result.type);

@@ -76,6 +76,54 @@ void ThriftReader::FailMapTypes(size_t at, uint8_t key_type, uint8_t value_type,
                  ThriftTypeName(value) + ">");
 }
 
+void ThriftReader::Skip(uint8_t type, const char* field, int depth) {
+  const size_t at = offset();
+  if (depth > kMaxSkipDepth) {
+    FailAt(at, std::string(field) + ": containers nested more than " + std::to_string(kMaxSkipDepth) + " deep");
+  }
+  switch (type) {
+    case kThriftBool:
+    case kThriftByte:
+    case kThriftI16:
+    case kThriftI32:
+    case kThriftDouble:
+    case kThriftI64:
+      ReadBytes(ThriftMinimumSize(type), "a value");
+      return;
+    case kThriftString:
+      ReadString();
+      return;
+    case kThriftStruct:
+      for (;;) {
+        const FieldHeader header = ReadFieldHeader();
+        if (header.type == kThriftStop) return;
+        Skip(header.type, field, depth + 1);
+      }
+    case kThriftList:
+    case kThriftSet: {
+      const uint8_t element = ReadByte();
+      if (ThriftMinimumSize(element) == 0) FailAt(at, std::string(field) + ": elements of " + ThriftTypeName(element));
+      const int32_t count = ReadCount(ThriftMinimumSize(element), field, at);
+      for (int32_t i = 0; i < count; ++i) Skip(element, field, depth + 1);
+      return;
+    }
+    case kThriftMap: {
+      const uint8_t key = ReadByte();
+      const uint8_t value = ReadByte();
+      if (ThriftMinimumSize(key) == 0 || ThriftMinimumSize(value) == 0) {
+        FailAt(at, std::string(field) + ": map<" + ThriftTypeName(key) + ", " + ThriftTypeName(value) + ">");
+      }
+      const int32_t count = ReadCount(ThriftMinimumSize(key) + ThriftMinimumSize(value), field, at);
+      for (int32_t i = 0; i < count; ++i) {
+        Skip(key, field, depth + 1);
+        Skip(value, field, depth + 1);
+      }
+      return;
+    }
+  }
+  FailAt(at, std::string(field) + ": " + ThriftTypeName(type) + " is not a Thrift value type");
+}
+
 void ThriftWriter::WriteBigEndian(uint64_t value, int bytes) {
   for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
     out_->push_back(static_cast<char>((value >> shift) & 0xff));

@@ -303,7 +303,9 @@ def test_hashing_discretizer_reserved_options_fall_back_as_the_original(reserved
 def test_repeated_calibration_ids_use_their_last_position_as_the_original(capfd):
     # Feature 100 listed twice: its second (last) boundaries [0, 10, 20] apply; 200 is not calibrated.
     keys, vals = run(lambda: hashing(REF_IDS, REF_VALS, HASHING_BIN_VALS, 0, feature_ids=[100, 100]))
-    expected_keys, expected_vals = run(lambda: hashing(REF_IDS, REF_VALS, HASHING_BIN_VALS, 0, feature_ids=[12345, 100]))
+    expected_keys, expected_vals = run(
+        lambda: hashing(REF_IDS, REF_VALS, HASHING_BIN_VALS, 0, feature_ids=[12345, 100])
+    )
     assert keys.tolist() == expected_keys.tolist() and vals.tolist() == expected_vals.tolist()
     assert "HashingDiscretizer" in capfd.readouterr().err
     args = dict(ids=REF_IDS, vals=REF_VALS, bin_vals=PERCENTILE_BIN_VALS, bin_ids=list(range(1, 9)), offsets=[0, 4])

@@ -9,6 +9,7 @@ import libtwml
 from libtwml import _core
 from twml_common import (
     BatchPredictionRequest,
+    BatchPredictionResponse,
     DataRecord,
     DataType,
     GeneralTensor,
@@ -127,6 +128,40 @@ def test_unknown_record_key_and_bad_value_types():
         _core.encode_data_record({"binaryFeatures": [1]})
     with pytest.raises(TypeError, match="strings: expected bytes or str, got int"):
         _core.encode_data_record({"strings": {1: 5}})
+
+
+def test_batch_prediction_response_decodes_in_the_core_within_the_bytes():
+    response = BatchPredictionResponse(
+        predictions=[DataRecord(continuousFeatures={7: 0.25}), DataRecord(continuousFeatures={7: 0.5, 8: 1.0})]
+    )
+    rows = libtwml.decode_batch_prediction_response(serialize(response))
+    assert [row["continuous"] for row in rows] == [{7: 0.25}, {7: 0.5, 8: 1.0}]
+    # 13 bytes declaring a list of 2^31 - 1 records: refused before anything is allocated.
+    with pytest.raises(libtwml.Error, match="predictions: 2147483647 elements cannot fit in the 5 bytes left"):
+        libtwml.decode_batch_prediction_response(b"\x0f\x00\x01\x0c\x7f\xff\xff\xff" + bytes(5))
+    with pytest.raises(libtwml.Error, match="BatchPredictionResponse: unknown field id 2"):
+        libtwml.decode_batch_prediction_response(b"\x0c\x00\x02\x00\x00")
+
+
+def test_a_string_raw_tensor_whose_shape_contradicts_its_content_is_rejected_with_its_offset():
+    def record(content, shape):
+        raw = RawTypedTensor(dataType=DataType.STRING, content=content, shape=shape)
+        return serialize(DataRecord(tensors={1: GeneralTensor(rawTypedTensor=raw)}))
+
+    with pytest.raises(libtwml.Error, match="STRING tensor's shape holds elements but its content has 0 bytes at"):
+        _core.decode_data_record(record(b"", [3]))
+    with pytest.raises(libtwml.Error, match="shape holds no elements but its content has 3 bytes"):
+        _core.decode_data_record(record(b"abc", [0, 2]))
+    assert _core.decode_data_record(record(b"abc", [1]))["tensors"][1] == b"abc"
+    assert _core.decode_data_record(record(b"", [0]))["tensors"][1].shape == (0,)
+
+
+def test_data_spec_decodes_in_the_core_skipping_unknown_fields():
+    data = bytes.fromhex("0f0001" "0c" "00000001" "0a0001" "0000000000000005" "0b0002" "00000001" "61"
+                         "080003" "00000002" "0d0009" "0a0a" "00000000" "00" "00")
+    assert libtwml.decode_data_spec(data) == [(5, b"a", 2)]
+    with pytest.raises(libtwml.Error, match="nested more than 64 deep"):
+        libtwml.decode_data_spec(b"\x0c\x00\x09" * 70 + b"\x00" * 71)
 
 
 if __name__ == "__main__":

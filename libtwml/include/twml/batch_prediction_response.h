@@ -8,7 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "twml/data_record.h"
 #include "twml/tensor.h"
+#include "twml/thrift.h"
 
 namespace twml {
 
@@ -48,6 +50,11 @@ std::string EncodeBatchPredictionResponse(const std::vector<int64_t>& keys,
                                           const PredictionMatrix& values,
                                           const std::vector<int64_t>& dense_keys,
                                           const std::vector<DenseTensor>& dense);
+
+// Decodes a serialized BatchPredictionResponse: its field 1, the list of one DataRecord per
+// request row (each decoded with `options`; its views point into the reader's bytes). Other
+// field ids are errors, as in the request decoder.
+std::vector<DataRecord> DecodeBatchPredictionResponse(ThriftReader* reader, const DecodeOptions& options);
 
 // A TensorRecord {tensors: {keys[i]: tensors[i]}} (sparse tensors are never written).
 std::string EncodeTensorRecord(const std::vector<int64_t>& keys, const std::vector<DenseTensor>& tensors);

@@ -131,6 +131,12 @@ class ThriftReader {
   }
 
   // The type of a field must be `expected`; otherwise a ThriftInvalidType-style error.
+  // Skips a value of `type` (of an unknown field), checking every length and count against the
+  // bytes left, as reads do; containers may nest at most kMaxSkipDepth deep. Throws for types
+  // that are not Thrift value types.
+  void Skip(uint8_t type, const char* field, int depth = 0);
+  static constexpr int kMaxSkipDepth = 64;
+
   void ExpectFieldType(const FieldHeader& header, uint8_t expected, const char* field) const {
     if (header.type != expected) FailFieldType(header, expected, field);
   }
