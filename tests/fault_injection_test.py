@@ -27,7 +27,7 @@ from libtwml import _core
 from tools.light_ranker import common, report, train
 from twml import experiment_tracker, runs_cli
 from twml.trainers import DataRecordTrainer
-from twml_common import data_spec, records_cli, synthetic_data
+from twml_common import block_files, data_spec, records_cli, synthetic_data
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), TF_CPP_MIN_LOG_LEVEL="2")
 
@@ -311,6 +311,47 @@ def test_sigkilled_run_is_listed_as_killed(tmp_path, capsys):
     alive.finish()
 
 
+# ------------------------------------------------------------------------------------------ item 3
+
+
+def test_trainer_skips_corrupt_records_counts_them_and_stops_beyond_the_ratio(data, tmp_path, caplog):
+    """``--skip_corrupt_records``: training goes past a damaged block, the count is logged, and
+    ``--max_corrupt_records_ratio`` stops the run before training when exceeded."""
+    records = list(records_cli.read_records([os.path.join(data["train"], "part-00000.lzo")]))
+    paths = [str(tmp_path / "intact"), str(tmp_path / "damaged")]
+    for path in paths:
+        block_files.write_block_file(path, records, records_per_block=100)
+    with open(paths[1], "r+b") as damaged:  # 64 bytes of garbage in the middle of the file
+        damaged.seek(os.path.getsize(paths[1]) // 2)
+        damaged.write(b"\xff" * 64)
+    files_list = str(tmp_path / "files.json")
+    with open(files_list, "w") as handle:
+        json.dump({"files": paths}, handle)
+    config = (twml.FeatureConfigBuilder(data_spec_path=data["spec"]).batch_add_features([(r"ebd\..*", "A")])
+              .add_labels([synthetic_data.MAIN_LABEL]).build())
+
+    def trainer(*flags):
+        params = DataRecordTrainer.add_parser_arguments().parse_args([
+            "--save_dir", str(tmp_path / ("model%d" % len(flags))), "--data_spec", data["spec"],
+            "--train.files_list", files_list, "--train.batch_size", "100", "--disable_experiment_tracking",
+            "--eval_name", "train", *flags])
+        return DataRecordTrainer("corrupt", params, build_graph, feature_config=config)
+
+    with pytest.raises(tf.errors.OpError):  # without the flag the damage stops training
+        trainer().train(steps=25)
+    caplog.set_level("WARNING")
+    trained = trainer("--skip_corrupt_records").train(steps=25)
+    # Past the damage in the middle of the second file, to the end of the data (2,000 records, minus
+    # the skipped ones, in batches of 100).
+    assert int(tf.train.load_variable(trained.latest_checkpoint, "global_step")) in (19, 20)
+    logged = [r.getMessage() for r in caplog.records if "corrupt records skipped" in r.getMessage()]
+    assert len(logged) == 1 and "in 1 of 2 training files" in logged[0]
+    skipped = int(logged[0].split("--skip_corrupt_records: ")[1].split()[0])
+    assert 1 <= skipped <= 200
+    with pytest.raises(ValueError, match="more than --max_corrupt_records_ratio 0.0001; not training .*damaged"):
+        trainer("--skip_corrupt_records", "--max_corrupt_records_ratio", "0.0001").get_train_input_fn()
+
+
 # ------------------------------------------------------------------------------------------ item 10
 
 
@@ -347,6 +388,38 @@ def test_report_metrics_are_exact_and_nan_with_a_reason_for_a_single_class(caplo
     labels = (np.arange(50) >= 25).astype(np.float64)
     assert report.summarize(labels, scores)["roc_auc"] == 1.0
     assert streaming_aucs(labels, scores)[0] == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------------------------------ item 11
+
+
+def records_command(*args):
+    return subprocess.run([sys.executable, "-m", "twml_common.records_cli", *args], env=ENV, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_records_count_of_a_directory_is_an_error_even_when_skipping(data):
+    for flags in ([], ["--skip_corrupt"]):
+        result = records_command(*flags, "count", data["train"])
+        assert result.returncode != 0
+        assert "%s: is a directory" % data["train"] in result.stderr
+
+
+def test_json_export_keeps_the_bits_of_every_nan(tmp_path):
+    """cat -> from-json is byte-exact for float tensors holding NaNs with payloads or sign bits."""
+    floats = np.array([1.5, np.nan, np.nan, np.nan], np.float32)
+    floats.view(np.uint32)[1:] = [0x7FC00042, 0xFFC00000, 0x7FC00000]
+    doubles = np.array([np.nan, 2.0])
+    doubles.view(np.uint64)[0] = 0xFFF8000000000001
+    record = _core.encode_data_record({"continuous": {4: 0.5}, "tensors": {6: floats, 7: doubles}})
+    original = str(tmp_path / "original")
+    block_files.write_block_file(original, [record])
+    cat = records_command("cat", original)
+    assert cat.returncode == 0, cat.stderr
+    jsonl = tmp_path / "records.jsonl"
+    jsonl.write_text(cat.stdout)
+    assert records_command("from-json", str(jsonl), str(tmp_path / "copy")).returncode == 0
+    assert list(records_cli.read_records([str(tmp_path / "copy")])) == [record]
 
 
 if __name__ == "__main__":

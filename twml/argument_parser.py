@@ -26,6 +26,7 @@ __all__ = [
     "add_pruning_arguments",
     "check_unsupported_params",
     "get_trainer_parser",
+    "fraction",
     "int_in_range",
     "parse_comma_separated_list",
     "positive_int",
@@ -144,6 +145,17 @@ def rate(text: str) -> float:
         raise argparse.ArgumentTypeError("expected a rate in (0, 1], got %r" % (text,)) from None
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError("must be in (0, 1], got %s" % text)
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse ``type``: a number in [0, 1] (a share of records)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number in [0, 1], got %r" % (text,)) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be in [0, 1], got %s" % text)
     return value
 
 
@@ -435,6 +447,12 @@ def add_data_record_trainer_arguments(parser: argparse.ArgumentParser) -> argpar
          help="keep each evaluation file with this probability, in (0, 1]")
     _add(parser, "--allow_train_eval_overlap", action="store_true", default=False,
          help="allow files shared by the training and evaluation sets")
+    _add(parser, "--skip_corrupt_records", action="store_true", default=False,
+         help="skip corrupt records (damaged blocks, records that do not decode, bytes outside blocks) instead "
+              "of failing; the files are scanned once first and the counts logged")
+    _add(parser, "--max_corrupt_records_ratio", type=fraction, default=0.01,
+         help="with --skip_corrupt_records: stop before training when more than this share of the records "
+              "is corrupt (default 0.01)")
     _add(parser, "--eval_name", type=str, default=None,
          help="name of the evaluation ('train' evaluates on the training files)")
     return parser

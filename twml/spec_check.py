@@ -1,4 +1,5 @@
-"""twml.spec_check: checking a data spec against a sample of the records it describes, before any work starts.
+"""twml.spec_check: checks of the data before any work starts — the data spec against a sample
+of the records it describes, and the corrupt records of a skip-corrupt training run.
 
 A data spec names each feature and its type; decoders keep a feature only under the type the
 spec gives it. A spec that types a feature differently from the records (CONTINUOUS values typed
@@ -8,11 +9,14 @@ a single class). :func:`check_records_against_spec` reads the first records of t
 C++ core and turns such a mismatch into one clear error.
 """
 
-from typing import Dict, Iterable, List, Sequence, Set
+import logging
+from typing import Dict, Iterable, List, NamedTuple, Sequence, Set, Tuple
 
 from libtwml import _core
 from twml_common import data_spec
 from twml_common.records_cli import read_records
+
+_LOG = logging.getLogger(__name__)
 
 FeatureType = data_spec.FeatureType
 
@@ -106,3 +110,66 @@ def check_records_against_spec(spec_path: str, files: Sequence[str], labels: Ite
             raise ValueError("the label %r (%s in data spec %s) is in none of %s (%d records read); check the label "
                              "name and the data" % (label, _type_name(feature_type), spec_path, where, count))
     return count
+
+
+class CorruptRecords(NamedTuple):
+    """What skip-corrupt reading of some files drops (see :func:`scan_corrupt_records`)."""
+
+    records: int
+    skipped_records: int
+    skipped_blocks: int
+    skipped_bytes: int
+    #: ``(file, skipped records, skipped blocks, skipped bytes, last damage)`` per damaged file.
+    damaged: List[Tuple[str, int, int, int, str]]
+
+    @property
+    def ratio(self) -> float:
+        """Skipped records / all records (0 without records)."""
+        total = self.records + self.skipped_records
+        return self.skipped_records / float(total) if total else 0.0
+
+
+def scan_corrupt_records(files: Sequence[str]) -> CorruptRecords:
+    """Reads ``files`` through the C++ core in skip-corrupt mode (no TensorFlow) and counts what
+    that mode drops — as the trainer's ``--skip_corrupt_records`` pipeline will: records in
+    damaged blocks or not decoding, damaged blocks, bytes outside blocks."""
+    records = skipped_records = skipped_blocks = skipped_bytes = 0
+    damaged = []
+    for path in files:
+        reader = _core.BlockFileReader(path, "auto", skip_corrupt=True)
+        records += sum(1 for _ in reader)
+        file_bytes = int(getattr(reader, "skipped_bytes", 0))
+        skipped_records += int(reader.skipped_records)
+        skipped_blocks += int(reader.skipped_blocks)
+        skipped_bytes += file_bytes
+        if reader.skipped_records or reader.skipped_blocks or file_bytes:
+            damaged.append((path, int(reader.skipped_records), int(reader.skipped_blocks), file_bytes,
+                            str(reader.last_skip_message)))
+    return CorruptRecords(records, skipped_records, skipped_blocks, skipped_bytes, damaged)
+
+
+def check_corrupt_records(files: Sequence[str], max_ratio: float, what: str = "training") -> CorruptRecords:
+    """:func:`scan_corrupt_records` of ``files``, logged (totals, then each damaged file), and the
+    limit of a skip-corrupt run: the share of dropped records must not exceed ``max_ratio``. (The
+    records of a damaged block after its damage cannot be counted, so the share is a lower bound
+    when blocks are damaged; their number is logged too.)
+
+    Raises:
+      ValueError: more than ``max_ratio`` of the records are corrupt (naming the counts, the flag
+        and the first damaged file).
+    """
+    _LOG.info("--skip_corrupt_records: scanning %d %s files for corrupt records", len(files), what)
+    scan = scan_corrupt_records(files)
+    total = scan.records + scan.skipped_records
+    _LOG.warning("--skip_corrupt_records: %d corrupt records skipped of %d (%.4f%%), %d damaged blocks, %d bytes "
+                 "outside blocks, in %d of %d %s files", scan.skipped_records, total, 100.0 * scan.ratio,
+                 scan.skipped_blocks, scan.skipped_bytes, len(scan.damaged), len(files), what)
+    for path, file_records, blocks, file_bytes, message in scan.damaged:
+        _LOG.warning("--skip_corrupt_records: %s: %d records, %d blocks, %d bytes skipped (%s)", path, file_records,
+                     blocks, file_bytes, message)
+    if scan.ratio > max_ratio:
+        path, _, _, _, message = scan.damaged[0]
+        raise ValueError("%d of %d %s records (%.4f%%) are corrupt, more than --max_corrupt_records_ratio %g; not "
+                         "training (first damaged file: %s: %s)" % (scan.skipped_records, total, what,
+                                                                    100.0 * scan.ratio, max_ratio, path, message))
+    return scan

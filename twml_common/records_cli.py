@@ -23,7 +23,11 @@ A record's JSON line holds the populated feature types, keyed by feature name (o
  "sparse_binary": {f: ["a", "b"]}, "sparse_continuous": {f: {"a": 1.5}}, "blobs": {f: "base64"},
  "tensors": {f: {"dtype": "float32", "shape": [2], "values": [1.0, 2.0]}}}
 Strings and names that are not valid UTF-8 are written as {"base64": "..."}; floats use Python's
-shortest round-trip repr; so `cat` then `from-json` gives back the same records, byte for byte.
+shortest round-trip repr, and a float tensor holding a NaN other than the canonical one (a
+payload, or the sign bit) is written as "bits": ["0x...", ...] instead of "values"; so `cat` then
+`from-json` gives back the same records, byte for byte. (Continuous values that are NaN mean
+"absent" to twml's decoders and are not printed; on input {"float64_bits": "0x..."} gives a double
+by its bits.)
 """
 
 import argparse
@@ -31,6 +35,7 @@ import base64
 import json
 import math
 import os
+import struct
 import sys
 from typing import Dict, Iterable, Iterator, List, Optional, TextIO
 
@@ -86,7 +91,9 @@ def record_to_json(record: Dict[str, object], names: FeatureNames) -> Dict[str, 
     for kind, values in record.items():
         if kind == "binary":
             out[kind] = [names.name(i) for i in values]
-        elif kind in ("continuous", "discrete"):
+        elif kind == "continuous":
+            out[kind] = {names.name(i): _float_to_json(v) for i, v in values.items()}
+        elif kind == "discrete":
             out[kind] = {names.name(i): v for i, v in values.items()}
         elif kind == "strings":
             out[kind] = {names.name(i): _text(v) for i, v in values.items()}
@@ -95,7 +102,8 @@ def record_to_json(record: Dict[str, object], names: FeatureNames) -> Dict[str, 
         elif kind == "sparse_binary":
             out[kind] = {names.name(i): [_text(n) for n in v] for i, v in values.items()}
         elif kind == "sparse_continuous":
-            out[kind] = {names.name(i): [[_text(n), x] for n, x in v.items()] for i, v in values.items()}
+            out[kind] = {names.name(i): [[_text(n), _float_to_json(x)] for n, x in v.items()]
+                         for i, v in values.items()}
         elif kind == "tensors":
             out[kind] = {names.name(i): _tensor_to_json(t) for i, t in values.items()}
     return out
@@ -107,7 +115,42 @@ def _tensor_to_json(tensor: object) -> Dict[str, object]:
     array = np.asarray(tensor)
     if array.dtype == object:
         return {"dtype": "string", "shape": list(array.shape), "values": [_text(v) for v in array.ravel()]}
+    if array.dtype.kind == "f" and _has_odd_nan(array):
+        unsigned = np.dtype("u%d" % array.dtype.itemsize)
+        return {"dtype": str(array.dtype), "shape": list(array.shape),
+                "bits": ["0x%x" % b for b in array.ravel().view(unsigned).tolist()]}
     return {"dtype": str(array.dtype), "shape": list(array.shape), "values": array.ravel().tolist()}
+
+
+_CANONICAL_NAN_BITS = struct.unpack("<Q", struct.pack("<d", float("nan")))[0]
+
+
+def _has_odd_nan(array: np.ndarray) -> bool:
+    """Whether a float array holds a NaN that JSON's NaN would not give back bit for bit."""
+    nans = array[np.isnan(array)]
+    canonical = np.array([np.nan], array.dtype).view("u%d" % array.dtype.itemsize)[0]
+    return bool(nans.size) and bool(np.any(nans.view("u%d" % array.dtype.itemsize) != canonical))
+
+
+def _float_to_json(value: float) -> object:
+    """A double as JSON: the number, or ``{"float64_bits": "0x..."}`` for a NaN whose bits JSON's
+    NaN would not give back."""
+    if value != value:
+        bits = struct.unpack("<Q", struct.pack("<d", value))[0]
+        if bits != _CANONICAL_NAN_BITS:
+            return {"float64_bits": "0x%016x" % bits}
+    return value
+
+
+def _float_from_json(value: object, where: str) -> float:
+    if isinstance(value, dict):
+        if set(value) != {"float64_bits"}:
+            raise ValueError('%s: expected a number or {"float64_bits": "0x..."}, got %r' % (where, value))
+        try:
+            return struct.unpack("<d", struct.pack("<Q", int(str(value["float64_bits"]), 16)))[0]
+        except (ValueError, struct.error):
+            raise ValueError("%s: bad float64_bits %r" % (where, value["float64_bits"])) from None
+    return float(value)  # type: ignore[arg-type]
 
 
 def record_from_json(document: Dict[str, object], names: FeatureNames, where: str) -> Dict[str, object]:
@@ -120,9 +163,10 @@ def record_from_json(document: Dict[str, object], names: FeatureNames, where: st
         at = "%s: %s" % (where, kind)
         if kind == "binary":
             record[kind] = [names.id(n, at) for n in values]
-        elif kind in ("continuous", "discrete"):
-            convert = float if kind == "continuous" else int
-            record[kind] = {names.id(n, at): convert(v) for n, v in values.items()}
+        elif kind == "continuous":
+            record[kind] = {names.id(n, at): _float_from_json(v, at) for n, v in values.items()}
+        elif kind == "discrete":
+            record[kind] = {names.id(n, at): int(v) for n, v in values.items()}
         elif kind == "strings":
             record[kind] = {names.id(n, at): _bytes(v, at) for n, v in values.items()}
         elif kind == "blobs":
@@ -130,7 +174,8 @@ def record_from_json(document: Dict[str, object], names: FeatureNames, where: st
         elif kind == "sparse_binary":
             record[kind] = {names.id(n, at): [_bytes(x, at) for x in v] for n, v in values.items()}
         elif kind == "sparse_continuous":
-            record[kind] = {names.id(n, at): {_bytes(x, at): float(y) for x, y in v} for n, v in values.items()}
+            record[kind] = {names.id(n, at): {_bytes(x, at): _float_from_json(y, at) for x, y in v}
+                            for n, v in values.items()}
         elif kind == "tensors":
             record[kind] = {names.id(n, at): _tensor_from_json(t, at) for n, t in values.items()}
     return record
@@ -139,6 +184,10 @@ def record_from_json(document: Dict[str, object], names: FeatureNames, where: st
 def _tensor_from_json(tensor: Dict[str, object], where: str) -> np.ndarray:
     if tensor.get("dtype") == "string":
         values = np.array([_bytes(v, where) for v in tensor["values"]], dtype=object)
+    elif "bits" in tensor:
+        dtype = np.dtype(tensor["dtype"])
+        bits = np.array([int(b, 16) for b in tensor["bits"]], dtype="u%d" % dtype.itemsize)
+        values = bits.view(dtype)
     else:
         values = np.array(tensor["values"], dtype=tensor["dtype"])
     return values.reshape(tensor["shape"])
@@ -155,6 +204,8 @@ def read_records(
     on ``report`` (default stderr), also when the caller stops early and closes the generator.
     """
     for path in paths:
+        if os.path.isdir(path):  # never "skipped" as damage: a directory is a usage error
+            raise ValueError("%s: is a directory; give the files in it (e.g. %s)" % (path, os.path.join(path, "*")))
         reader = _core.BlockFileReader(path, compression, skip_corrupt=skip_corrupt)
         try:
             yield from reader
@@ -163,7 +214,8 @@ def read_records(
                 (report or sys.stderr).write(
                     "skipped in %s: %d damaged blocks (after their intact records), %d records that do not "
                     "decode, %d bytes outside blocks; the last: %s\n"
-                    % (path, reader.skipped_blocks, reader.skipped_records, reader.skipped_bytes, reader.last_skip_message)
+                    % (path, reader.skipped_blocks, reader.skipped_records, reader.skipped_bytes,
+                       reader.last_skip_message)
                 )
 
 

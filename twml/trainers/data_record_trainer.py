@@ -15,6 +15,7 @@ import tensorflow.compat.v1 as tf
 from twml import export_output_fns, util
 from twml.input_fns import data_record_input_fn
 from twml.params import get_param
+from twml.spec_check import check_corrupt_records
 from twml.trainers.trainer import Trainer
 
 _LOG = logging.getLogger(__name__)
@@ -115,6 +116,11 @@ class DataRecordTrainer(Trainer):
         (``features, labels = parse_fn(serialized)``), serving input and feature spec are the
         defaults of the input and export methods.
 
+    With ``params.skip_corrupt_records`` the input pipelines skip corrupt records
+    (``skip_corrupt``); before the first input function over a file list the chief reads those
+    files once through the C++ core, logs how many records are corrupt, and stops with a
+    ValueError when more than ``params.max_corrupt_records_ratio`` are.
+
     Raises:
       ValueError: train and eval files overlap (unless ``allow_train_eval_overlap``), bad dates.
     """
@@ -123,6 +129,7 @@ class DataRecordTrainer(Trainer):
                  **kwargs: Any) -> None:
         super().__init__(name=name, params=params, build_graph_fn=build_graph_fn, **kwargs)
         self._feature_config = feature_config
+        self._corrupt_scans: Dict[tuple, Any] = {}
         params = self._params
         datetime_format = get_param(params, "datetime_format", "%Y/%m/%d")
         hour_resolution = get_param(params, "hour_resolution", 1)
@@ -239,12 +246,26 @@ class DataRecordTrainer(Trainer):
     def _input_fn(self, files: Sequence[str], batch_size: int, parse_fn: Callable, repeat: bool,
                   **kwargs: Any) -> Callable[[], Any]:
         num_threads = int(get_param(self._params, "num_threads", 2))
+        if get_param(self._params, "skip_corrupt_records", False):
+            self._check_corrupt_records(files)
+            kwargs.setdefault("skip_corrupt", True)
 
         def input_fn() -> Any:
             return data_record_input_fn(files=files, batch_size=batch_size, parse_fn=parse_fn,
                                         num_threads=num_threads, repeat=repeat, **kwargs)
 
         return input_fn
+
+    def _check_corrupt_records(self, files: Sequence[str]) -> None:
+        """``--skip_corrupt_records``: the chief scans each file list once before its first input
+        function (:func:`twml.spec_check.check_corrupt_records`: counts logged, stop beyond
+        ``--max_corrupt_records_ratio``)."""
+        key = tuple(files)
+        if not self.is_chief() or key in self._corrupt_scans:
+            return
+        what = "training" if list(files) == list(self._train_files or []) else "evaluation"
+        self._corrupt_scans[key] = check_corrupt_records(
+            files, float(get_param(self._params, "max_corrupt_records_ratio", 0.01)), what)
 
     # ------------------------------------------------------------------ train / evaluate defaults
 
