@@ -13,13 +13,6 @@ import sys
 
 import pytest
 
-#: Names the contract lists that this tree does not provide yet, with the reason. Kept explicit so
-#: that the test still fails on any *other* missing name.
-PENDING = {
-    "twml.dataset.cx_zk_path": "twml/dataset.py is being reworked by another change; the function lives in "
-                               "twml.zookeeper (also bound as twml.cx_zk_path) and needs a one-line re-export",
-}
-
 SURFACE_SCRIPT = r"""
 import importlib, json, sys
 surface = json.load(open(sys.argv[1]))
@@ -134,7 +127,7 @@ def test_every_module_and_name_of_the_surface_resolves_from_the_wheel(installed)
     result = last_json(run([installed["python"], "-c", SURFACE_SCRIPT, surface_path], env=installed["env"],
                            cwd=str(installed["tmp"])))
     assert result["missing_modules"] == {}
-    assert sorted(set(result["missing_names"]) - set(PENDING)) == []
+    assert result["missing_names"] == []
     modules = [m for m in surface if not m.startswith("_")]
     names = sum(len(surface[m]) for m in modules)
     print("surface: %d/%d modules, %d/%d names" % (len(modules) - len(result["missing_modules"]), len(modules),

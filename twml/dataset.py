@@ -185,17 +185,13 @@ def stream_block_format_dataset(
     return dataset.batch(batch_size).map(parse_fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(prefetch_size)
 
 
-def zookeeper_ordered_dataset(*args: object, **kwargs: object) -> tf.data.Dataset:
-    """Not provided: the original orders files by a Twitter-internal ZooKeeper counter (Kazoo).
+# The original's ZooKeeper-ordered reading; one implementation, in twml.zookeeper (needs kazoo).
+from twml.zookeeper import cx_zk_path, zookeeper_ordered_dataset  # noqa: E402
 
-    Raises:
-      NotImplementedError: always; use :func:`stream_block_format_dataset` with ``shards`` and
-        ``shard_index`` to split files between workers.
-    """
-    raise NotImplementedError(
-        "zookeeper_ordered_dataset is not provided: it depends on Twitter-internal ZooKeeper "
-        "infrastructure; use stream_block_format_dataset(..., shards=N, shard_index=i) instead"
-    )
-
-
-__all__ = ["BlockFormatDataset", "stream_block_format_dataset", "downsample_dataset", "zookeeper_ordered_dataset"]
+__all__ = [
+    "BlockFormatDataset",
+    "stream_block_format_dataset",
+    "downsample_dataset",
+    "cx_zk_path",
+    "zookeeper_ordered_dataset",
+]

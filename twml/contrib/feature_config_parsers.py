@@ -108,23 +108,23 @@ def create_feature_config_builder_from_dict(feature_spec_dict: Dict[str, Any], d
     return builder
 
 
-def create_feature_config_from_dict(feature_spec_dict: Dict[str, Any], data_spec_path: str) -> Config:
-    """The config (v1 ``twml.FeatureConfig`` or v2 ``twml.contrib.FeatureConfig``) of a spec dict,
-    over the data spec ``data_spec_path``. Raises ValueError as
+def create_feature_config_from_dict(config_dict: Dict[str, Any], data_spec_path: str) -> Config:
+    """The config (v1 ``twml.FeatureConfig`` or v2 ``twml.contrib.FeatureConfig``) of a spec dict
+    ``config_dict``, over the data spec ``data_spec_path``. Raises ValueError as
     :func:`create_feature_config_builder_from_dict`."""
-    return create_feature_config_builder_from_dict(feature_spec_dict, data_spec_path).build()
+    return create_feature_config_builder_from_dict(config_dict, data_spec_path).build()
 
 
-def create_feature_config(yaml_path: str, data_spec_path: str) -> Config:
-    """The config of an exported ``feature_spec.yaml`` (read through ``tf.io.gfile``).
+def create_feature_config(config_path: str, data_spec_path: str) -> Config:
+    """The config of an exported ``feature_spec.yaml`` at ``config_path`` (read through ``tf.io.gfile``).
 
     Raises:
       ValueError: the file is not valid YAML, or as :func:`create_feature_config_from_dict`.
     """
-    with tf.io.gfile.GFile(yaml_path, "r") as handle:
+    with tf.io.gfile.GFile(config_path, "r") as handle:
         text = handle.read()
     try:
         spec = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ValueError("feature spec %s: invalid YAML: %s" % (yaml_path, error)) from None
+        raise ValueError("feature spec %s: invalid YAML: %s" % (config_path, error)) from None
     return create_feature_config_from_dict(spec, data_spec_path)

@@ -115,10 +115,21 @@ def test_exporters_back_up_the_checkpoint(trained, tmp_path):
     latest = LatestExporter("latest", receivers, exports_to_keep=1)
     first = latest.export(trainer.estimator, str(tmp_path / "latest"), checkpoint, None, False)
     assert tf.train.latest_checkpoint(os.path.join(first, "checkpoints")) is not None
-    best = BestExporter("best", receivers)
+    best = BestExporter("best", receivers, event_file_pattern=None)
     assert best.export(trainer.estimator, str(tmp_path / "best"), checkpoint, {"loss": 0.5}, False)
     assert best.export(trainer.estimator, str(tmp_path / "best"), checkpoint, {"loss": 0.7}, False) is None
     assert best.export(trainer.estimator, str(tmp_path / "best"), checkpoint, {"loss": 0.4}, False)
+    # A restarted job first loads the best evaluation recorded in the event files (losses 0.3, 0.2, 0.6).
+    events = tmp_path / "events" / "eval"
+    with tf.Graph().as_default():
+        writer = tf.summary.FileWriter(str(events))
+        for step, loss in enumerate([0.3, 0.2, 0.6]):
+            writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="loss", simple_value=loss)]), step)
+        writer.close()
+    restarted = BestExporter(input_receiver_fn_map=receivers, event_file_pattern=str(events / "*.tfevents.*"))
+    assert restarted.name == "best_exporter"
+    assert restarted.export(trainer.estimator, str(tmp_path / "again"), checkpoint, {"loss": 0.25}, False) is None
+    assert restarted.export(trainer.estimator, str(tmp_path / "again"), checkpoint, {"loss": 0.1}, False)
 
 
 def test_bad_request_bytes_give_a_clear_error(trained):

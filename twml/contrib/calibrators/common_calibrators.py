@@ -243,16 +243,19 @@ def _restore_model_variables(model_scope: str, checkpoint_dir: str) -> None:
     tf.train.init_from_checkpoint(checkpoint, variables)
 
 
-def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callable,
+def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callable, debug: bool = False, *,
               model_dir: Optional[str] = None, calibrator: Any = None, steps: Optional[int] = None) -> Any:
     """Feeds a trained model's predictions to an isotonic calibrator in a plain session (an
     Estimator's predict drops the labels the calibrator needs).
 
-    Args:
+    Args (the original's four, then ``debug``):
       trainer: the trainer whose name scopes the model (``<trainer name>/model``).
       params: passed to ``build_graph``.
       build_graph: the model's graph function; its ``output`` float ``[batch, n]`` (or ``[batch]``).
       input_fn: ``() -> (features, labels)``; features must contain ``weights``.
+      debug: log the size and the mean prediction / label of every accumulated batch.
+
+    Keyword-only extras of this rebuild:
       model_dir: the trained model's checkpoints (default ``trainer.save_dir``).
       calibrator: an :class:`IsotonicCalibrator` (default one with ``params.calibrator_num_bins``).
       steps: batches to read at most (None: the whole input).
@@ -286,6 +289,9 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
                 targets = np.asarray(batch["targets"]).reshape(predictions.shape[0], -1)[:, : predictions.shape[1]]
                 calibrator.accumulate(predictions, targets, batch["weights"])
                 batches += 1
+                if debug:
+                    _LOG.info("isotonic calibration batch %d: %d rows, mean prediction %s, mean label %s", batches,
+                              predictions.shape[0], predictions.mean(0), targets.mean(0))
     if batches == 0:
         raise ValueError("isotonic calibration: the input gave no batch (check the data and the sampling "
                          "rates: --calibrator.parts_downsampling_rate %s, --calibrator_keep_rate %s)"
@@ -296,33 +302,76 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
     return calibrator
 
 
-def build_isotonic_graph_from_inputs(output: tf.Tensor, calibrator: Any) -> tf.Tensor:
-    """``clip(isotonic(output), 0, 1)``: the calibrated predictions, float32 of ``output``'s shape."""
-    shape = tf.shape(output)
-    output_2d = tf.reshape(output, [-1, calibrator.n_class])
-    calibrated = calibrator.to_layer(name="isotonic")(output_2d)
-    return tf.reshape(tf.clip_by_value(calibrated, 0.0, 1.0), shape)
+def build_isotonic_graph_from_inputs(inputs: tf.Tensor, features: Dict[str, Any], label: Any, mode: str,
+                                     params: Any, config: Any = None,
+                                     isotonic_fn: Optional[Callable[[tf.Tensor], tf.Tensor]] = None) -> Dict[str, Any]:
+    """The calibrated graph over the model's output ``inputs`` (float ``[batch, n_class]``): a
+    build-graph result with ``output = clip(isotonic_fn(inputs), 0, 1)`` (float32, ``inputs``'
+    shape) and ``uncalibrated_output = inputs``; when ``label`` is given and mode is not PREDICT,
+    ``loss`` = the (unweighted) log loss of the output (clipped to ``[1e-7, 1 - 1e-7]``) against
+    ``label``; in TRAIN mode ``train_op`` only increments the
+    global step (one step writes the checkpoint of the calibrated graph).
+
+    Args:
+      isotonic_fn: ``[batch, n_class]`` tensor -> calibrated tensor of that shape; None (the
+        original's default): the TF-Hub module saved by ``IsotonicCalibrator.save(params.save_dir)``,
+        signature ``isotonic_calibrator``.
+      features, config: unused (the build-graph signature).
+    """
+    del features, config
+    if isotonic_fn is None:
+        import tensorflow_hub as hub
+
+        module = hub.Module(params.save_dir)
+        isotonic_fn = lambda values: module(values, signature="isotonic_calibrator")  # noqa: E731
+    calibrated = tf.clip_by_value(tf.cast(isotonic_fn(inputs), tf.float32), 0.0, 1.0)
+    graph_output: Dict[str, Any] = {"output": calibrated, "uncalibrated_output": inputs}
+    if label is not None and mode != tf.estimator.ModeKeys.PREDICT:
+        labels = tf.reshape(tf.cast(label, tf.float32), tf.shape(calibrated))
+        clipped = tf.clip_by_value(calibrated, 1e-7, 1 - 1e-7)
+        graph_output["loss"] = tf.losses.log_loss(labels, clipped)
+    if mode == tf.estimator.ModeKeys.TRAIN:
+        graph_output["train_op"] = tf.assign_add(tf.train.get_or_create_global_step(), 1)
+    return graph_output
 
 
-def build_isotonic_graph(build_graph_fn: Callable, calibrator: Any, model_scope: str,
-                         model_dir: str) -> Callable:
-    """A graph function whose output is ``clip(isotonic(build_graph_fn(...)['output']), 0, 1)``,
-    with the model's variables initialised from ``model_dir`` and frozen (the training step of the
-    calibrated graph only writes a checkpoint: it increments the global step)."""
+def build_isotonic_graph(features: Dict[str, Any], label: Any, mode: str, params: Any, config: Any = None,
+                         export_discretizer: bool = True) -> Dict[str, Any]:
+    """The original's build-graph function of the isotonic phase over TF-Hub modules: the sparse
+    features (``util.convert_to_sparse(features, params.input_size_bits)``) go through, when
+    ``export_discretizer``, the discretizer module ``params.discretizer_save_dir`` (signature
+    ``hashing_discretizer_calibrator``), then the MLP module ``params.calibrator_load_tensorflow_module``
+    (signature ``params.export_mlp_module_name``) and the isotonic module ``params.save_dir``; see
+    :func:`build_isotonic_graph_from_inputs`. With ``export_discretizer=False`` the MLP module gets
+    the sparse features directly (an MLP module that contains its discretizer).
+    """
+    import tensorflow_hub as hub
+
+    inputs = util.convert_to_sparse(features, params.input_size_bits)
+    if export_discretizer:
+        inputs = hub.Module(params.discretizer_save_dir)(inputs, signature="hashing_discretizer_calibrator")
+    mlp = hub.Module(params.calibrator_load_tensorflow_module)
+    logits = mlp(inputs, signature=params.export_mlp_module_name)
+    return build_isotonic_graph_from_inputs(logits, features, label, mode, params, config)
+
+
+def _isotonic_graph_fn(build_graph_fn: Callable, calibrator: Any, model_scope: str, model_dir: str) -> Callable:
+    """The isotonic phase's graph function over checkpoints: ``build_graph_fn``'s model, its variables
+    initialised from ``model_dir`` and frozen, calibrated with ``calibrator``'s layer by
+    :func:`build_isotonic_graph_from_inputs` (the other entries of the model's output are kept)."""
+
+    def isotonic_fn(output: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(output)
+        calibrated = calibrator.to_layer(name="isotonic")(tf.reshape(output, [-1, calibrator.n_class]))
+        return tf.reshape(calibrated, shape)
 
     def isotonic_graph(features: Any, label: Any, mode: str, params: Any, config: Any = None) -> Dict[str, Any]:
         graph_output = dict(build_graph_fn(features, label, mode, params, config))
         graph_output.pop("train_op", None)
+        graph_output.pop("loss", None)
         _restore_model_variables(model_scope, model_dir)
-        calibrated = build_isotonic_graph_from_inputs(graph_output["output"], calibrator)
-        graph_output["uncalibrated_output"] = graph_output["output"]
-        graph_output["output"] = calibrated
-        if label is not None and mode != tf.estimator.ModeKeys.PREDICT:
-            labels = tf.reshape(tf.cast(label, tf.float32), tf.shape(calibrated))
-            clipped = tf.clip_by_value(calibrated, 1e-7, 1 - 1e-7)
-            graph_output["loss"] = tf.losses.log_loss(labels, clipped)
-        if mode == tf.estimator.ModeKeys.TRAIN:
-            graph_output["train_op"] = tf.assign_add(tf.train.get_or_create_global_step(), 1)
+        graph_output.update(build_isotonic_graph_from_inputs(graph_output["output"], features, label, mode, params,
+                                                             config, isotonic_fn=isotonic_fn))
         return graph_output
 
     return isotonic_graph
@@ -407,8 +456,8 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
                       calibrator=calibrator,
                       steps=get_param(params, "calibrator_max_steps") or get_param(params, "calibrator_train_steps"))
         final = DataRecordTrainer(name=name, params=calibration,
-                                  build_graph_fn=build_isotonic_graph(build_graph_fn, calibrator, model_scope,
-                                                                      model_dir),
+                                  build_graph_fn=_isotonic_graph_fn(build_graph_fn, calibrator, model_scope,
+                                                                    model_dir),
                                   feature_config=feature_config, metric_fn=metric_fn)
         if state["reused"] is None:
             final.train(calibrate_input_fn, steps=1)

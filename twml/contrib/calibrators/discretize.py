@@ -141,19 +141,20 @@ def export_discretizers(discretize_config: Mapping[str, Any], save_dir: str) -> 
             json.dump(content, handle)
 
 
-def discretize(params: Any, feature_config_fn: Any, input_fn: Callable[[], Any]) -> Dict[str, Any]:
-    """Fits every calibrator of ``feature_config_fn()['discretize_config']`` on ``input_fn`` and
+def discretize(params: Any, feature_config: Any, input_fn: Callable[[], Any], debug: bool = False) -> Dict[str, Any]:
+    """Fits every calibrator of ``feature_config()['discretize_config']`` on ``input_fn`` and
     exports them as one hub module to ``params.discretizer_save_dir`` (see
     :func:`export_discretizers`).
 
     On the chief (or a local run) the data is read by raw sessions, at most
-    ``params.discretizer_max_steps`` batches when set. Other workers wait (polling every 60 s) for
+    ``params.discretizer_max_steps`` batches when set (``debug``: each calibrator's layer arguments
+    are logged). Other workers wait (polling every 60 s) for
     ``<discretizer_save_dir>/tfhub_module.pb`` and return an empty dict.
 
     Args:
       params: with ``discretizer_save_dir`` (and optionally ``discretizer_max_steps``).
-      feature_config_fn: returns a v2 ``FeatureConfig`` (or a mapping with ``'discretize_config'``);
-        a config itself is accepted too.
+      feature_config: a function returning a v2 ``FeatureConfig`` (or a mapping with
+        ``'discretize_config'``), as the original calls it; a config itself is accepted too.
       input_fn: as :func:`accumulate_and_calibrate` (e.g. ``data_record_input_fn`` with the config's
         parse function).
 
@@ -174,10 +175,12 @@ def discretize(params: Any, feature_config_fn: Any, input_fn: Callable[[], Any])
             _LOG.info("waiting for the chief's discretizer module %s", module)
             time.sleep(MODULE_POLL_SECS)
         return {}
-    feature_config = feature_config_fn() if callable(feature_config_fn) else feature_config_fn
-    config = _discretize_config(feature_config)
+    config = _discretize_config(feature_config() if callable(feature_config) else feature_config)
     steps = accumulate_and_calibrate(config, input_fn, getattr(params, "discretizer_max_steps", None))
     _LOG.info("discretize: calibrated %s on %d batches", ", ".join(config), steps)
+    if debug:
+        for name, calibrator in config.items():
+            _LOG.info("discretize: %s: %s", name, calibrator.get_layer_args())
     export_discretizers(config, save_dir)
     return config
 

@@ -17,9 +17,17 @@ class FullDense(_CoreFullDense):
     output_size]``, optionally partitioned along axis 0, and ``<name>/bias`` ``[output_size]``),
     with extra options:
 
-    Args:
-      output_size, weight_initializer, weight_regularizer, weight_constraint, bias_constraint,
-      num_partitions, **kwargs: as ``twml.layers.FullDense``.
+    Args (the original's, in its order):
+      output_size, weight_initializer, weight_regularizer, weight_constraint, bias_constraint:
+        as ``twml.layers.FullDense``.
+      num_partitions: the kernel is split along axis 0 into this many parts with
+        ``tf.fixed_size_partitioner`` (default 3, as the original, for an even spread over parameter
+        servers; variables ``<name>/kernel/part_<i>``, at most ``input_size`` parts). None or 1: one
+        ``<name>/kernel`` variable.
+      activation, use_bias, bias_initializer, bias_regularizer, activity_regularizer, trainable, name,
+        **kwargs: as ``tf.layers.Dense``.
+
+    Keyword-only extras of this rebuild:
       use_mask: multiply the output units by a non-trainable pruning mask (a ``MaskLayer``,
         variable ``<name>/mask/mask`` ``[output_size]``, registered in
         ``twml.contrib.layers.mask_layer.MASK_COLLECTION``) so that Fisher pruning can remove units.
@@ -37,7 +45,15 @@ class FullDense(_CoreFullDense):
         weight_regularizer: Optional[Callable] = None,
         weight_constraint: Optional[Callable] = None,
         bias_constraint: Optional[Callable] = None,
-        num_partitions: Optional[int] = None,
+        num_partitions: Optional[int] = 3,
+        activation: Optional[Callable] = None,
+        use_bias: bool = True,
+        bias_initializer: Any = _ZEROS,
+        bias_regularizer: Optional[Callable] = None,
+        activity_regularizer: Optional[Callable] = None,
+        trainable: bool = True,
+        name: Optional[str] = None,
+        *,
         use_mask: bool = False,
         dropout_rate: Optional[float] = None,
         **kwargs: Any,
@@ -48,7 +64,14 @@ class FullDense(_CoreFullDense):
             weight_regularizer=weight_regularizer,
             weight_constraint=weight_constraint,
             bias_constraint=bias_constraint,
-            num_partitions=num_partitions,
+            num_partitions=num_partitions if num_partitions and num_partitions > 1 else None,
+            activation=activation,
+            use_bias=use_bias,
+            bias_initializer=bias_initializer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            trainable=trainable,
+            name=name,
             **kwargs,
         )
         if dropout_rate is not None and not 0.0 <= float(dropout_rate) < 1.0:
@@ -87,25 +110,27 @@ class FullDense(_CoreFullDense):
 def full_dense(
     inputs: tf.Tensor,
     output_size: int,
-    activation: Optional[Callable] = None,
-    use_bias: bool = True,
     weight_initializer: Any = None,
-    bias_initializer: Any = _ZEROS,
     weight_regularizer: Optional[Callable] = None,
-    bias_regularizer: Optional[Callable] = None,
-    activity_regularizer: Optional[Callable] = None,
     weight_constraint: Optional[Callable] = None,
     bias_constraint: Optional[Callable] = None,
+    num_partitions: Optional[int] = 3,
+    activation: Optional[Callable] = None,
+    use_bias: bool = True,
+    bias_initializer: Any = _ZEROS,
+    bias_regularizer: Optional[Callable] = None,
+    activity_regularizer: Optional[Callable] = None,
     trainable: bool = True,
     name: Optional[str] = None,
-    num_partitions: Optional[int] = None,
     reuse: Optional[bool] = None,
+    *,
     use_mask: bool = False,
     dropout_rate: Optional[float] = None,
     training: Any = False,
+    **kwargs: Any,
 ) -> tf.Tensor:
-    """Functional contrib FullDense: ``[batch, ..., output_size]`` of the inputs' dtype.
-
+    """Functional contrib FullDense (the original's parameter order): ``[batch, ..., output_size]`` of
+    the inputs' dtype. Arguments as ``FullDense``; ``reuse`` reuses the variables of the layer ``name``;
     ``training`` (a Python or tensor bool) switches the input dropout on when ``dropout_rate`` is set.
     """
     layer = FullDense(
@@ -115,8 +140,6 @@ def full_dense(
         weight_constraint=weight_constraint,
         bias_constraint=bias_constraint,
         num_partitions=num_partitions,
-        use_mask=use_mask,
-        dropout_rate=dropout_rate,
         activation=activation,
         use_bias=use_bias,
         bias_initializer=bias_initializer,
@@ -124,8 +147,11 @@ def full_dense(
         activity_regularizer=activity_regularizer,
         trainable=trainable,
         name=name,
-        dtype=inputs.dtype.base_dtype,
+        use_mask=use_mask,
+        dropout_rate=dropout_rate,
+        dtype=kwargs.pop("dtype", inputs.dtype.base_dtype),
         _scope=name,
         _reuse=reuse,
+        **kwargs,
     )
     return layer(inputs, training=training)

@@ -1,7 +1,7 @@
 """HashedPercentileDiscretizer: percentile bins of sparse continuous features, hashed to output keys
 (reference §6, contrib layers; ops §5.5)."""
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -16,50 +16,64 @@ from twml.util import limit_bits
 _KNUTH_CONSTANT = 2654435761
 
 
-def integer_multiplicative_hashing(feature_ids: tf.Tensor, bin_indices: tf.Tensor, output_bits: int) -> tf.Tensor:
-    """Hashes (feature id, bin index) pairs into ``[0, 2**output_bits)`` by their **low** bits:
-    ``limit_bits((id * 2654435761 + bin) * 2654435761, output_bits)`` (wrapping int64 products).
+TensorOrInt = Union[tf.Tensor, int]
+
+
+def _output_size(output_size: TensorOrInt) -> tf.Tensor:
+    """The int64 scalar tensor of a key-space size (a power of two, 2..2**32 when a Python int)."""
+    if isinstance(output_size, int) and not isinstance(output_size, bool):
+        if output_size < 2 or output_size > 1 << 32 or output_size & (output_size - 1):
+            raise ValueError("output_size must be a power of two in [2, 2**32], got %d" % output_size)
+    return tf.cast(output_size, tf.int64)
+
+
+def _knuth_hash(feature_ids: tf.Tensor, bin_indices: tf.Tensor) -> tf.Tensor:
+    """``(id * 2654435761 + bin) * 2654435761`` as int64 (products wrap like uint64 ones)."""
+    constant = tf.constant(_KNUTH_CONSTANT, tf.int64)
+    return (tf.cast(feature_ids, tf.int64) * constant + tf.cast(bin_indices, tf.int64)) * constant
+
+
+def integer_multiplicative_hashing(feature_ids: tf.Tensor, bin_indices: tf.Tensor,
+                                   output_size: TensorOrInt) -> tf.Tensor:
+    """Hashes (feature id, bin index) pairs into ``[0, output_size)`` by their **low** bits:
+    ``((id * 2654435761 + bin) * 2654435761) mod output_size`` (wrapping int64 products).
 
     Args:
-      feature_ids: int64 ``[n]``; bin_indices: int64 ``[n]``; output_bits: 1..63.
+      feature_ids: int64 ``[n]``; bin_indices: int64 ``[n]``.
+      output_size: the key-space size ``2**out_bits``: an int64 scalar tensor (what
+        ``HashedPercentileDiscretizer`` passes, as the original) or a Python int; a power of two.
 
     Returns:
       int64 ``[n]`` keys.
     """
-    constant = tf.constant(_KNUTH_CONSTANT, tf.int64)
-    hashed = (tf.cast(feature_ids, tf.int64) * constant + tf.cast(bin_indices, tf.int64)) * constant
-    return limit_bits(hashed, output_bits)
+    return tf.bitwise.bitwise_and(_knuth_hash(feature_ids, bin_indices), _output_size(output_size) - 1)
 
 
-def integer_multiplicative_hashing_uniform(
-    feature_ids: tf.Tensor, bin_indices: tf.Tensor, output_bits: int
-) -> tf.Tensor:
-    """Hashes (feature id, bin index) pairs uniformly into ``[0, 2**output_bits)``.
+def integer_multiplicative_hashing_uniform(feature_ids: tf.Tensor, bin_indices: tf.Tensor,
+                                           output_size: TensorOrInt) -> tf.Tensor:
+    """Hashes (feature id, bin index) pairs uniformly into ``[0, output_size)``.
 
     ``x = (id * 2654435761 + bin) * 2654435761`` (wrapping mod 2**64), key = bits
-    ``[32 - output_bits, 32)`` of ``x``: the HashingDiscretizer op's 32-bit hash (§5.6), so a
-    (feature, bin) pair gets the same key from both layers.
+    ``[32 - out_bits, 32)`` of ``x`` with ``output_size = 2**out_bits``: the HashingDiscretizer op's
+    32-bit hash (§5.6), so a (feature, bin) pair gets the same key from both layers.
 
     Args:
       feature_ids: int64 ``[n]`` raw feature ids.
       bin_indices: int64 ``[n]`` bin indices.
-      output_bits: 1..32.
+      output_size: ``2**out_bits`` with out_bits in 1..32: an int64 scalar tensor (what
+        ``HashedPercentileDiscretizer`` passes, as the original) or a Python int.
 
     Returns:
-      int64 ``[n]`` keys in ``[0, 2**output_bits)``.
+      int64 ``[n]`` keys in ``[0, output_size)``.
     """
-    if not 1 <= output_bits <= 32:
-        raise ValueError("integer_multiplicative_hashing_uniform needs output_bits in [1, 32], got %d" % output_bits)
-    # int64 products wrap like uint64 ones in the low bits; only bits below 32 are kept, so the
-    # arithmetic (sign-extending) shift cannot leak into the key.
-    constant = tf.constant(_KNUTH_CONSTANT, tf.int64)
-    hashed = (tf.cast(feature_ids, tf.int64) * constant + tf.cast(bin_indices, tf.int64)) * constant
-    hashed = tf.bitwise.right_shift(hashed, tf.constant(32 - output_bits, tf.int64))
-    return limit_bits(hashed, output_bits)
+    size = _output_size(output_size)
+    low32 = tf.bitwise.bitwise_and(_knuth_hash(feature_ids, bin_indices), tf.constant(0xFFFFFFFF, tf.int64))
+    # The top out_bits of the low 32 bits: low32 // 2**(32 - out_bits).
+    return tf.math.floordiv(low32, tf.math.floordiv(tf.constant(1 << 32, tf.int64), size))
 
 
 class HashedPercentileDiscretizer(Layer):
-    """Replaces each calibrated (feature id, value) of a sparse input by ``hash_fn(id, bin, out_bits)``,
+    """Replaces each calibrated (feature id, value) of a sparse input by ``hash_fn(id, bin, 2**out_bits)``,
     value 1, where ``bin`` in ``[0, n_bin]`` is the value's place among the feature's ``n_bin + 1``
     percentile boundaries (PercentileDiscretizerBinIndices, §5.5's bisection). Unlike
     ``twml.layers.PercentileDiscretizer`` the key space needs no room reserved for the bins:
@@ -74,7 +88,9 @@ class HashedPercentileDiscretizer(Layer):
       hash_keys: int64 ``[n_feature]`` feature ids; hash_values: int64 ``[n_feature]`` their indices.
       bin_ids: int64 ``[n_feature * (n_bin + 1)]`` (the op's input; unused by the hashed keys).
       feature_offsets: int64 ``[n_feature]`` start of each feature's boundaries in bin_values.
-      hash_fn: ``(int64 ids [n], int64 bins [n], out_bits) -> int64 keys [n]``.
+      hash_fn: ``(int64 ids [n], int64 bins [n], output_size) -> int64 keys [n]`` in
+        ``[0, output_size)``, called as the original does with ``output_size`` the int64 scalar
+        tensor ``2**out_bits``.
 
     The id -> index map is a ``tf.lookup.StaticHashTable`` (default -1) of constants; run
     ``init`` (or ``tf.tables_initializer()``) before use.
@@ -94,7 +110,7 @@ class HashedPercentileDiscretizer(Layer):
         hash_values: Any,
         bin_ids: Any,
         feature_offsets: Any,
-        hash_fn: Callable[[tf.Tensor, tf.Tensor, int], tf.Tensor] = integer_multiplicative_hashing_uniform,
+        hash_fn: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor] = integer_multiplicative_hashing_uniform,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -118,6 +134,9 @@ class HashedPercentileDiscretizer(Layer):
                 raise ValueError(
                     "HashedPercentileDiscretizer's %s must have shape [%d], got %s" % (name, size, value.shape)
                 )
+        if hash_fn is integer_multiplicative_hashing_uniform and not 1 <= self._out_bits <= 32:
+            raise ValueError("HashedPercentileDiscretizer's default hash_fn needs out_bits in [1, 32], got %d"
+                             % self._out_bits)
         self._hash_fn = hash_fn
         self._hash_table: Optional[tf.lookup.StaticHashTable] = None
 
@@ -156,7 +175,8 @@ class HashedPercentileDiscretizer(Layer):
                 tf.constant(self._bin_values, vals.dtype),
                 tf.constant(self._feature_offsets),
             )
-            hashed_keys = self._hash_fn(keys_parts[1], bins, self._out_bits)
+            output_size = tf.constant(1 << self._out_bits, tf.int64)
+            hashed_keys = self._hash_fn(keys_parts[1], bins, output_size)
             other_keys = limit_bits(keys_parts[0], self._out_bits)
             out_vals, out_keys = Stitch()([vals_parts[0], new_vals], [other_keys, hashed_keys], positions)
         else:

@@ -42,12 +42,13 @@ class StackedRNN(Layer):
       dropout: output dropout rate of each layer, applied only when ``is_training``.
       is_training: whether dropout is active: a Python bool, or a scalar bool tensor.
       cell_type: ``"LSTM"`` or ``"GRU"`` (case-insensitive).
-      bidirectional: also run a backward stack and concatenate.
-      return_sequences: return every step's output instead of the last valid one.
+      is_bidirectional: also run a backward stack and concatenate.
       name: the layer's name (default ``stacked_rnn``).
+      return_sequences (keyword-only, an extra of this rebuild): return every step's output instead
+        of the last valid one.
 
-    ``call(inputs, sequence_length=None)``: inputs float ``[batch, time, input_size]``
-    (``input_size`` static); sequence_length int ``[batch]`` valid lengths (None: all ``time``;
+    ``call(inputs, sequence_lengths=None)``: inputs float ``[batch, time, input_size]``
+    (``input_size`` static); sequence_lengths int ``[batch]`` valid lengths (None: all ``time``;
     outputs past a row's length are 0). Returns float ``[batch, units]`` (the output at each row's
     last valid step; 0 for length 0) or ``[batch, time, units]`` with ``return_sequences``, where
     ``units = num_units[-1]`` (doubled when bidirectional: forward then backward; the backward
@@ -57,12 +58,13 @@ class StackedRNN(Layer):
     def __init__(
         self,
         num_units: Union[int, Sequence[int]],
-        dropout: float = 0.0,
+        dropout: float = 0,
         is_training: Any = True,
         cell_type: str = "LSTM",
-        bidirectional: bool = False,
-        return_sequences: bool = False,
+        is_bidirectional: bool = False,
         name: str = "stacked_rnn",
+        *,
+        return_sequences: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, **kwargs)
@@ -77,7 +79,7 @@ class StackedRNN(Layer):
         self.dropout = float(dropout)
         self.is_training = is_training
         self.cell_type = cell_type.upper()
-        self.bidirectional = bidirectional
+        self.bidirectional = bool(is_bidirectional)
         self.return_sequences = return_sequences
 
     def build(self, input_shape: Any) -> None:
@@ -103,12 +105,12 @@ class StackedRNN(Layer):
                     known.add(id(weight))
                     self._trainable_weights.append(weight)
 
-    def call(self, inputs: tf.Tensor, sequence_length: Optional[tf.Tensor] = None) -> tf.Tensor:
+    def call(self, inputs: tf.Tensor, sequence_lengths: Optional[tf.Tensor] = None) -> tf.Tensor:
         if not inputs.dtype.is_floating:
             raise TypeError("StackedRNN expects floating point inputs, got %s" % inputs.dtype.name)
         batch = tf.shape(inputs)[0]
         time = tf.shape(inputs)[1]
-        lengths = sequence_length
+        lengths = sequence_lengths
         if lengths is None:
             lengths = tf.fill([batch], time)
         lengths = tf.cast(lengths, tf.int32)
@@ -141,23 +143,26 @@ class StackedRNN(Layer):
 
 def stacked_rnn(
     inputs: tf.Tensor,
+    sequence_lengths: Optional[tf.Tensor],
     num_units: Union[int, Sequence[int]],
-    sequence_length: Optional[tf.Tensor] = None,
-    dropout: float = 0.0,
+    dropout: float = 0,
     is_training: Any = True,
     cell_type: str = "LSTM",
-    bidirectional: bool = False,
-    return_sequences: bool = False,
+    is_bidirectional: bool = False,
     name: str = "stacked_rnn",
+    *,
+    return_sequences: bool = False,
 ) -> tf.Tensor:
-    """Functional StackedRNN: ``[batch, units]`` (or ``[batch, time, units]``), see ``StackedRNN``."""
+    """Functional StackedRNN (the original's parameter order): inputs float ``[batch, time,
+    input_size]``, sequence_lengths int ``[batch]`` (or None: full length). Returns ``[batch, units]``
+    (``[batch, time, units]`` with ``return_sequences``), see ``StackedRNN``."""
     layer = StackedRNN(
         num_units,
         dropout=dropout,
         is_training=is_training,
         cell_type=cell_type,
-        bidirectional=bidirectional,
-        return_sequences=return_sequences,
+        is_bidirectional=is_bidirectional,
         name=name,
+        return_sequences=return_sequences,
     )
-    return layer(inputs, sequence_length=sequence_length)
+    return layer(inputs, sequence_lengths=sequence_lengths)

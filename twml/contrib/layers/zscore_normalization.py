@@ -21,29 +21,33 @@ class ZscoreNormalization(Layer):
 
     with ``batch_mean_j``/``batch_var_j`` the mean and (biased) variance of the present values.
     So ``moving_*`` equal the bias-corrected exponential moving averages of the batch statistics
-    with rate ``decay``, usable from the first step. Training normalises with the updated values.
+    with rate ``decay``, usable from the first step. With ``zero_debias=False`` the weight is the
+    plain ``w_j = 1 - decay`` (statistics start from mean 0, variance 1). With ``handle_single``, a
+    feature with a single present value in the batch updates its mean but keeps its variance (the
+    variance of one value, 0, is no estimate). Training normalises with the updated values.
 
     Variables (non-trainable, ``data_type``, shape ``[n_feature]``): ``<name>/moving_mean``
     (zeros), ``<name>/moving_var`` (ones), ``<name>/num_updates`` (zeros; n_j above).
 
-    Args:
+    Args (the original's):
       decay: EMA decay in ``[0, 1)``.
       data_type: dtype of the statistics and of the computation.
-      epsilon: added to the variance before the square root.
       name: the layer's name.
+      epsilon (keyword-only, an extra of this rebuild): added to the variance before the square root.
 
-    ``call(inputs, is_training=True, input_mask=None)``: inputs float ``[batch, n_feature]``
-    (``n_feature`` static); input_mask bool ``[batch, n_feature]``, True where the value is
-    present (None: all present; NaN inputs always count as missing). Returns ``[batch,
-    n_feature]`` of the inputs' dtype.
+    ``call(input, is_training=True, dense_mask=None, zero_debias=True, handle_single=False)``: input
+    float ``[batch, n_feature]`` (``n_feature`` static); is_training a Python or scalar tensor bool;
+    dense_mask bool ``[batch, n_feature]``, True where the value is present (None: all present; NaN
+    inputs always count as missing). Returns ``[batch, n_feature]`` of the input's dtype.
     """
 
     def __init__(
         self,
         decay: float = 0.9999,
         data_type: Any = tf.float64,
-        epsilon: float = 1e-7,
         name: Optional[str] = None,
+        *,
+        epsilon: float = 1e-7,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, **kwargs)
@@ -71,7 +75,9 @@ class ZscoreNormalization(Layer):
         self.num_updates = stat("num_updates", tf.zeros_initializer())
         self.built = True
 
-    def call(self, inputs: tf.Tensor, is_training: Any = True, input_mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+    def call(self, input: tf.Tensor, is_training: Any = True, dense_mask: Optional[tf.Tensor] = None,
+             zero_debias: bool = True, handle_single: bool = False) -> tf.Tensor:
+        inputs, input_mask = input, dense_mask
         if not inputs.dtype.is_floating:
             raise TypeError("ZscoreNormalization expects floating point inputs, got %s" % inputs.dtype.name)
         x = tf.cast(inputs, self.data_type)
@@ -79,7 +85,7 @@ class ZscoreNormalization(Layer):
         if input_mask is not None:
             input_mask = tf.convert_to_tensor(input_mask)
             if input_mask.dtype != tf.bool:
-                raise TypeError("ZscoreNormalization's input_mask must be bool, got %s" % input_mask.dtype.name)
+                raise TypeError("ZscoreNormalization's dense_mask must be bool, got %s" % input_mask.dtype.name)
             input_mask.shape.assert_is_compatible_with(inputs.shape)
             present = tf.logical_and(present, input_mask)
         x = tf.where(present, x, tf.zeros_like(x))  # missing entries (even NaN) must not leak into sums
@@ -98,12 +104,16 @@ class ZscoreNormalization(Layer):
             batch_mean = tf.reduce_sum(x, 0) / safe_count
             batch_var = tf.reduce_sum(weights * tf.square(x - batch_mean), 0) / safe_count
             n_updates = self.num_updates + tf.cast(seen, self.data_type)
-            rate = (1.0 - self.decay) / (
-                1.0 - tf.pow(tf.constant(self.decay, self.data_type), tf.maximum(n_updates, 1.0))
-            )
+            if zero_debias:
+                rate = (1.0 - self.decay) / (
+                    1.0 - tf.pow(tf.constant(self.decay, self.data_type), tf.maximum(n_updates, 1.0))
+                )
+            else:
+                rate = tf.fill(tf.shape(count), tf.constant(1.0 - self.decay, self.data_type))
             rate = tf.where(seen, rate, tf.zeros_like(rate))
+            var_rate = tf.where(count > 1, rate, tf.zeros_like(rate)) if handle_single else rate
             new_mean = tf.assign_add(self.moving_mean, rate * (batch_mean - self.moving_mean))
-            new_var = tf.assign_add(self.moving_var, rate * (batch_var - self.moving_var))
+            new_var = tf.assign_add(self.moving_var, var_rate * (batch_var - self.moving_var))
             # Normalise with the values the assignments return, so the output sees this step's update.
             with tf.control_dependencies([tf.assign(self.num_updates, n_updates)]):
                 return normalize(new_mean, new_var)
@@ -119,16 +129,20 @@ class ZscoreNormalization(Layer):
 
 
 def zscore_normalization(
-    inputs: tf.Tensor,
-    is_training: Any = True,
-    input_mask: Optional[tf.Tensor] = None,
+    input: tf.Tensor,  # the original's parameter name
+    is_training: Any,
     decay: float = 0.9999,
     data_type: Any = tf.float64,
     name: Optional[str] = None,
+    dense_mask: Optional[tf.Tensor] = None,
+    zero_debias: bool = True,
+    handle_single: bool = False,
+    **kwargs: Any,
 ) -> tf.Tensor:
-    """Functional ZscoreNormalization: ``[batch, n_feature]`` z-scores of the inputs' dtype."""
-    return ZscoreNormalization(decay=decay, data_type=data_type, name=name)(
-        inputs, is_training=is_training, input_mask=input_mask
+    """Functional ZscoreNormalization (the original's signature): ``[batch, n_feature]`` z-scores of
+    the input's dtype. ``**kwargs`` go to the layer (e.g. ``epsilon``, ``dtype``)."""
+    return ZscoreNormalization(decay=decay, data_type=data_type, name=name, **kwargs)(
+        input, is_training=is_training, dense_mask=dense_mask, zero_debias=zero_debias, handle_single=handle_single
     )
 
 

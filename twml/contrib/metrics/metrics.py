@@ -1,16 +1,16 @@
-"""Extra metric fns (reference §10, contrib): numeric-label top-K means and column-selecting binary metrics.
+"""Extra metric fns (reference §10, contrib; the original's signatures and semantics): numeric-label top-K
+means and column-selecting binary metrics for multi-task models.
 
-Semantics chosen here (the reference only names these functions):
-
-* ``mean_numeric_label_topK``: per batch, the K samples with the highest prediction are selected and their
-  numeric labels (e.g. an engagement count) enter a streaming mean (``tf.metrics.mean``, optionally weighted).
-* ``mean_gated_numeric_label_topK``: the same, but of the indicator ``label > bar``: the fraction of the
-  top-K samples whose numeric label clears the bar.
-* ``get_numeric_metric_fn``: both of the above for several K, named ``<metric>_<K>``.
-* ``get_partial_multi_binary_class_metric_fn``: per-class binary metrics for a subset of output columns.
-* ``get_single_binary_task_metric_fn`` / ``get_dual_binary_tasks_metric_fn``: binary metrics of one (two)
-  label/prediction column(s) of multi-task outputs, optionally with the second task evaluated only where the
-  first task's label is positive.
+* ``mean_numeric_label_topK``: the K samples of a batch with the highest ranking score are selected and their
+  numeric labels (e.g. an engagement count) enter a streaming mean (``tf.metrics.mean``, weights ignored).
+* ``mean_gated_numeric_label_topK``: the same, of the indicator ``label > bar``: the fraction of the top-K
+  samples whose numeric label clears the bar.
+* ``get_metric_topK_fn_helper`` / ``get_numeric_metric_fn``: those metrics for K in a ``(min, max, step)``
+  range, named ``<metric>__k_<K>``.
+* ``get_partial_multi_binary_class_metric_fn``: ``twml.metrics.get_multi_binary_class_metric_fn`` on a subset
+  of the output (and label) columns.
+* ``get_single_binary_task_metric_fn`` / ``get_dual_binary_tasks_metric_fn``: binary metrics of output column 0
+  (columns 0 and 1) weighted and unweighted, plus the numeric top-K metrics on request.
 """
 
 from collections import OrderedDict
@@ -24,11 +24,7 @@ from twml.metrics import (
     MetricOps,
     MetricSpec,
     TensorLike,
-    _align_weights,
-    _hard_output,
-    _multi_class_ops,
-    _resolve_metrics,
-    get_binary_class_metric_fn,
+    get_multi_binary_class_metric_fn,
 )
 
 __all__ = [
@@ -44,45 +40,45 @@ def _top_k_ids(predictions: tf.Tensor, k: int) -> tf.Tensor:
     return tf.nn.top_k(scores, k=tf.minimum(tf.size(scores), int(k)), sorted=True).indices
 
 
-def _top_k_values(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike], k: Optional[int],
-                  topK_id: Optional[TensorLike]) -> tuple:
-    labels = tf.convert_to_tensor(labels)
-    weights = _align_weights(weights, labels)
-    flat_labels = tf.reshape(tf.cast(labels, tf.float32), [-1])
+def _top_k_labels(labels: TensorLike, predictions: TensorLike, k: Optional[int],
+                  topK_id: Optional[TensorLike]) -> tf.Tensor:
+    """float32 ``[min(k, N)]``: the labels (flattened, N elements) of the selected rows."""
+    flat_labels = tf.reshape(tf.cast(tf.convert_to_tensor(labels), tf.float32), [-1])
     if topK_id is None:
         if k is None:
             raise ValueError("give either topK_id or k")
         topK_id = _top_k_ids(predictions, k)
-    top_labels = tf.gather(flat_labels, topK_id)
-    top_weights = None if weights is None else tf.gather(tf.reshape(tf.cast(weights, tf.float32), [-1]), topK_id)
-    return top_labels, top_weights
+    return tf.gather(flat_labels, topK_id)
 
 
-def mean_numeric_label_topK(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                            name: Optional[str] = None, topK_id: Optional[TensorLike] = None, k: Optional[int] = None,
+def mean_numeric_label_topK(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike],
+                            name: Optional[str], topK_id: Optional[TensorLike], *, k: Optional[int] = None,
                             metrics_collections: Collections = None,
                             updates_collections: Collections = None) -> MetricOps:
-    """Streaming (weighted) mean of the numeric labels of each batch's top-K predictions (float32 scalar).
+    """Streaming mean (float32 scalar) of the numeric labels of each batch's top-K rows.
 
     Args:
       labels: numeric labels, N elements (flattened). predictions: scores, N elements.
-      topK_id: optional precomputed int indices of the selected samples; otherwise the ``k`` highest
-        predictions are taken (all of them when the batch has fewer than k).
+      weights: ignored, as in the original.
+      topK_id: int indices of the selected rows (e.g. ``tf.nn.top_k(scores, K).indices``); if None,
+        the ``k`` (keyword-only) highest predictions are taken (all of them when the batch has fewer).
     """
-    top_labels, top_weights = _top_k_values(labels, predictions, weights, k, topK_id)
-    return tf.metrics.mean(top_labels, top_weights, metrics_collections, updates_collections,
-                           name or "mean_numeric_label_topk")
+    del weights
+    return tf.metrics.mean(_top_k_labels(labels, predictions, k, topK_id), None, metrics_collections,
+                           updates_collections, name or "mean_numeric_label_topk")
 
 
-def mean_gated_numeric_label_topK(labels: TensorLike, predictions: TensorLike,
-                                  weights: Optional[TensorLike] = None, name: Optional[str] = None,
-                                  topK_id: Optional[TensorLike] = None, k: Optional[int] = None, bar: float = 2.0,
-                                  metrics_collections: Collections = None,
+def mean_gated_numeric_label_topK(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike],
+                                  name: Optional[str], topK_id: Optional[TensorLike], bar: float = 2.0, *,
+                                  k: Optional[int] = None, metrics_collections: Collections = None,
                                   updates_collections: Collections = None) -> MetricOps:
-    """Streaming (weighted) fraction of each batch's top-K predictions whose numeric label is > ``bar``."""
-    top_labels, top_weights = _top_k_values(labels, predictions, weights, k, topK_id)
-    gated = tf.cast(top_labels > float(bar), tf.float32)
-    return tf.metrics.mean(gated, top_weights, metrics_collections, updates_collections,
+    """Streaming fraction (float32 scalar) of each batch's top-K rows whose numeric label is > ``bar``
+    (an int or float; weights ignored). Arguments as ``mean_numeric_label_topK``."""
+    del weights
+    if isinstance(bar, bool) or not isinstance(bar, (int, float)):
+        raise TypeError("bar must be an int or a float, got %r" % (bar,))
+    gated = tf.cast(_top_k_labels(labels, predictions, k, topK_id) > float(bar), tf.float32)
+    return tf.metrics.mean(gated, None, metrics_collections, updates_collections,
                            name or "mean_gated_numeric_label_topk")
 
 
@@ -155,131 +151,95 @@ def get_metric_topK_fn_helper(targetMetrics: Optional[Iterable[str]], supportedM
     return get_eval_metric_ops
 
 
-def get_numeric_metric_fn(metrics: Optional[Iterable[str]] = None, topK: Sequence[int] = (50, 100, 200),
+def get_numeric_metric_fn(metrics: Optional[Iterable[str]] = None, topK: Sequence[int] = (5, 5, 5),
                           predcol: Optional[int] = None, labelcol: Optional[int] = None) -> MetricFn:
-    """Metric fn for numeric labels ranked by ``graph_output['output']``: ``<metric>_<K>`` for each K in topK.
-
-    ``predcol``/``labelcol`` pick one column of a ``[batch, n]`` output/labels (default: use them flattened).
-    The top-K ids are computed once per K and shared by the metrics.
+    """Metric fn for numeric labels ranked by the last column of ``graph_output['output']``: the metrics of
+    ``SUPPORTED_NUMERIC_METRICS`` (all of ``DEFAULT_NUMERIC_METRICS`` when ``metrics`` is None) for each K of
+    ``topK = (k_min, k_max, k_step)`` (and K = 1), named ``<metric>__k_<K>``; see ``get_metric_topK_fn_helper``.
     """
-    names = [m.lower() for m in (DEFAULT_NUMERIC_METRICS if metrics is None else metrics)]
-    for metric_name in names:
-        if metric_name not in SUPPORTED_NUMERIC_METRICS:
-            raise ValueError("Unsupported numeric metric %r" % metric_name)
-
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
-                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
-        preds = graph_output["output"]
-        if predcol is not None:
-            preds = tf.gather(preds, predcol, axis=1)
-        if labelcol is not None:
-            labels = tf.gather(labels, labelcol, axis=1)
-        if weights is not None:
-            weights = tf.reshape(_align_weights(weights, tf.reshape(labels, [-1])), [-1])
-        ops: Dict[str, MetricOps] = OrderedDict()
-        for k in topK:
-            ids = _top_k_ids(preds, k)
-            for metric_name in names:
-                full_name = "%s_%d" % (metric_name, k)
-                ops[full_name] = SUPPORTED_NUMERIC_METRICS[metric_name](
-                    labels=labels, predictions=preds, weights=weights, name=full_name, topK_id=ids)
-        return ops
-
-    return get_eval_metric_ops
+    return get_metric_topK_fn_helper(targetMetrics=list(DEFAULT_NUMERIC_METRICS),
+                                     supportedMetrics_op=SUPPORTED_NUMERIC_METRICS, metrics=metrics, topK=topK,
+                                     predcol=predcol, labelcol=labelcol)
 
 
 def get_partial_multi_binary_class_metric_fn(metrics: Optional[Iterable[MetricSpec]],
-                                             predcols: Union[int, Sequence[int]],
-                                             classes: Optional[Sequence[Any]] = None,
-                                             class_dim: int = 1) -> MetricFn:
-    """Per-class binary metrics for the output columns ``predcols`` only.
+                                             classes: Optional[Sequence[Any]] = None, class_dim: int = 1,
+                                             predcols: Optional[Union[int, Sequence[int]]] = None) -> MetricFn:
+    """``twml.metrics.get_multi_binary_class_metric_fn(metrics, classes, class_dim)`` on the columns
+    ``predcols`` (an int or a list; None: all) of both ``graph_output['output']`` and the labels.
 
-    Column ``predcols[i]`` of ``graph_output['output']`` is compared with label column ``predcols[i]`` when the
-    labels have as many columns as the output, else with label column i (labels holding only the selected
-    classes). Names are ``<metric>_<classes[i]>`` (``<metric>_<predcols[i]>`` without ``classes``); weights as
-    in ``twml.metrics.get_multi_binary_class_metric_fn``.
+    The returned ``fn(graph_output, labels, weights)`` gathers the columns along ``class_dim`` (output and
+    labels ``[batch, n]`` → ``[batch, len(predcols)]``; each column must be in ``[0, output.shape[class_dim])``,
+    checked statically, ``AssertionError`` otherwise) and names metric m of the i-th selected column
+    ``<m>_<classes[i]>`` (``<m>_<i>`` without ``classes``). ``threshold`` is passed through; a ``hard_output``
+    is gathered like the output. Weights as in ``get_multi_binary_class_metric_fn``.
     """
-    resolved = _resolve_metrics(metrics)
-    cols = [predcols] if isinstance(predcols, int) else list(predcols)
+    multi_fn = get_multi_binary_class_metric_fn(metrics, classes, class_dim)
 
     def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
                             weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
         output = tf.convert_to_tensor(graph_output["output"])
         labels = tf.convert_to_tensor(labels)
-        label_width, output_width = labels.shape[class_dim], output.shape[class_dim]
-        label_cols = cols if label_width == output_width else list(range(len(cols)))
-        return _multi_class_ops(resolved, output, _hard_output(graph_output, output), labels, weights, classes,
-                                class_dim, columns=cols, label_columns=label_cols)
-
-    return get_eval_metric_ops
-
-
-def _column(tensor: TensorLike, col: int) -> tf.Tensor:
-    tensor = tf.convert_to_tensor(tensor)
-    if tensor.shape.ndims is not None and tensor.shape.ndims >= 2:
-        return tf.gather(tensor, col, axis=1)
-    return tensor
-
-
-def _suffixed(ops: Dict[str, MetricOps], suffix: str) -> Dict[str, MetricOps]:
-    return OrderedDict(("%s_%s" % (key, suffix), value) for key, value in ops.items())
-
-
-def get_single_binary_task_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequence[str],
-                                     labelcol: int = 0, predcol: int = 0) -> MetricFn:
-    """Binary metrics of one task of a multi-task model: label column ``labelcol`` vs output column ``predcol``.
-
-    Names are ``<metric>_<classnames[labelcol]>`` (``classnames`` may also be a single string). ``[batch]`` or
-    ``[batch, 1]`` weights are shared; ``[batch, n]`` weights use column ``labelcol``. Thresholded metrics use
-    column ``predcol`` of ``hard_output`` if present, else ``output >= threshold`` (0.5).
-    """
-    suffix = classnames if isinstance(classnames, str) else classnames[labelcol]
-    binary_fn = get_binary_class_metric_fn(metrics)
-
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
-                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
-        task_output = {"output": _column(graph_output["output"], predcol)}
-        if graph_output.get("hard_output") is not None:
-            task_output["hard_output"] = _column(graph_output["hard_output"], predcol)
+        hard = graph_output.get("hard_output")
+        if predcols is not None:
+            cols = [predcols] if isinstance(predcols, int) else list(predcols)
+            width = output.shape[class_dim]
+            for col in cols:
+                assert width is not None and 0 <= col < int(width), "Invalid Prediction Column Index %r" % (col,)
+            output = tf.gather(output, cols, axis=class_dim)
+            labels = tf.gather(labels, cols, axis=class_dim)
+            if hard is not None:
+                hard = tf.gather(hard, cols, axis=class_dim)
+        selected: Dict[str, Any] = {"output": output}
         if graph_output.get("threshold") is not None:
-            task_output["threshold"] = graph_output["threshold"]
-        task_weights = None
-        if weights is not None:
-            weights = tf.convert_to_tensor(weights)
-            wide = weights.shape.ndims == 2 and weights.shape[1] is not None and weights.shape[1] > 1
-            task_weights = _column(weights, labelcol) if wide else tf.reshape(weights, [-1])
-        return _suffixed(binary_fn(task_output, _column(labels, labelcol), task_weights), suffix)
+            selected["threshold"] = graph_output["threshold"]
+        if hard is not None:
+            selected["hard_output"] = hard
+        return multi_fn(selected, labels, weights)
 
     return get_eval_metric_ops
 
 
-def get_dual_binary_tasks_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequence[str],
-                                    labelcols: Sequence[int] = (0, 1), predcols: Sequence[int] = (0, 1),
-                                    conditional: bool = False) -> MetricFn:
-    """Binary metrics of two tasks (e.g. click and a follow-up engagement) of a multi-task model.
-
-    Task j uses label column ``labelcols[j]`` and output column ``predcols[j]``, metrics named
-    ``<metric>_<classnames[labelcols[j]]>``. With ``conditional=True`` the second task is evaluated only on
-    samples whose first-task label is positive (its weights are multiplied by that 0/1 label), matching a
-    cascade where the second event can only follow the first.
-    """
-    first = get_single_binary_task_metric_fn(metrics, classnames, labelcols[0], predcols[0])
-    second = get_single_binary_task_metric_fn(metrics, classnames, labelcols[1], predcols[1])
+def _task_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequence[str], predcols: List[int],
+                    topK: Sequence[int], use_topK: bool, numeric_col: int) -> MetricFn:
+    weighted = get_partial_multi_binary_class_metric_fn(metrics, predcols=predcols, classes=list(classnames))
+    unweighted = get_partial_multi_binary_class_metric_fn(
+        metrics, predcols=predcols, classes=["unweighted_" + str(name) for name in classnames])
+    numeric = get_numeric_metric_fn(topK=topK, predcol=numeric_col,
+                                    labelcol=numeric_col + (1 if len(predcols) == 1 else 0)) if use_topK else None
 
     def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
                             weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
-        ops = first(graph_output, labels, weights)
-        second_weights = weights
-        if conditional:
-            gate = tf.cast(_column(labels, labelcols[0]) > 0, tf.float32)
-            if weights is None:
-                second_weights = gate
-            else:
-                weights = tf.convert_to_tensor(weights)
-                wide = weights.shape.ndims == 2 and weights.shape[1] is not None and weights.shape[1] > 1
-                shared = tf.reshape(tf.cast(weights, tf.float32), [-1]) if not wide else None
-                second_weights = (tf.cast(_column(weights, labelcols[1]), tf.float32) if wide else shared) * gate
-        ops.update(second(graph_output, labels, second_weights))
+        ops: Dict[str, MetricOps] = OrderedDict(weighted(graph_output, labels, weights))
+        ops.update(unweighted(graph_output, labels, None))
+        if numeric is not None:
+            ops.update(numeric(graph_output, labels, weights))
         return ops
 
     return get_eval_metric_ops
+
+
+def get_single_binary_task_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequence[str],
+                                     topK: Sequence[int] = (5, 5, 5), use_topK: bool = False) -> MetricFn:
+    """Metrics of a single binary task with an optional numeric label.
+
+    ``graph_output['output']`` is ``[batch, 1]`` (the task's probability; its last column also ranks for
+    top-K) and labels ``[batch, 2]`` (the binary label, then a numeric label used only with ``use_topK``).
+    The result holds the binary metrics of output column 0 against label column 0, weighted (named
+    ``<metric>_<classnames[0]>``) and unweighted (``<metric>_unweighted_<classnames[0]>``), plus, when
+    ``use_topK``, ``get_numeric_metric_fn(topK=topK, predcol=0, labelcol=1)``.
+    """
+    return _task_metric_fn(metrics, classnames, [0], topK, use_topK, numeric_col=0)
+
+
+def get_dual_binary_tasks_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequence[str],
+                                    topK: Sequence[int] = (5, 5, 5), use_topK: bool = False) -> MetricFn:
+    """Metrics of two binary tasks with an optional numeric label.
+
+    ``graph_output['output']`` is ``[batch, 3]`` (task 1 and task 2 probabilities, then a ranking score) and
+    labels ``[batch, 3]`` (task 1, task 2, a numeric label). The result holds the binary metrics of output
+    columns 0 and 1 against label columns 0 and 1, weighted (``<metric>_<classnames[i]>``) and unweighted
+    (``<metric>_unweighted_<classnames[i]>``), plus, when ``use_topK``,
+    ``get_numeric_metric_fn(topK=topK, predcol=2, labelcol=2)``.
+    """
+    return _task_metric_fn(metrics, classnames, [0, 1], topK, use_topK, numeric_col=2)

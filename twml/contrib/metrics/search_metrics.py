@@ -31,23 +31,23 @@ def _dcg(gains: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(gains * tf.log(2.0) / tf.log(ranks))
 
 
-def ndcg(labels: TensorLike, predictions: TensorLike, top_k_int: int = 1, weights: Optional[TensorLike] = None,
-         metrics_collections: Collections = None, updates_collections: Collections = None,
-         name: Optional[str] = None) -> MetricOps:
+def ndcg(labels: TensorLike, predictions: TensorLike, metrics_collections: Collections = None,
+         updates_collections: Collections = None, name: Optional[str] = None, top_k_int: int = 1) -> MetricOps:
     """Streaming mean over batches of NDCG@k, each batch being the candidates of one query.
 
     Args:
       labels: relevance grades, any shape with N elements (flattened), e.g. ``[N]`` or ``[N, 1]``.
       predictions: scores, same number of elements as ``labels``.
-      top_k_int: k (python int); lists shorter than k use all their candidates.
-      weights: ignored (kept for the metric signature): every query counts once.
+      metrics_collections, updates_collections: collections the value / update op are added to.
+      name: variable scope (default ``ndcg``).
+      top_k_int: k (python int; the original's last parameter, so pass it by keyword); lists shorter
+        than k use all their candidates. Every query counts once (there are no weights).
 
     Per batch: order the candidates by descending score (ties keep input order),
     DCG@k = Σ_{i=1..k} (2^rel_i − 1) / log2(i + 1); the ideal DCG@k uses the labels sorted descending;
     NDCG = DCG / IDCG, or 0 when IDCG is 0 (no relevant candidate). The value (float32 scalar) is the mean
     NDCG over all batches seen.
     """
-    del weights
     with tf.variable_scope(name, "ndcg", (labels, predictions)):
         rel = tf.reshape(tf.cast(labels, tf.float32), [-1])
         scores = tf.reshape(tf.cast(predictions, tf.float32), [-1])
@@ -111,7 +111,7 @@ def get_search_metric_fn(binary_metrics: Optional[Iterable[MetricSpec]] = None,
                 full_name = "%s_%d" % (metric_name, k)
                 if full_name not in ops:
                     ops[full_name] = SUPPORTED_SEARCH_METRICS[metric_name](
-                        labels=labels, predictions=output, top_k_int=k, weights=weights, name=full_name)
+                        labels=labels, predictions=output, top_k_int=k, name=full_name)
         return ops
 
     return get_eval_metric_ops

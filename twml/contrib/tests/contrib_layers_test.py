@@ -10,7 +10,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import twml  # noqa: F401  (graph mode)
-from twml.contrib.initializers import TWML_INIT_FEED_KEY, get_init_feed_dict
+from twml.contrib.initializers import TWML_INIT_FEED_KEY, PartitionConstant, get_init_feed_dict
 from twml.contrib.layers import (
     EmbeddingLookup,
     FactorizationMachine,
@@ -146,6 +146,7 @@ def test_full_dense_with_mask_matches_numpy():
             3,
             weight_initializer=tf.constant_initializer(w),
             bias_initializer=tf.constant_initializer(b),
+            num_partitions=None,
             activation=tf.nn.relu,
             use_mask=True,
             name="fc",
@@ -184,7 +185,7 @@ def test_full_dense_gradient_and_training():
     x = RNG.normal(size=(16, 5))
     target = x @ RNG.normal(size=(5, 2))
     with tf.Graph().as_default():
-        layer = FullDense(2, use_mask=True, dtype=tf.float64, name="fc")
+        layer = FullDense(2, num_partitions=1, use_mask=True, dtype=tf.float64, name="fc")
         loss = tf.reduce_mean(tf.square(layer(tf.constant(x)) - target))
         checks = [GradientCheck(loss, layer.kernel), GradientCheck(loss, layer.bias)]
         training = Training(loss)
@@ -193,6 +194,26 @@ def test_full_dense_gradient_and_training():
             for check in checks:
                 check.run(session)
             training.run(session)
+
+
+def test_full_dense_default_three_partitions_match_numpy():
+    # The original's default num_partitions=3: the kernel [7, 4] is three variables of 3, 2 and 2 rows.
+    x = RNG.normal(size=(5, 7))
+    w = RNG.normal(size=(7, 4))
+    b = RNG.normal(size=4)
+    with tf.Graph().as_default():
+        out = full_dense(tf.constant(x), 4, PartitionConstant(w, tf.float64), activation=tf.tanh,
+                         bias_initializer=tf.constant_initializer(b), name="parts")
+        shapes = {v.name: v.shape.as_list() for v in tf.global_variables()}
+        assert shapes == {"parts/kernel/part_0:0": [3, 4], "parts/kernel/part_1:0": [2, 4],
+                          "parts/kernel/part_2:0": [2, 4], "parts/bias:0": [4]}
+        reused = full_dense(tf.constant(x), 4, name="parts", reuse=True, activation=tf.tanh)
+        assert len(tf.global_variables()) == 4
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            got, got_reused = session.run([out, reused])
+    np.testing.assert_allclose(got, np.tanh(x @ w + b), rtol=1e-12)
+    np.testing.assert_allclose(got_reused, got, rtol=1e-12)
 
 
 # --- FactorizationMachine ----------------------------------------------------------------------
@@ -286,7 +307,8 @@ def test_factorization_machine_bad_inputs():
 # --- ZscoreNormalization -----------------------------------------------------------------------
 
 
-def test_zscore_ema_excludes_missing_values():
+@pytest.mark.parametrize("zero_debias,handle_single", [(True, False), (False, True)])
+def test_zscore_ema_excludes_missing_values(zero_debias, handle_single):
     batch, n, decay, eps = 9, 4, 0.8, 1e-7
     steps = []
     for step in range(5):
@@ -294,14 +316,17 @@ def test_zscore_ema_excludes_missing_values():
         present = RNG.random(size=(batch, n)) > 0.3
         present[:, 3] = step % 2 == 0  # feature 3 is wholly missing every other step
         present[0, 0] = True
+        if step == 1:  # feature 2 has one present value: its variance is kept with handle_single
+            present[:, 2] = False
+            present[4, 2] = True
         x[~present] = 1e6  # garbage where missing: must not leak in
         steps.append((x, present))
     with tf.Graph().as_default():
         inputs = tf.placeholder(tf.float32, [None, n])
         mask = tf.placeholder(tf.bool, [None, n])
         layer = ZscoreNormalization(decay=decay, epsilon=eps, name="z")
-        train_out = layer(inputs, is_training=True, input_mask=mask)
-        infer_out = layer(inputs, is_training=False, input_mask=mask)
+        train_out = layer(inputs, True, mask, zero_debias, handle_single)
+        infer_out = layer(inputs, is_training=False, dense_mask=mask)
         assert sorted(v.name for v in tf.global_variables()) == ["z/moving_mean:0", "z/moving_var:0", "z/num_updates:0"]
         assert layer.moving_mean.dtype.base_dtype == tf.float64 and tf.trainable_variables() == []
         mean, var, count = np.zeros(n), np.ones(n), np.zeros(n)
@@ -314,9 +339,10 @@ def test_zscore_ema_excludes_missing_values():
                     if values.size == 0:
                         continue
                     count[j] += 1
-                    rate = (1 - decay) / (1 - decay ** count[j])
+                    rate = (1 - decay) / (1 - decay ** count[j]) if zero_debias else 1 - decay
                     mean[j] += rate * (values.mean() - mean[j])
-                    var[j] += rate * (values.var() - var[j])
+                    if values.size > 1 or not handle_single:
+                        var[j] += rate * (values.var() - var[j])
                 expected = np.where(present, (x.astype(np.float32) - mean) / np.sqrt(var + eps), 0.0)
                 assert got.dtype == np.float32
                 np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
@@ -359,7 +385,7 @@ def test_zscore_bad_inputs():
         with pytest.raises(TypeError, match="floating"):
             ZscoreNormalization()(tf.zeros([3, 2], tf.int32))
         with pytest.raises(TypeError, match="bool"):
-            ZscoreNormalization()(tf.zeros([3, 2]), input_mask=tf.zeros([3, 2]))
+            ZscoreNormalization()(tf.zeros([3, 2]), dense_mask=tf.zeros([3, 2]))
 
 
 # --- StackedRNN --------------------------------------------------------------------------------
@@ -404,8 +430,8 @@ def test_stacked_lstm_matches_numpy():
     lengths = np.array([6, 3, 0, 1])
     with tf.Graph().as_default():
         layer = StackedRNN([5, 2], cell_type="lstm", return_sequences=True, name="rnn_stack")
-        seq = layer(tf.constant(x), sequence_length=tf.constant(lengths))
-        last = stacked_rnn(tf.constant(x), [5, 2], sequence_length=tf.constant(lengths), name="rnn_last")
+        seq = layer(tf.constant(x), sequence_lengths=tf.constant(lengths))
+        last = stacked_rnn(tf.constant(x), tf.constant(lengths), [5, 2], name="rnn_last")
         stack_vars = [v for v in tf.trainable_variables() if v.name.startswith("rnn_stack/")]
         assert [v.name for v in stack_vars] == [
             "rnn_stack/rnn/multi_rnn_cell/cell_0/lstm_cell/kernel:0",
@@ -432,7 +458,7 @@ def test_bidirectional_gru_matches_numpy():
     x = RNG.normal(size=(3, 5, 2))
     lengths = np.array([5, 2, 4])
     with tf.Graph().as_default():
-        out = stacked_rnn(tf.constant(x), 3, sequence_length=tf.constant(lengths), cell_type="GRU", bidirectional=True)
+        out = stacked_rnn(tf.constant(x), tf.constant(lengths), 3, cell_type="GRU", is_bidirectional=True)
         variables = {v.name: v for v in tf.trainable_variables()}
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
@@ -473,8 +499,8 @@ def test_stacked_rnn_dropout_and_bad_inputs():
     x = RNG.normal(size=(50, 3, 4))
     with tf.Graph().as_default():
         training = tf.placeholder(tf.bool, [])
-        train_out = stacked_rnn(tf.constant(x), 8, dropout=0.5, is_training=True, name="a", return_sequences=True)
-        switched = stacked_rnn(tf.constant(x), 8, dropout=0.5, is_training=training, name="b", return_sequences=True)
+        train_out = stacked_rnn(tf.constant(x), None, 8, dropout=0.5, is_training=True, name="a", return_sequences=True)
+        switched = stacked_rnn(tf.constant(x), None, 8, 0.5, training, name="b", return_sequences=True)
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
             assert np.mean(session.run(train_out) == 0.0) > 0.3

@@ -140,6 +140,39 @@ def test_isotonic_calibrator_defaults_and_accumulate_feature():
     np.testing.assert_allclose(calibrator.ys_input, [[0.1, (0.2 + 0.6 + 1.0) / 5]], rtol=1e-6)
 
 
+def test_build_isotonic_graph_from_inputs_hub_module_and_isotonic_fn(tmp_path):
+    from twml.contrib.calibrators.common_calibrators import build_isotonic_graph_from_inputs
+
+    calibrator = IsotonicCalibrator(2)
+    calibrator.accumulate(np.array([0.9, 0.1, 0.5, 0.3]), np.array([1.0, 0.0, 0.0, 1.0]))
+    calibrator.accumulate_feature(
+        {"predictions": np.array([[0.7]]), "labels": np.array([[0.0]]), "weights": np.array([[3.0]])}
+    )
+    calibrator.calibrate()  # points (0.2, 0.1) and (0.7, 0.36), as in the test above
+    calibrator.save(str(tmp_path / "isotonic"))
+    params = type("Params", (), {"save_dir": str(tmp_path / "isotonic")})()
+    inputs = np.array([[0.2], [0.45], [0.7]], np.float32)
+    labels = np.array([[0.0], [1.0], [0.0]], np.float32)
+    with tf.Graph().as_default():
+        features = {"weights": tf.ones([3, 1])}
+        train = build_isotonic_graph_from_inputs(tf.constant(inputs), features, tf.constant(labels),
+                                                 tf.estimator.ModeKeys.TRAIN, params)  # the saved hub module
+        doubled = build_isotonic_graph_from_inputs(tf.constant(inputs), features, None, tf.estimator.ModeKeys.PREDICT,
+                                                   params, isotonic_fn=lambda x: 4.0 * x - 1.0)
+        assert "loss" not in doubled and "train_op" not in doubled
+        with tf.Session() as session:
+            session.run([tf.global_variables_initializer(), tf.tables_initializer()])
+            output, loss = session.run([train["output"], train["loss"]])
+            session.run(train["train_op"])
+            assert session.run(tf.train.get_global_step()) == 1
+            clipped = session.run(doubled["output"])
+    expected = np.array([[0.1], [0.1 + 0.5 * 0.26], [0.36]])
+    np.testing.assert_allclose(output, expected, rtol=1e-5)
+    np.testing.assert_allclose(loss, np.mean(-(labels * np.log(expected) + (1 - labels) * np.log(1 - expected))),
+                               rtol=1e-4)
+    np.testing.assert_allclose(clipped, [[0.0], [0.8], [1.0]], rtol=1e-6)  # clip(4x - 1, 0, 1)
+
+
 def test_isotonic_calibrator_errors(tmp_path):
     with pytest.raises(RuntimeError, match="accumulate"):
         IsotonicCalibrator(3).calibrate()
@@ -290,20 +323,57 @@ def run_sparse(make_outputs):
 
 
 def test_hash_fn_matches_hashing_discretizer_reference():
-    from twml.contrib.layers.hashed_percentile_discretizer import integer_multiplicative_hashing_uniform
+    from twml.contrib.layers.hashed_percentile_discretizer import (
+        integer_multiplicative_hashing,
+        integer_multiplicative_hashing_uniform,
+    )
 
     ids = np.array([12345, 12345, -7], np.int64)
     with tf.Graph().as_default(), tf.Session() as session:
-        keys22 = session.run(
-            integer_multiplicative_hashing_uniform(tf.constant(ids[:2]), tf.constant([0, 3], tf.int64), 22)
-        )
+        # output_size as the original layer passes it: the int64 tensor 2**out_bits
+        keys22 = session.run(integer_multiplicative_hashing_uniform(
+            tf.constant(ids[:2]), tf.constant([0, 3], tf.int64), tf.constant(1 << 22, tf.int64)))
         keys20 = session.run(
-            integer_multiplicative_hashing_uniform(tf.constant(ids[2:]), tf.constant([2], tf.int64), 20)
+            integer_multiplicative_hashing_uniform(tf.constant(ids[2:]), tf.constant([2], tf.int64), 1 << 20)
         )
+        low = session.run(integer_multiplicative_hashing(tf.constant(ids), tf.constant([0, 3, 2], tf.int64),
+                                                         tf.constant(1 << 10, tf.int64)))
     np.testing.assert_array_equal(keys22, [1060204, 448263])  # §5.6 h32 reference values
     np.testing.assert_array_equal(keys20, [250357])
-    with pytest.raises(ValueError, match="output_bits"):
-        integer_multiplicative_hashing_uniform(tf.constant(ids), tf.constant(ids), 33)
+    mask = (1 << 64) - 1
+    expected_low = [((int(i) * 2654435761 + b) * 2654435761 & mask) % 1024 for i, b in zip(ids, [0, 3, 2])]
+    np.testing.assert_array_equal(low, expected_low)
+    with pytest.raises(ValueError, match="power of two"):
+        integer_multiplicative_hashing_uniform(tf.constant(ids), tf.constant(ids), 1 << 33)
+    with pytest.raises(ValueError, match="power of two"):
+        integer_multiplicative_hashing(tf.constant(ids), tf.constant(ids), 1000)
+
+
+def test_hashed_percentile_discretizer_calls_hash_fn_with_output_size_tensor():
+    from twml.contrib.layers.hashed_percentile_discretizer import HashedPercentileDiscretizer
+
+    calls = []
+
+    def hash_fn(feature_ids, bin_indices, output_size):  # written for the original layer
+        calls.append(output_size)
+        return output_size - 1 - bin_indices
+
+    with tf.Graph().as_default():
+        layer = HashedPercentileDiscretizer(1, 2, 6, [0.0, 1.0, 2.0], [7], [0], [0, 1, 2], [0], hash_fn=hash_fn)
+        inputs = tf.SparseTensor([[0, 7], [1, 9]], [1.5, 3.0], [2, 1 << 40])
+        out = layer(inputs)
+        assert len(calls) == 1 and calls[0].dtype == tf.int64 and calls[0].shape.ndims == 0
+        with tf.Session() as session:
+            session.run(tf.tables_initializer())
+            size, got = session.run([calls[0], out])
+    assert size == 64
+    assert got.dense_shape.tolist() == [2, 64]
+    np.testing.assert_array_equal(got.indices[:, 0], [0, 1])
+    assert 63 - 2 <= got.indices[0, 1] <= 63  # the calibrated feature: size - 1 - bin
+    assert got.indices[1, 1] == 9  # the uncalibrated one keeps limit_bits(id)
+    np.testing.assert_allclose(got.values, [1.0, 3.0])
+    with pytest.raises(ValueError, match="out_bits"):
+        HashedPercentileDiscretizer(1, 2, 33, [0.0, 1.0, 2.0], [7], [0], [0, 1, 2], [0])
 
 
 @pytest.mark.parametrize("out_bits", [22, 4])  # 4 bits: fewer keys than bins is fine when hashing

@@ -61,7 +61,7 @@ def test_ndcg_streams_mean_over_queries(k):
     queries.append((np.zeros(6, np.float32), np.arange(6, dtype=np.float32)))  # no relevant candidate -> 0
     with tf.Graph().as_default():
         y, p = tf.placeholder(tf.float32, [None]), tf.placeholder(tf.float32, [None])
-        value_op, update_op = SM.ndcg(y, p, k)
+        value_op, update_op = SM.ndcg(y, p, top_k_int=k)
         assert len(tf.get_collection(tf.GraphKeys.METRIC_VARIABLES)) == 2
         with tf.Session() as session:
             session.run(tf.local_variables_initializer())
@@ -109,31 +109,69 @@ def test_numeric_metric_fn_top_k_means():
     for size in (80, 150, 40):
         counts = rng.poisson(1.5, size).astype(np.float32)
         batches.append((counts, (counts + rng.normal(0, 1.0, size)).astype(np.float32)))
-    fn = CM.get_numeric_metric_fn(topK=(10, 50))
-    result = run_fn(fn, batches)
-    assert sorted(result) == sorted(["mean_numeric_label_topk_10", "mean_numeric_label_topk_50",
-                                     "mean_gated_numeric_label_topk_10", "mean_gated_numeric_label_topk_50"])
-    for k in (10, 50):
+    # topK = (min, max, step): K in 10, 30, 50, plus 1
+    fn = CM.get_numeric_metric_fn(topK=(10, 50, 20))
+    result = run_fn(fn, batches, column=True)
+    ks = (1, 10, 30, 50)
+    assert sorted(result) == sorted("%s__k_%d" % (m, k) for m in CM.DEFAULT_NUMERIC_METRICS for k in ks)
+    for k in ks:
         tops = np.concatenate([labels[np.argsort(-scores, kind="stable")[:min(k, len(labels))]]
                                for labels, scores in batches])
-        np.testing.assert_allclose(result["mean_numeric_label_topk_%d" % k], tops.mean(), rtol=1e-5)
-        np.testing.assert_allclose(result["mean_gated_numeric_label_topk_%d" % k], np.mean(tops > 2.0), rtol=1e-5)
+        np.testing.assert_allclose(result["mean_numeric_label_topk__k_%d" % k], tops.mean(), rtol=1e-5)
+        np.testing.assert_allclose(result["mean_gated_numeric_label_topk__k_%d" % k], np.mean(tops > 2.0), rtol=1e-5)
 
 
-def test_weighted_top_k_mean_with_columns():
+def test_top_k_mean_with_columns_ignores_weights():
     rng = np.random.RandomState(5)
     labels = rng.poisson(2.0, (60, 2)).astype(np.float32)
     scores = rng.normal(size=(60, 3)).astype(np.float32)
     weights = rng.uniform(0.5, 2, 60).astype(np.float32)
     with tf.Graph().as_default():
-        fn = CM.get_numeric_metric_fn(["mean_numeric_label_topK"], topK=[7], predcol=2, labelcol=1)
+        # the default topK (5, 5, 5) gives K = 1 and 5; the ranking score is the last output column
+        fn = CM.get_numeric_metric_fn(["mean_numeric_label_topK"], predcol=0, labelcol=1)
         ops = fn({"output": tf.constant(scores)}, tf.constant(labels), tf.constant(weights))
+        assert sorted(ops) == ["mean_numeric_label_topk__k_1", "mean_numeric_label_topk__k_5"]
         with tf.Session() as session:
             session.run(tf.local_variables_initializer())
-            session.run(ops["mean_numeric_label_topk_7"][1])
-            value = session.run(ops["mean_numeric_label_topk_7"][0])
-    ids = np.argsort(-scores[:, 2], kind="stable")[:7]
-    np.testing.assert_allclose(value, np.sum(weights[ids] * labels[ids, 1]) / np.sum(weights[ids]), rtol=1e-5)
+            session.run({k: v[1] for k, v in ops.items()})
+            values = session.run({k: v[0] for k, v in ops.items()})
+    for k in (1, 5):
+        ids = np.argsort(-scores[:, 2], kind="stable")[:k]
+        np.testing.assert_allclose(values["mean_numeric_label_topk__k_%d" % k], labels[ids, 1].mean(), rtol=1e-6)
+    with tf.Graph().as_default():
+        fn = CM.get_numeric_metric_fn(predcol=3, labelcol=1)
+        with pytest.raises(AssertionError):
+            fn({"output": tf.constant(scores)}, tf.constant(labels), None)
+
+
+def test_metric_top_k_fn_helper_by_hand():
+    # batch of 4: ranking scores (last output column) 0.1, 0.9, 0.4, 0.7 -> order 1, 3, 2, 0
+    output = np.array([[0.2, 0.1], [0.8, 0.9], [0.3, 0.4], [0.6, 0.7]], np.float32)
+    labels = np.array([[5.0], [1.0], [3.0], [2.0]], np.float32)
+    with tf.Graph().as_default():
+        fn = CM.get_metric_topK_fn_helper(["Mean_Numeric_Label_TopK", "mean_gated_numeric_label_topk"],
+                                          CM.SUPPORTED_NUMERIC_METRICS, topK=(2, 3, 1))
+        ops = fn({"output": tf.constant(output)}, tf.constant(labels), None)
+        assert list(ops) == ["mean_numeric_label_topk__k_1", "mean_numeric_label_topk__k_2",
+                             "mean_numeric_label_topk__k_3", "mean_gated_numeric_label_topk__k_1",
+                             "mean_gated_numeric_label_topk__k_2", "mean_gated_numeric_label_topk__k_3"]
+        only = CM.get_metric_topK_fn_helper(["mean_numeric_label_topk"], CM.SUPPORTED_NUMERIC_METRICS,
+                                            metrics=["mean_numeric_label_topk", "not_a_target"], topK=(1, 1, 1))
+        assert list(only({"output": tf.constant(output)}, tf.constant(labels), None)) == [
+            "mean_numeric_label_topk__k_1"]
+        with tf.Session() as session:
+            session.run(tf.local_variables_initializer())
+            session.run({k: v[1] for k, v in ops.items()})
+            values = session.run({k: v[0] for k, v in ops.items()})
+    assert values["mean_numeric_label_topk__k_1"] == pytest.approx(1.0)
+    assert values["mean_numeric_label_topk__k_2"] == pytest.approx((1.0 + 2.0) / 2)
+    assert values["mean_numeric_label_topk__k_3"] == pytest.approx((1.0 + 2.0 + 3.0) / 3)
+    assert values["mean_gated_numeric_label_topk__k_3"] == pytest.approx(1 / 3)  # only 3.0 > 2
+    with pytest.raises(ValueError):
+        CM.get_metric_topK_fn_helper(None, CM.SUPPORTED_NUMERIC_METRICS)
+    with tf.Graph().as_default(), pytest.raises(ValueError, match="unsupported"):
+        CM.get_metric_topK_fn_helper(["mrr"], CM.SUPPORTED_NUMERIC_METRICS)(
+            {"output": tf.constant(output)}, tf.constant(labels), None)
 
 
 def np_rce(y, p, w):
@@ -167,37 +205,58 @@ def run_once(fn, graph_output, labels, weights):
 
 def test_partial_multi_binary_class_metric_fn(multitask):
     labels, preds, weights = multitask
-    fn = CM.get_partial_multi_binary_class_metric_fn(["rce"], predcols=[2, 0], classes=["like", "click"])
+    fn = CM.get_partial_multi_binary_class_metric_fn(["rce"], classes=["like", "click"], predcols=[2, 0])
     result = run_once(fn, {"output": preds}, labels, weights)
     assert sorted(result) == ["rce_click", "rce_like"]
     np.testing.assert_allclose(result["rce_like"], np_rce(labels[:, 2], preds[:, 2], weights), rtol=1e-5)
     np.testing.assert_allclose(result["rce_click"], np_rce(labels[:, 0], preds[:, 0], weights), rtol=1e-5)
-    # labels holding only the selected classes, default names = output column
+    # one int column, default names = position among the selected columns
     result = run_once(CM.get_partial_multi_binary_class_metric_fn(["rce"], predcols=2), {"output": preds},
-                      labels[:, 2:3], None)
-    np.testing.assert_allclose(result["rce_2"], np_rce(labels[:, 2], preds[:, 2], np.ones(len(labels))), rtol=1e-5)
+                      labels, None)
+    assert sorted(result) == ["rce_0"]
+    np.testing.assert_allclose(result["rce_0"], np_rce(labels[:, 2], preds[:, 2], np.ones(len(labels))), rtol=1e-5)
+    # no predcols: every column, as get_multi_binary_class_metric_fn
+    assert sorted(run_once(CM.get_partial_multi_binary_class_metric_fn(["ctr"]), {"output": preds}, labels,
+                           None)) == ["ctr_0", "ctr_1", "ctr_2"]
+    with tf.Graph().as_default(), pytest.raises(AssertionError, match="Column"):
+        CM.get_partial_multi_binary_class_metric_fn(["rce"], predcols=[3])({"output": tf.constant(preds)},
+                                                                         tf.constant(labels), None)
 
 
 def test_single_and_dual_binary_task_metric_fns(multitask):
     labels, preds, weights = multitask
-    names = ["click", "like", "reply"]
-    single = CM.get_single_binary_task_metric_fn(["rce", "total_weight"], names, labelcol=1, predcol=1)
-    result = run_once(single, {"output": preds}, labels, weights)
-    assert sorted(result) == ["rce_like", "total_weight_like"]
+    counts = np.random.RandomState(7).poisson(2.0, len(labels)).astype(np.float32)
+    # single task: output [batch, 1], labels [binary, numeric]
+    single_labels = np.stack([labels[:, 1], counts], 1)
+    single = CM.get_single_binary_task_metric_fn(["rce", "total_weight"], ["like"])
+    result = run_once(single, {"output": preds[:, 1:2]}, single_labels, weights)
+    assert sorted(result) == ["rce_like", "rce_unweighted_like", "total_weight_like", "total_weight_unweighted_like"]
     np.testing.assert_allclose(result["rce_like"], np_rce(labels[:, 1], preds[:, 1], weights), rtol=1e-5)
+    np.testing.assert_allclose(result["rce_unweighted_like"], np_rce(labels[:, 1], preds[:, 1], np.ones(len(labels))),
+                               rtol=1e-5)
+    np.testing.assert_allclose(result["total_weight_like"], weights.astype(np.float64).sum(), rtol=1e-6)
+    np.testing.assert_allclose(result["total_weight_unweighted_like"], len(labels))
 
-    dual = CM.get_dual_binary_tasks_metric_fn(["rce", "total_weight"], names, labelcols=(0, 2), predcols=(0, 2))
-    result = run_once(dual, {"output": preds}, labels, weights)
-    assert sorted(result) == ["rce_click", "rce_reply", "total_weight_click", "total_weight_reply"]
+    with_top_k = CM.get_single_binary_task_metric_fn(["rce"], ["like"], topK=(3, 3, 1), use_topK=True)
+    result = run_once(with_top_k, {"output": preds[:, 1:2]}, single_labels, weights)
+    assert sorted(result) == sorted(["rce_like", "rce_unweighted_like"] + [
+        "%s__k_%d" % (m, k) for m in CM.DEFAULT_NUMERIC_METRICS for k in (1, 3)])
+    top3 = np.argsort(-preds[:, 1], kind="stable")[:3]
+    np.testing.assert_allclose(result["mean_numeric_label_topk__k_3"], counts[top3].mean(), rtol=1e-6)
+
+    # dual tasks: output [p1, p2, score], labels [task1, task2, numeric]
+    dual_output = np.stack([preds[:, 0], preds[:, 2], preds[:, 1]], 1)
+    dual_labels = np.stack([labels[:, 0], labels[:, 2], counts], 1)
+    dual = CM.get_dual_binary_tasks_metric_fn(["rce"], ["click", "reply"], use_topK=True, topK=(2, 2, 1))
+    result = run_once(dual, {"output": dual_output}, dual_labels, weights)
+    assert sorted(result) == sorted(["rce_click", "rce_reply", "rce_unweighted_click", "rce_unweighted_reply"] + [
+        "%s__k_%d" % (m, k) for m in CM.DEFAULT_NUMERIC_METRICS for k in (1, 2)])
     np.testing.assert_allclose(result["rce_reply"], np_rce(labels[:, 2], preds[:, 2], weights), rtol=1e-5)
-
-    conditional = CM.get_dual_binary_tasks_metric_fn(["rce", "total_weight"], names, labelcols=(0, 2),
-                                                     predcols=(0, 2), conditional=True)
-    result = run_once(conditional, {"output": preds}, labels, weights)
-    gated = weights * labels[:, 0]
-    np.testing.assert_allclose(result["total_weight_reply"], gated.astype(np.float64).sum(), rtol=1e-6)
-    np.testing.assert_allclose(result["rce_reply"], np_rce(labels[:, 2], preds[:, 2], gated), rtol=1e-5)
-    np.testing.assert_allclose(result["rce_click"], np_rce(labels[:, 0], preds[:, 0], weights), rtol=1e-5)
+    np.testing.assert_allclose(result["rce_unweighted_click"],
+                               np_rce(labels[:, 0], preds[:, 0], np.ones(len(labels))), rtol=1e-5)
+    top2 = np.argsort(-preds[:, 1], kind="stable")[:2]
+    np.testing.assert_allclose(result["mean_numeric_label_topk__k_2"], counts[top2].mean(), rtol=1e-6)
+    np.testing.assert_allclose(result["mean_gated_numeric_label_topk__k_2"], np.mean(counts[top2] > 2), rtol=1e-6)
 
 
 if __name__ == "__main__":
