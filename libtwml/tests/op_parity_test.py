@@ -114,9 +114,7 @@ def rows(*columns):
 
 def test_repeated_keys_keep_each_key_once_in_every_per_type_getter():
     with tf.Graph().as_default():
-        handle = ops.decode_data_record(
-            tf.constant([REPEATS]), keep_features=KEEP, keep_codes=KEEP, label_features=[]
-        )
+        handle = ops.decode_data_record(tf.constant([REPEATS]), keep_features=KEEP, keep_codes=KEEP, label_features=[])
         out = run(
             {
                 "binary": ops.get_binary_features(handle),
@@ -205,8 +203,9 @@ def test_repeated_map_key_sets_a_label_and_weight_to_its_last_value():
     record = continuous_field([(11, 0.25), (12, 3.0), (11, 0.75), (12, 5.0)]) + STOP
     with tf.Graph().as_default():
         for decode in (ops.decode_data_record, ops.decode_and_hash_data_record):
-            handle = decode(tf.constant([record]), keep_features=[], keep_codes=[], label_features=[11],
-                            weight_features=[12])
+            handle = decode(
+                tf.constant([record]), keep_features=[], keep_codes=[], label_features=[11], weight_features=[12]
+            )
             getters = (
                 (ops.get_labels_from_data_record, ops.get_weights_from_data_record)
                 if decode is ops.decode_data_record
