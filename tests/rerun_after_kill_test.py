@@ -185,5 +185,35 @@ def test_isotonic_phase_is_run_state(data, tmp_path):
         phase()
 
 
+def test_rerun_of_an_early_stopped_run_trains_no_further(data, tmp_path):
+    """A rerun of a run that early stopping ended keeps its checkpoints: no step more, so the best
+    and latest checkpoints (and so the export) stay what the finished run left."""
+    config = (twml.FeatureConfigBuilder(data_spec_path=data["spec"]).batch_add_features([(r"ebd\..*", "A")])
+              .add_labels([synthetic_data.MAIN_LABEL]).build())
+
+    def train_and_evaluate():
+        params = DataRecordTrainer.add_parser_arguments().parse_args([
+            "--save_dir", str(tmp_path / "model"), "--data_spec", data["spec"], "--train.data_dir", data["train"],
+            "--eval.data_dir", data["eval"], "--train.batch_size", "100", "--train.max_steps", "400",
+            "--eval.delay", "0", "--eval.period", "0", "--disable_experiment_tracking"])
+        params.save_checkpoints_steps = 10
+        trainer = DataRecordTrainer("stop", params, build_graph, feature_config=config,
+                                    metric_fn=twml.metrics.get_binary_class_metric_fn(["total_weight"]))
+        # The eval set's total weight never changes: the second evaluation ends the run.
+        trainer.train_and_evaluate(train_input_fn=trainer.get_train_input_fn(repeat=True),
+                                   early_stop_metric="total_weight", early_stop_patience=1, early_stop_minimize=True)
+        return trainer
+
+    first = train_and_evaluate()
+    assert os.path.exists(os.path.join(first.save_dir, "earlystop_now.txt"))
+    latest, best = first.latest_checkpoint, first.best_or_latest_checkpoint
+    step = int(tf.train.load_variable(latest, "global_step"))
+    assert step < 400
+
+    again = train_and_evaluate()
+    assert again.latest_checkpoint == latest and again.best_or_latest_checkpoint == best
+    assert int(tf.train.load_variable(again.latest_checkpoint, "global_step")) == step
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))
