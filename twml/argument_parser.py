@@ -52,8 +52,6 @@ LEARNING_RATE_DECAY_SUBCOMMANDS = (
     "no_learning_rate_decay",
 )
 
-_NO_FI = "feature importance is not implemented yet"
-
 # Flags accepted for command-line compatibility with the original twml but backed by Twitter-internal
 # services (or by code this build does not have). Each entry: (dest, flag, default, why it is rejected).
 # The parser takes the defaults from here, so the check and the flag definitions cannot drift apart.
@@ -64,15 +62,6 @@ UNSUPPORTED_PARAMS: Tuple[Tuple[str, str, Any, str], ...] = (
     ("stats_port", "--stats_port", None, "the stats exporter is a Twitter-internal service"),
     ("distributed_training_cleanup", "--distributed_training_cleanup", False,
      "deleting the job's deployment once it finishes is Twitter-internal (GKE) job plumbing"),
-    ("feature_importance_algorithm", "--feature_importance.algorithm", "tree", _NO_FI),
-    ("feature_importance_sensitivity", "--feature_importance.sensitivity", 0.03, _NO_FI),
-    ("dont_build_tree", "--feature_importance.dont_build_tree", False, _NO_FI),
-    ("split_feature_group_on_period", "--feature_importance.split_feature_group_on_period", False, _NO_FI),
-    ("feature_importance_example_count", "--feature_importance.example_count", 10000, _NO_FI),
-    ("feature_importance_data_dir", "--feature_importance.data_dir", None, _NO_FI),
-    ("feature_importance_metric", "--feature_importance.metric", "roc_auc", _NO_FI),
-    ("is_metric_larger_the_better", "--feature_importance.is_metric_larger_the_better", False, _NO_FI),
-    ("is_metric_smaller_the_better", "--feature_importance.is_metric_smaller_the_better", False, _NO_FI),
 )
 
 _UNSUPPORTED_DEFAULTS = {dest: default for dest, _, default, _ in UNSUPPORTED_PARAMS}
@@ -386,27 +375,26 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
     _add(parser, "--verbosity", action=_VerbosityAction, default=None, metavar="{debug,info,warn,error}",
          help="TensorFlow log level (C++ and Python)")
 
-    _add(parser, "--feature_importance.algorithm", type=str, choices=["serial", "tree"],
-         default=unsupported["feature_importance_algorithm"], help="[unsupported] feature importance algorithm")
-    _add(parser, "--feature_importance.sensitivity", type=float,
-         default=unsupported["feature_importance_sensitivity"], help="[unsupported] tree algorithm sensitivity")
-    _add(parser, "--feature_importance.dont_build_tree", action="store_true", dest="dont_build_tree",
-         default=unsupported["dont_build_tree"], help="[unsupported] do not build the feature tree")
+    # Permutation feature importances (DataRecordTrainer.contrib_run_feature_importances).
+    _add(parser, "--feature_importance.algorithm", type=str, choices=[SERIAL, TREE], default=TREE,
+         help="feature importance algorithm: serial (each feature alone) or tree (name-prefix groups)")
+    _add(parser, "--feature_importance.sensitivity", type=float, default=0.03,
+         help="tree algorithm: split a group when its relative metric drop exceeds this")
+    _add(parser, "--feature_importance.dont_build_tree", action="store_true", dest="dont_build_tree", default=False,
+         help="tree algorithm: only the baseline and the extra groups, no prefix tree")
     _add(parser, "--feature_importance.split_feature_group_on_period", action="store_true",
-         dest="split_feature_group_on_period", default=unsupported["split_feature_group_on_period"],
-         help="[unsupported] group features by the prefix before the first period")
-    _add(parser, "--feature_importance.example_count", type=int,
-         default=unsupported["feature_importance_example_count"], help="[unsupported] examples to use")
-    _add(parser, "--feature_importance.data_dir", type=str, default=unsupported["feature_importance_data_dir"],
-         help="[unsupported] data directory")
-    _add(parser, "--feature_importance.metric", type=str, default=unsupported["feature_importance_metric"],
-         help="[unsupported] metric to compute importances with")
+         dest="split_feature_group_on_period", default=False,
+         help="tree algorithm: group features by name segments ending in a period")
+    _add(parser, "--feature_importance.example_count", type=int, default=10000,
+         help="records loaded to compute feature importances")
+    _add(parser, "--feature_importance.data_dir", type=str, default=None,
+         help="records to compute feature importances on (default: the evaluation files)")
+    _add(parser, "--feature_importance.metric", type=str, default="roc_auc",
+         help="evaluation metric whose drop measures the importance")
     _add(parser, "--feature_importance.is_metric_larger_the_better", action="store_true",
-         dest="is_metric_larger_the_better", default=unsupported["is_metric_larger_the_better"],
-         help="[unsupported] the metric is better when larger")
+         dest="is_metric_larger_the_better", default=False, help="the metric is better when larger")
     _add(parser, "--feature_importance.is_metric_smaller_the_better", action="store_true",
-         dest="is_metric_smaller_the_better", default=unsupported["is_metric_smaller_the_better"],
-         help="[unsupported] the metric is better when smaller")
+         dest="is_metric_smaller_the_better", default=False, help="the metric is better when smaller")
 
     _add_learning_rate_decay_subcommands(parser)
     return parser

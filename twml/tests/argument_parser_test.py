@@ -443,18 +443,6 @@ UNSUPPORTED_ARGS = [
     (["--health_port", "80"], "--health_port", "health"),
     (["--stats_port", "80"], "--stats_port", "stats"),
     (["--distributed_training_cleanup", "--distributed"], "--distributed_training_cleanup", "deployment"),
-    (["--feature_importance.algorithm", "serial"], "--feature_importance.algorithm", "feature importance"),
-    (["--feature_importance.sensitivity", "0.1"], "--feature_importance.sensitivity", "feature importance"),
-    (["--feature_importance.dont_build_tree"], "--feature_importance.dont_build_tree", "feature importance"),
-    (["--feature_importance.split_feature_group_on_period"], "--feature_importance.split_feature_group_on_period",
-     "feature importance"),
-    (["--feature_importance.example_count", "3"], "--feature_importance.example_count", "feature importance"),
-    (["--feature_importance.data_dir", "/d"], "--feature_importance.data_dir", "feature importance"),
-    (["--feature_importance.metric", "x"], "--feature_importance.metric", "feature importance"),
-    (["--feature_importance.is_metric_larger_the_better"], "--feature_importance.is_metric_larger_the_better",
-     "feature importance"),
-    (["--feature_importance.is_metric_smaller_the_better"], "--feature_importance.is_metric_smaller_the_better",
-     "feature importance"),
 ]
 
 
@@ -463,6 +451,10 @@ def test_check_unsupported_params_accepts_defaults():
     check_unsupported_params(params)
     check_unsupported_params(HParams(**vars(params)))
     check_unsupported_params({"learning_rate": 0.1})
+    # the --feature_importance.* flags are honoured (DataRecordTrainer.contrib_run_feature_importances)
+    check_unsupported_params(get_trainer_parser().parse_args(
+        ["--feature_importance.algorithm", "serial", "--feature_importance.example_count", "3",
+         "--feature_importance.is_metric_smaller_the_better"]))
 
 
 @pytest.mark.parametrize("args,flag,reason", UNSUPPORTED_ARGS)

@@ -358,12 +358,59 @@ class DataRecordTrainer(Trainer):
         super().train(self.get_train_input_fn(), steps=1)
         return self.evaluate(input_fn, steps=steps, hooks=hooks, name=name)
 
-    def contrib_run_feature_importances(self, *args: Any, **kwargs: Any) -> None:
-        """Feature importances (permutation) are not implemented in this rebuild yet.
+    def contrib_run_feature_importances(self, feature_importances_parse_fn: Optional[Callable] = None,
+                                        write_to_hdfs: bool = True, extra_groups: Optional[Dict[str, List[str]]] = None,
+                                        datarecord_filter_fn: Optional[Callable[[Any], bool]] = None,
+                                        datarecord_filter_run_name: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """Permutation feature importances of the trained model (``twml.contrib.feature_importances``),
+        configured by the ``--feature_importance.*`` flags: algorithm (serial / tree), example_count,
+        data_dir (default: the evaluation files), metric (the tree's stopping metric and the written
+        one), sensitivity, dont_build_tree, split_feature_group_on_period and
+        is_metric_larger_the_better / is_metric_smaller_the_better (neither: larger is better unless
+        the metric name starts with "loss").
 
-        Raises:
-          NotImplementedError: always.
+        Args:
+          feature_importances_parse_fn: default the feature config's parse function.
+          write_to_hdfs: write the sorted TSV ``<save_dir>/feature_importances-<run name or time>``
+            (any TF file system, written whole at once).
+          extra_groups: tree algorithm: group name -> feature-name regexes permuted together.
+          datarecord_filter_fn: keeps the loaded ``DataRecord`` objects for which it returns True.
+          datarecord_filter_run_name: the TSV name's suffix.
+
+        Returns:
+          ``{"Individual": {name: metrics, "None": baseline}, "Group": {prefix: metrics}}``, or None
+          without a feature config. Also written as ``<save_dir>/feature_importances.json``.
         """
-        raise NotImplementedError("feature importances are not implemented yet (the --feature_importance.* flags "
-                                  "are refused for the same reason)")
+        from twml.contrib.feature_importances import feature_importances as fi
+
+        params = self._params
+        algorithm = get_param(params, "feature_importance_algorithm", fi.TREE)
+        metric = get_param(params, "feature_importance_metric", fi.ROC_AUC)
+        kwargs: Dict[str, Any] = {}
+        if algorithm == fi.TREE:
+            larger = get_param(params, "is_metric_larger_the_better", False)
+            smaller = get_param(params, "is_metric_smaller_the_better", False)
+            if larger and smaller:
+                raise ValueError("--feature_importance.is_metric_larger_the_better and "
+                                 "--feature_importance.is_metric_smaller_the_better exclude each other")
+            kwargs.update(
+                stopping_metric=metric,
+                sensitivity=get_param(params, "feature_importance_sensitivity", 0.03),
+                dont_build_tree=get_param(params, "dont_build_tree", False),
+                split_feature_group_on_period=get_param(params, "split_feature_group_on_period", False),
+                extra_groups=extra_groups,
+                is_metric_larger_the_better=True if larger else (False if smaller else None))
+        _LOG.info("computing feature importances (%s algorithm)", algorithm)
+        importances = fi.compute_feature_importances(
+            self, data_dir=get_param(params, "feature_importance_data_dir"), feature_config=self._feature_config,
+            algorithm=algorithm, parse_fn=feature_importances_parse_fn, datarecord_filter_fn=datarecord_filter_fn,
+            record_count=get_param(params, "feature_importance_example_count", 10000), **kwargs)
+        if not importances:
+            _LOG.info("no feature importances computed")
+            return importances
+        if write_to_hdfs:
+            fi.write_feature_importances_to_hdfs(self, importances, output_path=datarecord_filter_run_name,
+                                                 metric=metric)
+        fi.write_feature_importances_to_ml_dash(self, importances, feature_config=self._feature_config)
+        return importances
 

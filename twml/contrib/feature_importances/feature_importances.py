@@ -215,7 +215,8 @@ def write_feature_importances_to_ml_dash(trainer: Any, feature_importances: Dict
                                          feature_config: Any = None) -> str:
     """The original uploaded the importances to Twitter's internal ML Metastore dashboard. Here they
     are written as JSON to ``<save_dir>/feature_importances.json`` (``{"run": tracking name,
-    "importances": ..., "features": [...]}``) and the path is returned; failures are logged, never raised.
+    "importances": ..., "features": [...]}``, written whole at once) and the path is returned;
+    failures are logged, never raised.
     """
     path = os.path.join(str(trainer._save_dir), "feature_importances.json")
     features = sorted(getattr(feature_config, "features", None) or []) if feature_config is not None else []
@@ -223,8 +224,7 @@ def write_feature_importances_to_ml_dash(trainer: Any, feature_importances: Dict
     payload = {"run": getattr(tracker, "name", None), "features": [str(f) for f in features],
                "importances": feature_importances}
     try:
-        with tf.io.gfile.GFile(path, "w") as handle:
-            handle.write(json.dumps(payload, default=float, sort_keys=True, indent=1))
+        util.write_file(path, json.dumps(payload, default=float, sort_keys=True, indent=1))
     except (OSError, tf.errors.OpError, TypeError, ValueError) as error:
         _LOG.warning("cannot write feature importances to %s: %s", path, error)
     return path

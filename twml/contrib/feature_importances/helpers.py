@@ -1,28 +1,23 @@
 """Helpers of the feature-importance modules: text output and name prefixes."""
 
-import os
-import tempfile
-import uuid
 from typing import Any, List, Optional
 
 import tensorflow.compat.v1 as tf
 
+from twml import util
+
 
 def write_list_to_hdfs_gfile(list_to_write: List[Any], output_path: str) -> None:
-    """Writes ``str(row) + "\\n"`` for each element to ``output_path`` (any TF file system).
+    """Writes ``str(row) + "\\n"`` for each element to ``output_path`` (any TF file system), whole at
+    once (``twml.util.write_file``: a temporary name, then a rename), so a reader never sees a partial
+    file. An existing target is an error, as the original's ``tf.io.gfile.copy(overwrite=False)``.
 
-    The lines go to a local temporary file first, which is then copied with
-    ``tf.io.gfile.copy(overwrite=False)`` (an existing target is an error) and removed.
+    Raises:
+      FileExistsError: ``output_path`` exists.
     """
-    local = os.path.join(tempfile.gettempdir(), str(uuid.uuid4()))
-    try:
-        with open(local, "w") as handle:
-            for row in list_to_write:
-                handle.write(str(row) + "\n")
-        tf.io.gfile.copy(local, output_path, overwrite=False)
-    finally:
-        if os.path.exists(local):
-            os.remove(local)
+    if tf.io.gfile.exists(output_path):
+        raise FileExistsError("%s exists; feature importances are not overwritten" % output_path)
+    util.write_file(output_path, "".join(str(row) + "\n" for row in list_to_write))
 
 
 def decode_str_or_unicode(str_or_unicode: Any) -> Any:
