@@ -103,6 +103,11 @@ BAD_CONFIGURATIONS = [
     ("no_label_records", "'made.up.label' (BINARY in data spec"),
     (["--data_spec", "/nonexistent/spec.json"], "--data_spec /nonexistent/spec.json"),
     (["--train.data_dir", "/nonexistent"], "--train.data_dir /nonexistent"),
+    (["--data_threads", "0"], "--data_threads"),
+    (["--learning_rate", "-1"], "--learning_rate"),
+    (["--keep_checkpoint_max", "-3"], "--keep_checkpoint_max"),
+    (["--save_dir", "/proc/no/such/dir"], "--save_dir /proc/no/such/dir"),
+    (["exponential_learning_rate_decay"], "decay_steps"),
 ]
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "get_trainer_parser",
     "fraction",
     "int_in_range",
+    "non_negative_float",
     "parse_comma_separated_list",
     "positive_int",
     "rate",
@@ -145,6 +146,17 @@ def fraction(text: str) -> float:
         raise argparse.ArgumentTypeError("expected a number in [0, 1], got %r" % (text,)) from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("must be in [0, 1], got %s" % text)
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse ``type``: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number >= 0, got %r" % (text,)) from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number >= 0, got %s" % text)
     return value
 
 
@@ -306,7 +318,8 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
          help="[unsupported] Twitter-internal log aggregation app id")
     _add(parser, "--train.batch_size", "--train_batch_size", type=positive_int, default=32, help="training batch size")
     _add(parser, "--eval.batch_size", "--eval_batch_size", type=positive_int, default=32, help="evaluation batch size")
-    _add(parser, "--train.learning_rate", "--learning_rate", type=float, default=0.002, help="learning rate")
+    _add(parser, "--train.learning_rate", "--learning_rate", type=non_negative_float, default=0.002,
+         help="learning rate")
     _add(parser, "--train.steps", "--train_steps", type=int, default=-1,
          help="training steps per epoch; <= 0 means the whole dataset")
     _add(parser, "--eval.steps", "--eval_steps", type=int, default=-1,
@@ -331,7 +344,7 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
          help="deprecated no-op: training always continues from the latest checkpoint in save_dir")
     _add(parser, "--overwrite_save_dir", action="store_true", default=False,
          help="delete save_dir before training")
-    _add(parser, "--data_threads", "--num_threads", type=int, default=2, dest="num_threads",
+    _add(parser, "--data_threads", "--num_threads", type=positive_int, default=2, dest="num_threads",
          help="threads used to read and parse data")
     _add(parser, "--max_duration", type=float, default=None, help="maximum job duration in seconds")
     _add(parser, "--num_workers", type=int, default=None, help="number of distributed workers")
@@ -352,7 +365,7 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
          help="disable experiment tracking")
     _add(parser, "--config.save_checkpoints_secs", "--save_checkpoints_secs", type=int, default=600,
          help="seconds between checkpoints")
-    _add(parser, "--config.keep_checkpoint_max", "--keep_checkpoint_max", type=int, default=20,
+    _add(parser, "--config.keep_checkpoint_max", "--keep_checkpoint_max", type=int_in_range(0, 1 << 31), default=20,
          help="checkpoints kept")
     _add(parser, "--config.tf_random_seed", "--tf_random_seed", type=int, default=None, help="TF graph random seed")
     _add(parser, "--optimizer", type=str, default="SGD", choices=OPTIMIZER_CHOICES,

@@ -29,6 +29,7 @@ from twml.contrib.calibrators.common_calibrators import (
     complete_module_fingerprint,
     module_fingerprint,
 )
+from twml.learning_rate_decay import get_learning_rate_decay_fn
 from twml.spec_check import check_records_against_spec
 from twml.trainers import DataRecordTrainer
 from twml_common import synthetic_data
@@ -198,14 +199,21 @@ def _data_files(directory: Optional[str], files_list: Optional[str], flag: str) 
 
 
 def check_data(params: argparse.Namespace, sample_records: int = 1000) -> None:
-    """Checks, before any work starts, that the data flags name data and that the data spec
-    describes it: the spec is read, the first ``sample_records`` training records are decoded,
+    """Checks, before any work starts, the learning-rate decay's flags, that the data flags name
+    data and that the data spec describes it: the spec is read, the first ``sample_records``
+    training records are decoded,
     every feature of the spec must appear under its spec type and the label must be in at least
     one of them (:func:`twml.spec_check.check_records_against_spec`).
 
     Raises:
       ValueError: one line naming the flag or file and what is wrong.
     """
+    get_learning_rate_decay_fn(params)  # its sub-command's flags: an error now, not after calibration
+    if "://" not in params.save_dir:
+        try:
+            os.makedirs(params.save_dir, exist_ok=True)
+        except OSError as error:
+            raise ValueError("--save_dir %s: cannot create it (%s)" % (params.save_dir, error.strerror)) from None
     if not params.data_spec or not os.path.isfile(params.data_spec):
         raise ValueError("--data_spec %s: no such file" % params.data_spec)
     train = _data_files(params.train_data_dir, params.train_files_list, "--train.data_dir")
@@ -225,7 +233,9 @@ def guarded_main(main: Callable[[Optional[List[str]]], int], argv: Optional[List
     except (ValueError, OSError) as error:
         status, message, caught = 2, str(error), error
     except tf.errors.OpError as error:
-        status, message, caught = 1, "%s: %s" % (type(error).__name__, error.message), error
+        detail = [line.strip() for line in error.message.splitlines()
+                  if line.strip() and not line.strip().startswith(("Graph execution error", "[[", "Detected at"))]
+        status, message, caught = 1, "%s: %s" % (type(error).__name__, (detail or [error.message])[0]), error
     if "--verbose" in argv:
         traceback.print_exception(type(caught), caught, caught.__traceback__)
     sys.stderr.write("%s: error: %s\n" % (prog, " ".join(message.split("\n")[0:1]) or "failed"))
