@@ -42,6 +42,12 @@ REGISTER_OP("DecodeDataRecord")
     .Doc(R"doc(
 Decodes serialized DataRecords into a batch that the Get* ops read.
 
+As the original: zero bytes are an empty record; a key repeated in a set or map (or a field
+repeated on the wire) is kept once, sets deduplicated and maps keeping the last value. Unlike
+it: output follows the wire order, so it is deterministic (the original's hash order was not),
+and malformed or truncated bytes are an error naming the record, field and byte offset (the
+original read past its buffer or returned garbage).
+
 input_bytes: a string tensor holding one serialized record per element, or a uint8 vector
   holding exactly one serialized record.
 keep_features, keep_codes: the features to keep and a code for each (same length). Sparse
@@ -74,7 +80,8 @@ REGISTER_OP("DecodeBatchPredictionRequestV2")
     .SetShapeFn(ScalarShape)
     .Doc(R"doc(
 Decodes one serialized BatchPredictionRequest (a uint8 vector, or element 0 of a string
-tensor) with labels and weights per record, e.g. to train on grouped records.
+tensor) with labels and weights per record, e.g. to train on grouped records. A label feature in
+commonFeatures sets every row's label (the original did not define this case).
 )doc");
 
 REGISTER_KERNEL_BUILDER(Name("DecodeDataRecord").Device(DEVICE_CPU), DecodeRecordsOp<DataRecord, false>);

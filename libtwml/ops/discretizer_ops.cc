@@ -93,7 +93,8 @@ first boundary go to the first bin, at or above the last to the last).
 
 keys: int64, any shape: feature indices in [0, len(feature_offsets)), or -1 (not calibrated).
 vals: T, keys' shape.
-bin_ids: int64 [n_bins], the id of each bin.
+bin_ids: int64 [n_bins], the id of each bin; kept exact at any size (int64 throughout; ids
+  above 2^24 lost precision in the original).
 bin_vals: T [n_bins], the boundaries.
 feature_offsets: int64 [n_features], strictly increasing offsets into bin_vals.
 new_keys: int64, keys' shape: the bin's id (PercentileDiscretizerBinIndices: its index within

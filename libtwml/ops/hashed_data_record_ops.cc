@@ -37,7 +37,9 @@ REGISTER_OP("DecodeAndHashDataRecord")
     .SetShapeFn(ScalarShape)
     .Doc(R"doc(
 Decodes serialized DataRecords into hashed columns (ids, keys, values, codes, types) of the kept
-features, read with the Get*FromHashedDataRecord ops.
+features, read with the Get*FromHashedDataRecord ops. Repeated keys, empty records and the
+errors are as DecodeDataRecord's; a sparse-continuous name is decoded from UTF-8 as the original
+did (an overlong encoding is hashed, other invalid UTF-8 is an error even under a NaN value).
 
 input_bytes: a string tensor with one serialized record per element, or a uint8 vector with
   exactly one.

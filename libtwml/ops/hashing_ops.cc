@@ -29,6 +29,9 @@ REGISTER_OP("FeatureId")
     .Doc(R"doc(
 Feature ids of feature names, as twml.feature_id computes them.
 
+A name that is not valid UTF-8 is an error naming the byte offset (the original crashed on it;
+names found in data, hashed by the decoders, are decoded as the original decoded them).
+
 feature_names: UTF-8 feature names.
 output: int64 [len(feature_names)], the id of each name.
 )doc");

@@ -245,7 +245,8 @@ Packs the values of each segment into one row of a [batch_size, length] tensor.
 
 Row r holds, in order, the values whose segment id is r, truncated to length and padded with
 pad_value; rows without values are all padding. length is max_length, or the longest run of
-equal segment ids when max_length < 0.
+equal segment ids when max_length < 0 (the original left that case undefined; here it is
+defined, a deliberate extension).
 
 segment_ids: IndexType [n], non-negative and non-decreasing (sorted).
 values: ValueType [n].

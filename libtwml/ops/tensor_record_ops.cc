@@ -265,7 +265,8 @@ class GetSparseTensorsOp : public OpKernel {
       .Output("ids: int64")                                                                        \
       .Output("strings: string")                                                                   \
       .SetShapeFn(UnknownShapes)                                                                   \
-      .Doc("The strings of a StringTensor feature, flattened, with their row ids.");              \
+      .Doc("The strings of a StringTensor feature, flattened, with their row ids; each string "   \
+           "whole, whatever its bytes (the original did not return them whole).");           \
   REGISTER_OP("GetTensorsFrom" SOURCE)                                                            \
       .Attr("assert_shape: bool")                                                                  \
       .Attr("feature_id: int")                                                                     \
