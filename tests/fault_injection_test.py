@@ -25,7 +25,7 @@ import tensorflow.compat.v1 as tf
 import twml
 from libtwml import _core
 from tools.light_ranker import common, report, train
-from twml import experiment_tracker, runs_cli
+from twml import experiment_tracker, run_state, runs_cli
 from twml.trainers import DataRecordTrainer
 from twml_common import block_files, data_spec, records_cli, synthetic_data
 
@@ -243,6 +243,28 @@ def test_killed_exports_leave_neither_debris_nor_an_export_without_feature_spec(
     export = result.stdout.strip().splitlines()[-1]
     assert sorted(os.listdir(export_dir)) == [os.path.basename(export)]  # the rerun cleaned the debris
     assert os.path.exists(os.path.join(export, "feature_spec.yaml"))
+
+
+def test_staging_directories_of_killed_processes_are_removed_and_live_ones_kept(tmp_path):
+    """What reruns remove: the working directories (module calibration, hub_export, export
+    staging) of a process that no longer runs — not those of one that still does."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        live = run_state.staging_dir(str(tmp_path), "hub_export_")
+        os.rename(live, str(tmp_path / ("hub_export_%d-live" % sleeper.pid)))
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        os.makedirs(str(tmp_path / ("hub_export_%d-dead" % dead.pid)))
+        removed = run_state.remove_stale_staging_dirs(str(tmp_path), "hub_export_")
+        assert removed == [str(tmp_path / ("hub_export_%d-dead" % dead.pid))]
+        assert os.listdir(str(tmp_path)) == ["hub_export_%d-live" % sleeper.pid]
+        sleeper.send_signal(signal.SIGKILL)
+        sleeper.wait()
+        assert run_state.remove_stale_staging_dirs(str(tmp_path), "hub_export_") == [
+            str(tmp_path / ("hub_export_%d-live" % sleeper.pid))]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 CONVERT_SCRIPT = textwrap.dedent("""

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -774,7 +773,8 @@ class Trainer:
             return None
         export_dir = export_dir or self._save_dir
         checkpoint_path = checkpoint_path or self.best_or_latest_checkpoint
-        staging = tempfile.mkdtemp(prefix="hub_export_", dir=self._save_dir)
+        run_state.remove_stale_staging_dirs(self._save_dir, "hub_export_")  # left by killed exports
+        staging = run_state.staging_dir(self._save_dir, "hub_export_")
         try:
             exporter = hub.LatestModuleExporter(name, serving_input_receiver_fn)
             timestamped = exporter.export(self._estimator, staging, checkpoint_path)
