@@ -198,7 +198,7 @@ def _data_files(directory: Optional[str], files_list: Optional[str], flag: str) 
     return files
 
 
-def check_data(params: argparse.Namespace, sample_records: int = 1000) -> None:
+def check_data(params: argparse.Namespace, sample_records: int = 10000) -> None:
     """Checks, before any work starts, the learning-rate decay's flags, that the data flags name
     data and that the data spec describes it: the spec is read, the first ``sample_records``
     training records are decoded,
