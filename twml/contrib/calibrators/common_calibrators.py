@@ -386,9 +386,12 @@ def _isotonic_state(calibrator: Any, model_dir: str, save_dir: str) -> Dict[str,
       ``calibrator``, else None (an incomplete ``save_dir`` is then emptied).
 
     Raises:
-      ValueError: no model checkpoint in ``model_dir``.
+      ValueError: ``save_dir`` is ``model_dir``, or no model checkpoint in ``model_dir``.
       twml.run_state.CalibrationMismatchError: ``save_dir`` holds a calibration of another checkpoint.
     """
+    if os.path.normpath(save_dir) == os.path.normpath(model_dir):
+        raise ValueError("--calibrator.save_dir %s is the model's checkpoint directory; give the isotonic phase "
+                         "its own directory" % save_dir)
     checkpoint = tf.train.latest_checkpoint(model_dir)
     if checkpoint is None:
         raise ValueError("no checkpoint of the model to calibrate in %s" % model_dir)
