@@ -163,7 +163,8 @@ def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn:
     :func:`_overwrite_before_calibration`).
 
     Raises:
-      ValueError: ``discretizer_save_dir`` is not set, or the module was changed by hand.
+      ValueError: ``discretizer_save_dir`` is not set, is (or holds) ``params.save_dir``, or the
+        module was changed by hand.
       twml.run_state.CalibrationMismatchError: the checkpoints in ``params.save_dir`` were trained
         with another module than the one in (or missing from) ``discretizer_save_dir``.
     """
@@ -178,6 +179,9 @@ def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn:
             time.sleep(MODULE_POLL_SECS)
         return
     model_dir = get_param(params, "save_dir")
+    if model_dir and (os.path.normpath(model_dir) + "/").startswith(os.path.normpath(save_dir) + "/"):
+        raise ValueError("--discretizer.save_dir %s holds the model's --save_dir %s; give the module its own directory "
+                         "(the default is <save_dir>/discretizer)" % (save_dir, model_dir))
     if get_param(params, "overwrite_save_dir", False):
         _overwrite_before_calibration(params, model_dir, save_dir)
     fingerprint = complete_module_fingerprint(save_dir)
