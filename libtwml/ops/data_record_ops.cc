@@ -43,10 +43,10 @@ REGISTER_OP("DecodeDataRecord")
 Decodes serialized DataRecords into a batch that the Get* ops read.
 
 As the original: zero bytes are an empty record; a key repeated in a set or map (or a field
-repeated on the wire) is kept once, sets deduplicated and maps keeping the last value. Unlike
-it: output follows the wire order, so it is deterministic (the original's hash order was not),
-and malformed or truncated bytes are an error naming the record, field and byte offset (the
-original read past its buffer or returned garbage).
+repeated on the wire) is kept once, sets deduplicated and maps keeping the last value. Unlike the
+original, output follows the wire order, so it is deterministic (the original's hash order was
+not), and malformed or truncated bytes are an error naming the record, field and byte offset
+(the original read past its buffer or returned garbage).
 
 input_bytes: a string tensor holding one serialized record per element, or a uint8 vector
   holding exactly one serialized record.
