@@ -42,6 +42,7 @@ def feature_id(names: Names) -> np.ndarray:
 #: Thrift decoders of untrusted bytes, bounds-checked by the core (see libtwml._core).
 decode_data_spec = _core.decode_data_spec
 decode_batch_prediction_response = _core.decode_batch_prediction_response
+encode_batch_prediction_request = _core.encode_batch_prediction_request
 
 mix_discrete_id_and_value = _core.mix_discrete_id_and_value
 mix_string_id_and_value = _core.mix_string_id_and_value

@@ -7,7 +7,6 @@ key (the label's feature id) to its prediction as a continuous feature. This mod
 requests from serialized DataRecords, runs the model in a session and decodes the responses.
 """
 
-import struct
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
@@ -15,7 +14,6 @@ import tensorflow.compat.v1 as tf
 
 import libtwml
 
-_LIST_OF_STRUCTS_FIELD_1 = b"\x0f\x00\x01\x0c"  # field 1, type list; elements of type struct
 _SERVING_KEY = tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 
 
@@ -26,12 +24,7 @@ def encode_batch_prediction_request(records: Sequence[bytes], common_features: O
       records: serialized DataRecords (``individualFeaturesList``, field 1).
       common_features: an optional serialized DataRecord shared by every row (field 2).
     """
-    parts = [_LIST_OF_STRUCTS_FIELD_1, struct.pack(">i", len(records))]
-    parts.extend(records)
-    if common_features is not None:
-        parts.extend([b"\x0c\x00\x02", common_features])
-    parts.append(b"\x00")
-    return b"".join(parts)
+    return libtwml.encode_batch_prediction_request(list(records), common_features)
 
 
 def decode_batch_prediction_response(response: bytes) -> List[Dict[int, float]]:

@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -301,6 +302,11 @@ py::dict DecodeRequest(const py::bytes& data) {
   return out;
 }
 
+py::bytes EncodeRequest(const std::vector<std::string_view>& records, const std::optional<std::string_view>& common) {
+  const std::string bytes = EncodeBatchPredictionRequest(records, common ? &*common : nullptr);
+  return py::bytes(bytes);
+}
+
 py::list DecodeResponse(const py::bytes& data) {
   const std::string_view bytes = data;
   DecodeOptions options;
@@ -336,6 +342,10 @@ void DefineRecordCodecs(py::module_& m) {
         py::arg("weight_features") = std::vector<int64_t>{}, py::arg("decode_mode") = 0,
         "Hashed decoding of a serialized DataRecord: dict of numpy arrays ids, keys, values, codes, "
         "types, labels, weights.");
+  m.def("encode_batch_prediction_request", &EncodeRequest, py::arg("records"),
+        py::arg("common_features") = py::none(),
+        "The bytes of a BatchPredictionRequest of serialized DataRecords (a list of bytes) and an "
+        "optional serialized common record.");
   m.def("decode_batch_prediction_response", &DecodeResponse, py::arg("data"),
         "Decode a serialized BatchPredictionResponse: one record dict per row (its predictions are "
         "the 'continuous' features), every check of the core's Thrift reader applied.");

@@ -29,6 +29,25 @@ void BatchPredictionRequest<Record>::Decode(ThriftReader* reader, const DecodeOp
   }
 }
 
+std::string EncodeBatchPredictionRequest(const std::vector<std::string_view>& records,
+                                         const std::string_view* common_features) {
+  size_t size = 9;
+  for (std::string_view record : records) size += record.size();
+  if (common_features != nullptr) size += 3 + common_features->size();
+  std::string out;
+  out.reserve(size);
+  ThriftWriter writer(&out);
+  writer.WriteFieldHeader(kThriftList, 1);
+  writer.WriteListHeader(kThriftStruct, records.size());
+  for (std::string_view record : records) out.append(record.data(), record.size());
+  if (common_features != nullptr) {
+    writer.WriteFieldHeader(kThriftStruct, 2);
+    out.append(common_features->data(), common_features->size());
+  }
+  writer.WriteStop();
+  return out;
+}
+
 template struct BatchPredictionRequest<DataRecord>;
 template struct BatchPredictionRequest<HashedDataRecord>;
 

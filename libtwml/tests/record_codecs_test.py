@@ -156,6 +156,18 @@ def test_a_string_raw_tensor_whose_shape_contradicts_its_content_is_rejected_wit
     assert _core.decode_data_record(record(b"", [0]))["tensors"][1].shape == (0,)
 
 
+def test_batch_prediction_request_encodes_in_the_core_as_thriftpy2_does():
+    records = [DataRecord(binaryFeatures=[1]), DataRecord(continuousFeatures={2: 0.5})]
+    common = DataRecord(discreteFeatures={3: 4})
+    for with_common in (False, True):
+        request = BatchPredictionRequest(individualFeaturesList=records, commonFeatures=common if with_common else None)
+        encoded = libtwml.encode_batch_prediction_request(
+            [serialize(r) for r in records], serialize(common) if with_common else None
+        )
+        assert encoded == serialize(request)
+    assert libtwml.encode_batch_prediction_request([]) == serialize(BatchPredictionRequest(individualFeaturesList=[]))
+
+
 def test_data_spec_decodes_in_the_core_skipping_unknown_fields():
     data = bytes.fromhex("0f0001" "0c" "00000001" "0a0001" "0000000000000005" "0b0002" "00000001" "61"
                          "080003" "00000002" "0d0009" "0a0a" "00000000" "00" "00")

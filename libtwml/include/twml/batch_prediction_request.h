@@ -5,6 +5,7 @@
 
 #include <memory_resource>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -38,6 +39,13 @@ struct BatchPredictionRequest {
   // Field 1 must be a list of structs, field 2 a struct; other field ids are errors.
   void Decode(ThriftReader* reader, const DecodeOptions& options);
 };
+
+// The bytes of a BatchPredictionRequest of serialized DataRecords (individualFeaturesList,
+// field 1) and, when `common_features` is non-null, a serialized record shared by every row
+// (commonFeatures, field 2). The records' bytes are copied as they are: each must be one
+// serialized struct.
+std::string EncodeBatchPredictionRequest(const std::vector<std::string_view>& records,
+                                         const std::string_view* common_features = nullptr);
 
 extern template struct BatchPredictionRequest<DataRecord>;
 extern template struct BatchPredictionRequest<HashedDataRecord>;
