@@ -40,8 +40,18 @@ def decode_batch_prediction_response(response: bytes) -> List[Dict[int, float]]:
     return [dict(row.get("continuous", {})) for row in rows]
 
 
+#: The op that encodes a twml export's BatchPredictionResponse from its float predictions.
+_RESPONSE_WRITER_OP = "BatchPredictionResponseWriter"
+
+
 class SavedModelPredictor:
     """Runs a SavedModel exported with the default twml serving contract.
+
+    The one code path of batch prediction (``twml.batch_prediction_job``, the
+    ``twml-batch-predict`` command, uses it too): requests are built by the core from serialized
+    DataRecords; when the signature's ``prediction`` is written by a ``BatchPredictionResponseWriter``
+    op (every twml export's is), the predictions are read as the floats and keys that op encodes,
+    so the response is neither encoded nor decoded; otherwise the response is decoded by the core.
 
     Args:
       export_dir: the SavedModel directory (with ``saved_model.pb``).
@@ -68,12 +78,73 @@ class SavedModelPredictor:
                              "to %s)" % (export_dir, signature, sorted(signature_def.inputs),
                                          sorted(signature_def.outputs)))
         self._request = self._graph.get_tensor_by_name(signature_def.inputs["request"].name)
+        if self._request.dtype != tf.uint8:
+            raise ValueError("%s: signature %r: the input 'request' is %s, not uint8 (a serialized "
+                             "BatchPredictionRequest)" % (export_dir, signature, self._request.dtype.name))
         self._prediction = self._graph.get_tensor_by_name(signature_def.outputs["prediction"].name)
+        self._writer_inputs = self._response_writer_inputs(self._prediction)
+        self._keys: Optional[np.ndarray] = None
+
+    @staticmethod
+    def _response_writer_inputs(prediction: tf.Tensor) -> Optional[List[tf.Tensor]]:
+        """The (keys, values) inputs of the BatchPredictionResponseWriter op that makes
+        `prediction` (through Identity ops), or None."""
+        op = prediction.op
+        while op.type == "Identity":
+            op = op.inputs[0].op
+        if op.type != _RESPONSE_WRITER_OP:
+            return None
+        return [op.inputs[0], op.inputs[1]]
+
+    @property
+    def reads_floats(self) -> bool:
+        """Whether predictions are read as floats in the graph (no response encoded or decoded)."""
+        return self._writer_inputs is not None
+
+    @property
+    def keys(self) -> Optional[np.ndarray]:
+        """The int64 response keys (the label feature ids of a DataRecordTrainer export), one per
+        column of :meth:`predict_batch`; None before the first batch."""
+        return self._keys
 
     def predict_request(self, request: bytes) -> bytes:
         """The serialized BatchPredictionResponse of one serialized BatchPredictionRequest."""
         response = self._session.run(self._prediction, {self._request: np.frombuffer(request, np.uint8)})
         return np.asarray(response, np.uint8).tobytes()
+
+    def predict_batch(self, records: Sequence[bytes]) -> np.ndarray:
+        """The predictions of one batch of serialized DataRecords (one BatchPredictionRequest).
+
+        Returns:
+          ``[len(records), len(keys)]`` in the model's float dtype (float32 for twml's models),
+          columns in the order of :attr:`keys`.
+
+        Raises:
+          ValueError: the model answered another number of rows, or other keys than before.
+        """
+        request = np.frombuffer(encode_batch_prediction_request(records), np.uint8)
+        if self._writer_inputs is not None:
+            keys, values = self._session.run(self._writer_inputs, {self._request: request})
+            values = np.asarray(values)
+            if values.ndim == 1:
+                values = values[:, None]
+        else:
+            rows = decode_batch_prediction_response(self.predict_request(request.tobytes()))
+            keys = np.array(sorted(rows[0]) if rows else (self._keys if self._keys is not None else []), np.int64)
+            values = np.empty((len(rows), len(keys)), np.float64)
+            for i, row in enumerate(rows):
+                if set(row) != set(keys.tolist()):
+                    raise ValueError("response row %d has the keys %s, not %s" % (i, sorted(row), keys.tolist()))
+                values[i] = [row[key] for key in keys.tolist()]
+        keys = np.asarray(keys, np.int64).reshape(-1)
+        if self._keys is None:
+            self._keys = keys
+        elif not np.array_equal(keys, self._keys):
+            raise ValueError("the model answered the keys %s after %s" % (keys.tolist(), self._keys.tolist()))
+        if values.shape != (len(records), len(keys)):
+            raise ValueError("the model answered %s predictions for %d records and %d keys"
+                             % (list(values.shape), len(records), len(keys)))
+        return values
 
     def predict_records(self, records: Iterable[bytes], batch_size: int = 512,
                         keys: Optional[Sequence[int]] = None) -> Iterator[np.ndarray]:
@@ -82,37 +153,30 @@ class SavedModelPredictor:
         Args:
           records: serialized DataRecords.
           batch_size: rows per BatchPredictionRequest.
-          keys: the response keys to return as columns (default: the first response row's keys,
-            sorted).
+          keys: the response keys to return as columns (default: all, sorted).
 
         Yields:
           float64 arrays ``[rows, len(keys)]``, one per request.
 
         Raises:
-          ValueError: a response row lacks one of the keys.
+          ValueError: the model has no prediction for one of the keys.
         """
         batch: List[bytes] = []
         for record in records:
             batch.append(record)
             if len(batch) == batch_size:
-                yield self._predict_batch(batch, keys)
+                yield self._columns(self.predict_batch(batch), keys)
                 batch = []
         if batch:
-            yield self._predict_batch(batch, keys)
+            yield self._columns(self.predict_batch(batch), keys)
 
-    def _predict_batch(self, batch: Sequence[bytes], keys: Optional[Sequence[int]]) -> np.ndarray:
-        rows = decode_batch_prediction_response(self.predict_request(encode_batch_prediction_request(batch)))
-        if len(rows) != len(batch):
-            raise ValueError("the model answered %d rows for %d records" % (len(rows), len(batch)))
-        columns = list(keys) if keys is not None else sorted(rows[0]) if rows else []
-        out = np.empty((len(rows), len(columns)), np.float64)
-        for i, row in enumerate(rows):
-            try:
-                out[i] = [row[key] for key in columns]
-            except KeyError as error:
-                raise ValueError("response row %d has no prediction for key %s (it has %s)"
-                                 % (i, error, sorted(row))) from None
-        return out
+    def _columns(self, values: np.ndarray, keys: Optional[Sequence[int]]) -> np.ndarray:
+        have = self._keys.tolist()
+        wanted = list(keys) if keys is not None else sorted(have)
+        missing = [key for key in wanted if key not in have]
+        if missing:
+            raise ValueError("the model has no prediction for the keys %s (it has %s)" % (missing, sorted(have)))
+        return values[:, [have.index(key) for key in wanted]].astype(np.float64)
 
     def close(self) -> None:
         """Releases the session."""

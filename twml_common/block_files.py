@@ -2,11 +2,12 @@
 reader never sees a partial file. (Streaming writes with the original's side-file semantics are
 twml.BlockFormatWriter's job.)"""
 
+import contextlib
 import errno
 import gzip
 import os
 import tempfile
-from typing import List, Optional, Sequence
+from typing import BinaryIO, Iterator, List, Optional, Sequence
 
 from libtwml import _core
 
@@ -110,12 +111,15 @@ def remove_stale_temporaries(path: str) -> List[str]:
     return removed
 
 
-def write_file_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None:
-    """Write `data` to a temporary file beside `path` and rename it over `path`.
+@contextlib.contextmanager
+def atomic_output(path: str, mode: Optional[int] = None, fsync: bool = False) -> Iterator[BinaryIO]:
+    """A binary file to stream into, renamed over `path` when the ``with`` block ends without an
+    error (removed when it raises), so a reader never sees a partial `path`.
 
-    The file gets `mode`, by default what a plain ``open()`` would give it under the umask (not the
-    0600 of a private temporary file). Temporaries of earlier writers of `path` that were killed
-    mid-write are removed first.
+    The temporary is the hidden ``.<name>.tmp-<pid>-*`` beside `path` (a later writer removes it
+    with :func:`remove_stale_temporaries` when this process was killed mid-write). The file gets
+    `mode`, by default what a plain ``open()`` would give it under the umask; with `fsync` its data
+    reaches the disk before the rename.
     """
     remove_stale_temporaries(path)
     handle, temporary = tempfile.mkstemp(
@@ -124,11 +128,25 @@ def write_file_atomically(path: str, data: bytes, mode: Optional[int] = None) ->
     try:
         with os.fdopen(handle, "wb") as output:
             os.fchmod(output.fileno(), plain_file_mode() if mode is None else mode)
-            output.write(data)
+            yield output
+            if fsync:
+                output.flush()
+                os.fsync(output.fileno())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def write_file_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write `data` to a temporary file beside `path` and rename it over `path`.
+
+    The file gets `mode`, by default what a plain ``open()`` would give it under the umask (not the
+    0600 of a private temporary file). Temporaries of earlier writers of `path` that were killed
+    mid-write are removed first.
+    """
+    with atomic_output(path, mode) as output:
+        output.write(data)
 
 
 def encode_block_file(records: Sequence[bytes], records_per_block: int = 100) -> bytes:
