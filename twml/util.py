@@ -269,6 +269,7 @@ def write_file(filename: str, contents: Any, encode: Union[bool, str] = False) -
 
     Raises:
       ValueError: an unknown encode.
+      tf.errors.NotFoundError: the directory does not exist.
     """
     if encode not in (False, "json"):
         raise ValueError("encode must be False or 'json', not %r" % (encode,))
@@ -278,8 +279,14 @@ def write_file(filename: str, contents: Any, encode: Union[bool, str] = False) -
         contents = contents.encode("utf-8")
     if "://" not in filename:
         # A local file: twml_common's writer (mode as a plain open() under the umask, stale
-        # temporaries of killed writers removed).
-        write_file_atomically(filename, contents)
+        # temporaries of killed writers removed); its errors as tf.io.gfile's would be.
+        try:
+            write_file_atomically(filename, contents)
+        except FileNotFoundError as error:
+            raise tf.errors.NotFoundError(None, None, "write_file: %s: %s" % (filename, error.strerror)) from None
+        except PermissionError as error:
+            raise tf.errors.PermissionDeniedError(None, None, "write_file: %s: %s" % (filename, error.strerror)) \
+                from None
         return
     directory, base = os.path.split(filename)
     temporary = os.path.join(directory, ".%s.tmp.%s" % (base, uuid.uuid4().hex))
