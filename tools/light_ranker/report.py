@@ -1,5 +1,6 @@
 """The last step of the examples: batch prediction with the exported SavedModel on held-out
-records, the metrics of those predictions, and ROC / PR / reliability plots as PNG files.
+records (the twml-batch-predict job, its parts beside the export), the metrics of those
+predictions, and ROC / PR / reliability plots as PNG files.
 
 The metrics here are exact, computed from the sorted predictions (not the 200-threshold streaming
 AUCs of ``twml.metrics`` that evaluations log); a metric the held-out labels leave undefined (a
@@ -8,12 +9,12 @@ single class) is NaN, with the reason printed and logged."""
 import io
 import logging
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from libtwml import _core
-from twml.batch_prediction import SavedModelPredictor
+from twml import batch_prediction_job
 from twml_common.block_files import write_file_atomically
 from twml_common.records_cli import read_records
 from twml_common.synthetic_data import roc_auc
@@ -21,17 +22,30 @@ from twml_common.synthetic_data import roc_auc
 _LOG = logging.getLogger("light_ranker")
 
 
-def batch_predict(export_path: str, files: Sequence[str], label_id: int, batch_size: int) -> Dict[str, np.ndarray]:
-    """Runs the export on every record of ``files`` through BatchPredictionRequests.
+def batch_predict(export_path: str, files: Sequence[str], label_id: int, batch_size: int,
+                  output_dir: Optional[str] = None) -> Dict[str, np.ndarray]:
+    """Scores every record of ``files`` with the twml-batch-predict job (the command's code path,
+    :func:`twml.batch_prediction_job.run`), writing its parts, manifests and ``_SUCCESS`` to
+    ``output_dir`` (default ``<export>/../batch_predictions``; a rerun redoes them for a new export).
 
     Returns:
       ``{"predictions": float64 [n], "labels": float64 [n]}`` (label = the label feature is set).
     """
-    records: List[bytes] = list(read_records(files))
-    labels = np.array([label_id in _core.decode_data_record(r).get("binary", ()) for r in records], np.float64)
-    with SavedModelPredictor(export_path) as predictor:
-        predictions = np.concatenate(list(predictor.predict_records(records, batch_size, keys=[label_id])))
-    return {"predictions": predictions[:, 0], "labels": labels}
+    output_dir = output_dir or os.path.join(os.path.dirname(export_path.rstrip("/")), "batch_predictions")
+    args = batch_prediction_job.build_parser().parse_args(
+        ["--export_dir", export_path, "--output_dir", output_dir, "--batch_size", str(batch_size), "--overwrite",
+         "--input", *files])
+    batch_prediction_job.run(args)
+    inputs = batch_prediction_job.expand_inputs(files)
+    labels: List[float] = []
+    predictions: List[float] = []
+    for path, part in zip(inputs, batch_prediction_job.part_names(inputs, "datarecord")):
+        labels.extend(float(label_id in _core.decode_data_record(r).get("binary", ())) for r in read_records([path]))
+        predictions.extend(_core.decode_data_record(r)["continuous"][label_id]
+                           for r in read_records([os.path.join(output_dir, part)]))
+    if len(labels) != len(predictions):
+        raise ValueError("%s: %d predictions for %d records" % (output_dir, len(predictions), len(labels)))
+    return {"predictions": np.array(predictions, np.float64), "labels": np.array(labels, np.float64)}
 
 
 def pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
