@@ -4,7 +4,10 @@
 // Every per-type and hashed getter emits, for each row, the common record's entries
 // (BatchPredictionRequest input) and then the row's own, each in wire order; the *AsTensor
 // getters read the rows' own records only, as the original's did.
+#include <array>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "record_resource.h"
@@ -12,7 +15,7 @@
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
-#include "twml/hashing.h"
+#include "twml/record_views.h"
 
 namespace twml {
 namespace {
@@ -89,15 +92,6 @@ REGISTER_KERNEL_BUILDER(Name("DecodeBatchPredictionRequest").Device(DEVICE_CPU),
                         DecodeRecordsOp<DataRecord, true>);
 REGISTER_KERNEL_BUILDER(Name("DecodeBatchPredictionRequestV2").Device(DEVICE_CPU),
                         DecodeRecordsOp<DataRecord, true>);
-
-// Calls fn(row, record) for each row's common record and then its own record.
-template <typename Fn>
-void ForEachRowRecord(const DataRecordResource& resource, Fn&& fn) {
-  for (size_t row = 0; row < resource.records.size(); ++row) {
-    fn(static_cast<int64_t>(row), resource.common);
-    fn(static_cast<int64_t>(row), resource.records[row]);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Batch size, labels, weights.
@@ -183,25 +177,6 @@ TWML_REGISTER_FEATURE_GETTER("GetSparseContinuousFeatures",
                                  .Output("names: string"),
                              "Kept sparse continuous features: one entry per (name, value).");
 
-// What the per-type getters collect; `names` and the value kind depend on the type.
-template <typename Value>
-struct FeatureColumns {
-  std::vector<int64_t> ids;
-  std::vector<int64_t> keys;
-  std::vector<Value> values;
-  std::vector<std::string_view> names;
-
-  void Add(int64_t row, int64_t key, Value value) {
-    ids.push_back(row);
-    keys.push_back(key);
-    values.push_back(value);
-  }
-  void Add(int64_t row, int64_t key, Value value, std::string_view name) {
-    Add(row, key, value);
-    names.push_back(name);
-  }
-};
-
 Status OutputStrings(OpKernelContext* context, int index, const std::vector<std::string_view>& names) {
   Tensor* output = nullptr;
   TF_RETURN_IF_ERROR(context->allocate_output(index, {static_cast<int64_t>(names.size())}, &output));
@@ -210,7 +185,19 @@ Status OutputStrings(OpKernelContext* context, int index, const std::vector<std:
   return tensorflow::OkStatus();
 }
 
-enum class FeatureKind { kBinary, kContinuous, kDiscrete, kString, kSparseBinary, kSparseContinuous };
+// Outputs columns as (ids, keys, values) or, with names, in the op's order of names and values.
+template <typename Value>
+Status OutputColumns(OpKernelContext* context, const FeatureColumns<Value>& columns, bool names_before_values) {
+  TF_RETURN_IF_ERROR(OutputVector<int64_t>(context, 0, columns.rows));
+  TF_RETURN_IF_ERROR(OutputVector<int64_t>(context, 1, columns.keys));
+  if (context->num_outputs() == 3) return OutputVector<Value>(context, 2, columns.values);
+  if (names_before_values) {
+    TF_RETURN_IF_ERROR(OutputStrings(context, 2, columns.names));
+    return OutputVector<Value>(context, 3, columns.values);
+  }
+  TF_RETURN_IF_ERROR(OutputVector<Value>(context, 2, columns.values));
+  return OutputStrings(context, 3, columns.names);
+}
 
 template <FeatureKind kKind>
 class GetFeaturesOp : public OpKernel {
@@ -222,52 +209,12 @@ class GetFeaturesOp : public OpKernel {
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
     const IdMap& keep = resource->options->keep;
     if constexpr (kKind == FeatureKind::kDiscrete) {
-      FeatureColumns<int64_t> columns;
-      ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
-        for (const auto& f : record.discrete) {
-          if (keep.Contains(f.id)) columns.Add(row, f.id, f.value);
-        }
-      });
-      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
-      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
-      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 2, columns.values));
-      return;
+      OP_REQUIRES_OK(context, OutputColumns(context, KeptDiscreteFeatures(resource->records, resource->common, keep),
+                                            false));
     } else {
-      FeatureColumns<float> columns;
-      ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
-        if constexpr (kKind == FeatureKind::kBinary) {
-          for (int64_t id : record.binary) {
-            if (keep.Contains(id)) columns.Add(row, id, 1.0f);
-          }
-        } else if constexpr (kKind == FeatureKind::kContinuous) {
-          for (const auto& f : record.continuous) {
-            if (keep.Contains(f.id)) columns.Add(row, f.id, static_cast<float>(f.value));
-          }
-        } else if constexpr (kKind == FeatureKind::kString) {
-          for (const auto& f : record.strings) {
-            if (keep.Contains(f.id)) columns.Add(row, f.id, 1.0f, f.value);
-          }
-        } else if constexpr (kKind == FeatureKind::kSparseBinary) {
-          for (const auto& f : record.sparse_binary) {
-            if (keep.Contains(f.id)) columns.Add(row, f.id, 1.0f, f.name);
-          }
-        } else {
-          for (const auto& f : record.sparse_continuous) {
-            if (keep.Contains(f.id)) columns.Add(row, f.id, static_cast<float>(f.value), f.name);
-          }
-        }
-      });
-      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
-      OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
-      if constexpr (kKind == FeatureKind::kSparseContinuous) {
-        OP_REQUIRES_OK(context, OutputVector<float>(context, 2, columns.values));
-        OP_REQUIRES_OK(context, OutputStrings(context, 3, columns.names));
-      } else if constexpr (kKind == FeatureKind::kString || kKind == FeatureKind::kSparseBinary) {
-        OP_REQUIRES_OK(context, OutputStrings(context, 2, columns.names));
-        OP_REQUIRES_OK(context, OutputVector<float>(context, 3, columns.values));
-      } else {
-        OP_REQUIRES_OK(context, OutputVector<float>(context, 2, columns.values));
-      }
+      // String and sparse binary output names before values, sparse continuous after.
+      OP_REQUIRES_OK(context, OutputColumns(context, KeptFeatures(kKind, resource->records, resource->common, keep),
+                                            kKind != FeatureKind::kSparseContinuous));
     }
   }
 };
@@ -287,43 +234,35 @@ REGISTER_KERNEL_BUILDER(Name("GetSparseContinuousFeatures").Device(DEVICE_CPU),
 // [batch, n]. They read each row's own record only: a BatchPredictionRequest's common features
 // are not part of their output, as in the original (serving must compute what training did).
 
-// How each dense getter reads a record: fn(feature id, value) for every entry.
-struct BinaryValues {
+// What a dense getter outputs for its kind.
+template <FeatureKind kKind>
+struct DenseValue;
+template <>
+struct DenseValue<FeatureKind::kBinary> {
   using Value = float;
   using Attr = float;
-  template <typename Fn>
-  static void ForEach(const DataRecord& record, Fn&& fn) {
-    for (int64_t id : record.binary) fn(id, 1.0f);
-  }
 };
-struct ContinuousValues {
+template <>
+struct DenseValue<FeatureKind::kContinuous> {
   using Value = float;
   using Attr = float;
-  template <typename Fn>
-  static void ForEach(const DataRecord& record, Fn&& fn) {
-    for (const auto& f : record.continuous) fn(f.id, static_cast<float>(f.value));
-  }
 };
-struct DiscreteValues {
+template <>
+struct DenseValue<FeatureKind::kDiscrete> {
   using Value = int64_t;
   using Attr = int64_t;
-  template <typename Fn>
-  static void ForEach(const DataRecord& record, Fn&& fn) {
-    for (const auto& f : record.discrete) fn(f.id, f.value);
-  }
 };
-struct StringValues {
+template <>
+struct DenseValue<FeatureKind::kString> {
   using Value = tstring;
   using Attr = std::string;
-  template <typename Fn>
-  static void ForEach(const DataRecord& record, Fn&& fn) {
-    for (const auto& f : record.strings) fn(f.id, tstring(f.value.data(), f.value.size()));
-  }
 };
 
-template <typename Values>
+template <FeatureKind kKind>
 class GetAsTensorOp : public OpKernel {
  public:
+  using Value = typename DenseValue<kKind>::Value;
+
   explicit GetAsTensorOp(OpKernelConstruction* context) : OpKernel(context) {
     group_ = context->HasAttr("feature_ids");
     std::vector<int64_t> feature_ids;
@@ -334,18 +273,10 @@ class GetAsTensorOp : public OpKernel {
       OP_REQUIRES_OK(context, context->GetAttr("feature_id", &feature_id));
       feature_ids.push_back(feature_id);
     }
-    // A feature id may be asked for in several columns: each gets its value. first_column_
-    // maps an id to its first column, next_column_ chains the later ones (-1 ends the chain).
-    num_columns_ = static_cast<int64_t>(feature_ids.size());
-    next_column_.assign(feature_ids.size(), -1);
-    for (int64_t column = num_columns_ - 1; column >= 0; --column) {
-      const int64_t id = feature_ids[static_cast<size_t>(column)];
-      if (const int64_t* later = first_column_.Find(id)) next_column_[static_cast<size_t>(column)] = *later;
-      first_column_.Insert(id, column);
-    }
-    typename Values::Attr default_value;
+    columns_ = std::make_unique<DenseColumns>(feature_ids);
+    typename DenseValue<kKind>::Attr default_value;
     OP_REQUIRES_OK(context, context->GetAttr("default_value", &default_value));
-    default_value_ = typename Values::Value(default_value);
+    default_value_ = Value(default_value);
   }
 
   void Compute(OpKernelContext* context) override {
@@ -353,28 +284,24 @@ class GetAsTensorOp : public OpKernel {
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
     Tensor* output = nullptr;
     tensorflow::TensorShape shape({resource->batch_size()});
-    if (group_) shape.AddDim(num_columns_);
+    if (group_) shape.AddDim(columns_->size());
     OP_REQUIRES_OK(context, context->allocate_output(0, shape, &output));
-    auto flat = output->flat<typename Values::Value>();
+    auto flat = output->flat<Value>();
     for (int64_t i = 0; i < flat.size(); ++i) flat(i) = default_value_;
-    for (int64_t row = 0; row < resource->batch_size(); ++row) {
-      Values::ForEach(resource->records[static_cast<size_t>(row)],
-                      [&](int64_t id, const typename Values::Value& value) {
-        const int64_t* first = first_column_.Find(id);
-        if (first == nullptr) return;
-        for (int64_t column = *first; column >= 0; column = next_column_[static_cast<size_t>(column)]) {
-          flat(row * num_columns_ + column) = value;
-        }
-      });
-    }
+    const int64_t width = columns_->size();
+    ForEachDenseValue<kKind>(resource->records, *columns_, [&](int64_t row, int64_t column, const auto& value) {
+      if constexpr (kKind == FeatureKind::kString) {
+        flat(row * width + column) = tstring(value.data(), value.size());
+      } else {
+        flat(row * width + column) = static_cast<Value>(value);
+      }
+    });
   }
 
  private:
   bool group_ = false;
-  IdMap first_column_;
-  std::vector<int64_t> next_column_;
-  int64_t num_columns_ = 1;
-  typename Values::Value default_value_;
+  std::unique_ptr<DenseColumns> columns_;
+  Value default_value_;
 };
 
 #define TWML_REGISTER_AS_TENSOR(TYPE, VALUES, ATTR_TYPE, OUT_TYPE)                             \
@@ -403,10 +330,10 @@ class GetAsTensorOp : public OpKernel {
   REGISTER_KERNEL_BUILDER(Name("Get" TYPE "AsTensor").Device(DEVICE_CPU), GetAsTensorOp<VALUES>); \
   REGISTER_KERNEL_BUILDER(Name("Get" TYPE "GroupAsTensor").Device(DEVICE_CPU), GetAsTensorOp<VALUES>)
 
-TWML_REGISTER_AS_TENSOR("Binary", BinaryValues, "float", "float");
-TWML_REGISTER_AS_TENSOR("Continuous", ContinuousValues, "float", "float");
-TWML_REGISTER_AS_TENSOR("Discrete", DiscreteValues, "int", "int64");
-TWML_REGISTER_AS_TENSOR("String", StringValues, "string", "string");
+TWML_REGISTER_AS_TENSOR("Binary", FeatureKind::kBinary, "float", "float");
+TWML_REGISTER_AS_TENSOR("Continuous", FeatureKind::kContinuous, "float", "float");
+TWML_REGISTER_AS_TENSOR("Discrete", FeatureKind::kDiscrete, "int", "int64");
+TWML_REGISTER_AS_TENSOR("String", FeatureKind::kString, "string", "string");
 
 // ---------------------------------------------------------------------------------------------
 // One sparse feature's entries.
@@ -441,20 +368,8 @@ class GetSparseAsTensorOp : public OpKernel {
   void Compute(OpKernelContext* context) override {
     RefCountPtr<DataRecordResource> resource;
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
-    FeatureColumns<float> columns;
-    for (int64_t row = 0; row < resource->batch_size(); ++row) {
-      const DataRecord& record = resource->records[static_cast<size_t>(row)];
-      if constexpr (kContinuous) {
-        for (const auto& f : record.sparse_continuous) {
-          if (f.id == feature_id_) columns.Add(row, f.id, static_cast<float>(f.value), f.name);
-        }
-      } else {
-        for (const auto& f : record.sparse_binary) {
-          if (f.id == feature_id_) columns.Add(row, f.id, 1.0f, f.name);
-        }
-      }
-    }
-    OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
+    const FeatureColumns<float> columns = SparseFeatureOfRows(resource->records, feature_id_, kContinuous);
+    OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.rows));
     OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
     OP_REQUIRES_OK(context, OutputStrings(context, 2, columns.names));
     if (kContinuous) OP_REQUIRES_OK(context, OutputVector<float>(context, 3, columns.values));
@@ -518,56 +433,25 @@ class GetHashedFeaturesOp : public OpKernel {
     for (int i = 0; i < 6; ++i) {
       std::vector<int64_t> ids;
       OP_REQUIRES_OK(context, context->GetAttr(kAttrs[i], &ids));
-      type_keep_[i] = IdMap(ids, ids);
+      type_keep_[static_cast<size_t>(i)] = IdMap(ids, ids);
     }
-    if (kV2) {
-      std::shared_ptr<const DecodeOptions> options;
-      OP_REQUIRES_OK(context, ReadDecodeOptions(context, &options));
-      own_options_ = options;
-    }
+    if (kV2) OP_REQUIRES_OK(context, ReadDecodeOptions(context, &own_options_));
   }
 
   void Compute(OpKernelContext* context) override {
     RefCountPtr<DataRecordResource> resource;
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
     const DecodeOptions& options = kV2 ? *own_options_ : *resource->options;
-    const IdMap& keep = options.keep;
-    auto kept = [&](int type, int64_t id) { return type_keep_[type].Contains(id) && keep.Contains(id); };
     FeatureColumns<float> columns;
-    Status status = RunCore([&] {
-      ForEachRowRecord(*resource, [&](int64_t row, const DataRecord& record) {
-        for (int64_t id : record.binary) {
-          if (kept(0, id)) columns.Add(row, id, 1.0f);
-        }
-        for (const auto& f : record.continuous) {
-          if (kept(1, f.id)) columns.Add(row, f.id, static_cast<float>(f.value));
-        }
-        for (const auto& f : record.discrete) {
-          if (kept(2, f.id)) columns.Add(row, MixDiscreteIdAndValue(f.id, f.value), 1.0f);
-        }
-        for (const auto& f : record.strings) {
-          if (kept(3, f.id)) columns.Add(row, MixStringIdAndValue(f.id, f.value), 1.0f);
-        }
-        for (const auto& f : record.sparse_binary) {
-          if (kept(4, f.id)) columns.Add(row, MixStringIdAndValue(f.id, f.name), 1.0f);
-        }
-        for (const auto& f : record.sparse_continuous) {
-          if (!kept(5, f.id)) continue;
-          const int64_t key = kV2 && options.decode_mode == 0
-                                  ? FeatureId(f.name, Utf8Decoding::kOriginal)
-                                  : MixStringIdAndValue(f.id, f.name);
-          columns.Add(row, key, static_cast<float>(f.value));
-        }
-      });
-    });
-    OP_REQUIRES_OK(context, status);
-    OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, columns.ids));
-    OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, columns.keys));
-    OP_REQUIRES_OK(context, OutputVector<float>(context, 2, columns.values));
+    OP_REQUIRES_OK(context, RunCore([&] {
+                     columns = HashedFeatures(resource->records, resource->common, type_keep_, options.keep,
+                                              kV2 && options.decode_mode == 0);
+                   }));
+    OP_REQUIRES_OK(context, OutputColumns(context, columns, false));
   }
 
  private:
-  IdMap type_keep_[6];
+  std::array<IdMap, 6> type_keep_;
   std::shared_ptr<const DecodeOptions> own_options_;
 };
 REGISTER_KERNEL_BUILDER(Name("GetHashedFeaturesAsSparseTensor").Device(DEVICE_CPU),

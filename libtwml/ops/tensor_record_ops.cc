@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "record_resource.h"
+#include "twml/record_views.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -28,18 +29,6 @@ Status UnknownShapes(InferenceContext* c) {
   return tensorflow::OkStatus();
 }
 
-// A row's tensor feature: its own record's, else the common record's; nullptr if neither has it.
-template <typename Value, typename Record>
-const Value* FindFeature(const std::vector<Feature<Value>> Record::*field, const Record& own,
-                         const Record& common, int64_t id) {
-  for (const auto* record : {&own, &common}) {
-    for (const auto& feature : record->*field) {
-      if (feature.id == id) return &feature.value;
-    }
-  }
-  return nullptr;
-}
-
 std::string_view Bytes(const RawTensor& tensor) {
   return {reinterpret_cast<const char*>(tensor.data), tensor.byte_length};
 }
@@ -58,16 +47,6 @@ Status OutputScalarEndian(OpKernelContext* context, int index, bool big_endian) 
   return tensorflow::OkStatus();
 }
 
-// Every row's tensor must agree with the first in type and byte order.
-Status CheckSameKind(const RawTensor& first, const RawTensor& tensor, int64_t row, int64_t id) {
-  if (tensor.type != first.type || tensor.big_endian != first.big_endian) {
-    return InvalidArgument("tensor feature ", id, ": row ", row, " holds ", TensorTypeName(tensor.type),
-                           tensor.big_endian ? " (list)" : " (raw)", " but row 0 holds ",
-                           TensorTypeName(first.type), first.big_endian ? " (list)" : " (raw)");
-  }
-  return tensorflow::OkStatus();
-}
-
 // ---------------------------------------------------------------------------------------------
 
 template <typename Record>
@@ -83,7 +62,7 @@ class GetStringTensorsOp : public OpKernel {
     std::vector<std::string_view> strings;
     for (size_t row = 0; row < resource->records.size(); ++row) {
       const RawTensor* tensor =
-          FindFeature(&Record::tensors, resource->records[row], resource->common, feature_id_);
+          FindRowFeature(&Record::tensors, resource->records[row], resource->common, feature_id_);
       if (tensor == nullptr) continue;  // rows without the feature contribute nothing
       OP_REQUIRES(context, tensor->type == TensorType::kString,
                   InvalidArgument("tensor feature ", feature_id_, " in row ", row, " holds ",
@@ -115,25 +94,19 @@ class GetTensorsOp : public OpKernel {
     RefCountPtr<RecordResource<Record>> resource;
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
     const int64_t batch = resource->batch_size();
+    TensorColumn column;
+    OP_REQUIRES_OK(context, RunCore([&] {
+                     column = CollectTensors(resource->records, resource->common, feature_id_,
+                                             /*required=*/true, assert_shape_, nullptr);
+                   }));
     Tensor* output = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, {batch}, &output));
     auto rows = output->flat<tstring>();
-    const RawTensor* first = nullptr;
     for (int64_t row = 0; row < batch; ++row) {
-      const RawTensor* tensor = FindFeature(&Record::tensors, resource->records[row],
-                                            resource->common, feature_id_);
-      OP_REQUIRES(context, tensor != nullptr,
-                  InvalidArgument("row ", row, " has no tensor feature ", feature_id_));
-      if (first == nullptr) first = tensor;
-      OP_REQUIRES_OK(context, CheckSameKind(*first, *tensor, row, feature_id_));
-      if (assert_shape_) {
-        OP_REQUIRES(context, tensor->shape == first->shape && tensor->byte_length == first->byte_length,
-                    InvalidArgument("tensor feature ", feature_id_, ": row ", row,
-                                    " differs in shape or size from row 0"));
-      }
-      const std::string_view bytes = Bytes(*tensor);
+      const std::string_view bytes = Bytes(*column.rows[static_cast<size_t>(row)]);
       rows(row).assign(bytes.data(), bytes.size());
     }
+    const RawTensor* first = column.first;
     std::vector<int64_t> shape = {batch};
     if (first != nullptr) shape.insert(shape.end(), first->shape.begin(), first->shape.end());
     OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 1, shape));
@@ -167,27 +140,24 @@ class GetTensorsWithMissingMaskOp : public OpKernel {
     RefCountPtr<RecordResource<Record>> resource;
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
     const int64_t batch = resource->batch_size();
+    TensorColumn column;
+    OP_REQUIRES_OK(context, RunCore([&] {
+                     column = CollectTensors(resource->records, resource->common, feature_id_,
+                                             /*required=*/false, assert_shape_, &default_shape_);
+                   }));
     Tensor *output = nullptr, *found = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, {batch}, &output));
     OP_REQUIRES_OK(context, context->allocate_output(3, {batch}, &found));
     auto rows = output->flat<tstring>();
     auto is_found = found->flat<bool>();
-    const RawTensor* first = nullptr;
     for (int64_t row = 0; row < batch; ++row) {
-      const RawTensor* tensor = FindFeature(&Record::tensors, resource->records[row],
-                                            resource->common, feature_id_);
+      const RawTensor* tensor = column.rows[static_cast<size_t>(row)];
       is_found(row) = tensor != nullptr;
       if (tensor == nullptr) continue;
-      if (first == nullptr) first = tensor;
-      OP_REQUIRES_OK(context, CheckSameKind(*first, *tensor, row, feature_id_));
-      if (assert_shape_) {
-        OP_REQUIRES(context, tensor->shape == default_shape_,
-                    InvalidArgument("tensor feature ", feature_id_, ": row ", row,
-                                    " does not have default_shape"));
-      }
       const std::string_view bytes = Bytes(*tensor);
       rows(row).assign(bytes.data(), bytes.size());
     }
+    const RawTensor* first = column.first;
     // A FloatTensor travels as doubles: a missing row needs as many bytes as a present one.
     int64_t missing_size = default_elements_ * dtype_size_;
     if (first && first->big_endian && first->type == TensorType::kFloat64 && dtype_size_ == 4) {
@@ -218,35 +188,18 @@ class GetSparseTensorsOp : public OpKernel {
     RefCountPtr<RecordResource<Record>> resource;
     OP_REQUIRES_OK(context, LookupRecords(context, &resource));
     const int64_t batch = resource->batch_size();
-    std::vector<int64_t> ids;
-    std::string indices, values;
-    const RawSparseTensor* first = nullptr;
-    for (int64_t row = 0; row < batch; ++row) {
-      const RawSparseTensor* tensor = FindFeature(&Record::sparse_tensors, resource->records[row],
-                                                  resource->common, feature_id_);
-      if (tensor == nullptr) continue;
-      if (first == nullptr) first = tensor;
-      OP_REQUIRES(context, tensor->dense_shape == first->dense_shape,
-                  InvalidArgument("sparse tensor feature ", feature_id_, ": row ", row,
-                                  " has a different dense shape from the first row"));
-      OP_REQUIRES_OK(context, CheckSameKind(first->values, tensor->values, row, feature_id_));
-      const int64_t rank = static_cast<int64_t>(tensor->dense_shape.size());
-      const int64_t nnz = rank > 0 ? tensor->indices.num_elements() / rank : 0;
-      OP_REQUIRES(context, rank > 0 && nnz * rank == tensor->indices.num_elements() &&
-                               nnz == tensor->values.num_elements(),
-                  InvalidArgument("sparse tensor feature ", feature_id_, ": row ", row, " has ",
-                                  tensor->indices.num_elements(), " index values and ",
-                                  tensor->values.num_elements(), " values for rank ", rank));
-      ids.insert(ids.end(), static_cast<size_t>(nnz), row);
-      indices.append(Bytes(tensor->indices));
-      values.append(Bytes(tensor->values));
-    }
+    SparseTensorColumn column;
+    OP_REQUIRES_OK(context, RunCore([&] {
+                     column = CollectSparseTensors(resource->records, resource->common, feature_id_);
+                   }));
+    const std::vector<int64_t>& ids = column.entry_rows;
+    const RawSparseTensor* first = column.first;
     OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 0, ids));
     Tensor* output = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(1, {1}, &output));
-    output->flat<tstring>()(0) = indices;
+    output->flat<tstring>()(0) = column.indices;
     OP_REQUIRES_OK(context, context->allocate_output(2, {1}, &output));
-    output->flat<tstring>()(0) = values;
+    output->flat<tstring>()(0) = column.values;
     std::vector<int64_t> dense_shape = {batch};
     if (first) dense_shape.insert(dense_shape.end(), first->dense_shape.begin(), first->dense_shape.end());
     OP_REQUIRES_OK(context, OutputVector<int64_t>(context, 3, dense_shape));
