@@ -24,6 +24,8 @@ OP_COLLECTION = "pruning/ops"
 
 _REMIXING_OPS = ("MatMul", "Conv1D", "Conv2D", "Conv3D", "Transpose")
 _MATRIX_OPS = ("MatMul", "Conv1D", "Conv2D", "Conv3D")
+# Every variable class: tf.compat.v1's Variable (ref variables) and the TF2 base of ResourceVariable.
+_VARIABLES = (tf.Variable, tf.compat.v2.Variable)
 
 
 def extend_mask(mask: Any, tensor: tf.Tensor) -> tf.Tensor:
@@ -92,9 +94,10 @@ def find_output_mask(tensor: Any) -> Optional[Any]:
     """The mask applied downstream to the channels of ``tensor``: its own ``_mask``; else, over its
     consumers with one output, the mask of a MatMul/Conv* output when ``tensor`` is that op's second
     operand (the weights whose last axis are the output channels), or the mask found recursively
-    through any other consumer. Variables are resolved to their value tensor."""
-    if isinstance(tensor, tf.Variable):
-        tensor = tensor.value() if not hasattr(tensor, "_ref") else tensor._ref()
+    through any other consumer. Variables are resolved to their op's first output (the ref tensor, or the
+    resource handle whose reads are the consumers)."""
+    if isinstance(tensor, _VARIABLES):
+        tensor = tensor.op.outputs[0]
     if getattr(tensor, "_mask", None) is not None:
         return tensor._mask
     for consumer in tensor.consumers():
@@ -142,19 +145,22 @@ def computational_cost(op_or_tensor: Any, _observed: Optional[Set[str]] = None) 
 
     MatMul ``A [a0, a1] x B [a1, b1]``: ``a0 · b1 · (2·a1 - 1)``; Add, Mul, BiasAdd: the element count
     of the larger operand; Conv2D (NHWC): ``Π output · (kh · kw · in_channels · 2 - 1)``; other ops,
-    the mask ops and extended masks: 0. Proportional to the batch size.
+    the ops applying masks: 0 (their unmasked input is counted); the extended masks: 0 (nothing
+    above them is counted). Proportional to the batch size.
     """
     observed = set() if _observed is None else _observed
-    op = op_or_tensor.op if isinstance(op_or_tensor, (tf.Tensor, tf.Variable)) else op_or_tensor
+    op = op_or_tensor.op if isinstance(op_or_tensor, (tf.Tensor,) + _VARIABLES) else op_or_tensor
     if op.name in observed:
         return tf.constant(0.0)
     observed.add(op.name)
     extended = {t.name for t in tf.get_collection(MASK_EXTENDED_COLLECTION)}
     mask_ops = {o.name for o in tf.get_collection(OP_COLLECTION)}
-    if op.op_def is None or op.name in mask_ops or any(out.name in extended for out in op.outputs):
+    if op.op_def is None or any(out.name in extended for out in op.outputs):
         return tf.constant(0.0)
     cost = tf.constant(0.0)
-    if op.type == "MatMul":
+    if op.name in mask_ops:
+        pass  # the multiply by the mask is not counted, the network computing its input is
+    elif op.type == "MatMul":
         a, b = pruned_shape(op.inputs[0]), pruned_shape(op.inputs[1])
         if op.get_attr("transpose_a"):
             a = tf.reverse(a, [0])
