@@ -22,6 +22,7 @@ that overlap, with bounded queues between them (memory does not grow with the in
 import argparse
 import glob as globlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -637,17 +638,11 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
             try:
                 reader = _core.BlockFileReader(local, skip_corrupt=args.skip_corrupt)
                 pipeline.put(to_model, ("start", part, None))
-                batch: List[bytes] = []
-                for record in reader:
-                    batch.append(record)
-                    if len(batch) == args.batch_size or (remaining is not None and len(batch) == remaining):
-                        pipeline.put(to_model, ("batch", part, (batch, reader.block_offset)))
-                        if remaining is not None:
-                            remaining -= len(batch)
-                        batch = []
-                        if remaining is not None and remaining <= 0:
-                            break
-                if batch:
+                while remaining is None or remaining > 0:
+                    size = args.batch_size if remaining is None else min(args.batch_size, remaining)
+                    batch = list(itertools.islice(reader, size))  # the iteration stays in C
+                    if not batch:
+                        break
                     pipeline.put(to_model, ("batch", part, (batch, reader.block_offset)))
                     if remaining is not None:
                         remaining -= len(batch)
