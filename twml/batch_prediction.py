@@ -4,7 +4,9 @@ A DataRecordTrainer export serves one serialized BatchPredictionRequest per call
 ``request`` input) and answers a serialized BatchPredictionResponse (the ``prediction`` output of
 the ``serving_default`` signature): one DataRecord per request row, mapping each output column's
 key (the label's feature id) to its prediction as a continuous feature. This module builds the
-requests from serialized DataRecords, runs the model in a session and decodes the responses.
+requests from serialized DataRecords (in the core), runs the model in a session and reads the
+predictions as the floats the response writer encodes (decoding the response, in the core, only
+for exports without that op). ``twml.batch_prediction_job`` (``twml-batch-predict``) runs on it.
 """
 
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
