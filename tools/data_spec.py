@@ -1,4 +1,4 @@
-"""Write the data spec of a list of feature names and types (README's main job, for now).
+"""Write the data spec of a list of feature names and types.
 
     tools/bazel run //tools:data_spec -- [--features FILE] [--output SPEC] [--binary]
 

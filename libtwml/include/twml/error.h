@@ -1,7 +1,7 @@
 // Errors raised by the libtwml core.
 //
 // The core reports bad input by throwing twml::Error; the TF kernels turn it into a Status
-// (libtwml/ops/status.h) and the pybind11 module into a Python ValueError.
+// (libtwml/ops/core_status.h) and the pybind11 module into a Python ValueError.
 #ifndef TWML_ERROR_H_
 #define TWML_ERROR_H_
 
