@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import shutil
-import tempfile
+import uuid
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import tensorflow.compat.v1 as tf
@@ -136,8 +136,9 @@ def check_calibration_record(save_dir: str, name: str, path: str, fingerprint: s
 def staging_dir(parent: str, prefix: str) -> str:
     """Creates and returns a new directory ``<parent>/<prefix><pid>-<random>`` (see
     :func:`remove_stale_staging_dirs`)."""
-    tf.io.gfile.makedirs(parent)
-    return tempfile.mkdtemp(prefix="%s%d-" % (prefix, os.getpid()), dir=parent)
+    path = os.path.join(parent, "%s%d-%s" % (prefix, os.getpid(), uuid.uuid4().hex[:12]))
+    tf.io.gfile.makedirs(path)  # through tf.io.gfile: export directories may be remote
+    return path
 
 
 def remove_stale_staging_dirs(parent: str, prefix: str) -> List[str]:
