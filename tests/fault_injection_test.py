@@ -141,6 +141,12 @@ def test_the_command_exits_2_with_one_line_and_a_traceback_only_with_verbose(dat
         assert "is BINARY in the spec" in result.stderr.splitlines()[-1]
 
 
+def test_trainer_params_with_an_unknown_optimizer_are_refused_at_construction(tmp_path):
+    with pytest.raises(ValueError, match="params.optimizer 'Foo' is not one of .*DGC"):
+        twml.trainers.Trainer("t", {"train_batch_size": 8, "optimizer": "Foo", "save_dir": str(tmp_path),
+                                    "disable_experiment_tracking": True}, build_graph)
+
+
 # ------------------------------------------------------------------------------------------ item 8
 
 

@@ -142,7 +142,8 @@ class Trainer:
 
     def check_params(self) -> None:
         """Validates the params: ``train_batch_size`` a positive int (``eval_batch_size`` defaults
-        to it), ``distributed_training_cleanup`` only with ``distributed``.
+        to it), ``distributed_training_cleanup`` only with ``distributed``, an ``optimizer`` name
+        one of ``twml.argument_parser.OPTIMIZER_CHOICES``.
 
         Raises:
           ValueError: naming the offending parameter.
@@ -155,6 +156,11 @@ class Trainer:
             params.eval_batch_size = batch
         if get_param(params, "distributed_training_cleanup", False) and not get_param(params, "distributed", False):
             raise ValueError("distributed_training_cleanup requires distributed")
+        from twml.argument_parser import OPTIMIZER_CHOICES
+
+        optimizer = getattr(params, "optimizer", None)
+        if isinstance(optimizer, str) and optimizer not in OPTIMIZER_CHOICES:
+            raise ValueError("params.optimizer %r is not one of %s" % (optimizer, ", ".join(OPTIMIZER_CHOICES)))
 
     def get_run_config(self) -> tf.estimator.RunConfig:
         """The default RunConfig of the params: GPU memory growth; threads from ``TWML_NUM_CPUS`` /
