@@ -68,7 +68,8 @@ class ExperimentTracker:
         if given is not None and len(str(given)) > MAX_TRACKING_PATH_LENGTH:
             raise ValueError("experiment_tracking_path is longer than %d characters: %r"
                              % (MAX_TRACKING_PATH_LENGTH, given))
-        db_path = None if _is_metastore_path(given) or not given else str(given)
+        # a Metastore path names the run, not a file: the run goes to the default database
+        db_path = local.default_db_path() if _is_metastore_path(given) or not given else str(given)
         self.tracking_path = str(given) if _is_metastore_path(given) else self.guess_path(save_dir)
         testing = "PYTEST_CURRENT_TEST" in os.environ and "TEST_EXP_TRACKER" not in os.environ
         self.disabled = bool(get_param(self._params, "disable_experiment_tracking")) or testing
@@ -77,6 +78,7 @@ class ExperimentTracker:
         self.base_run_id = self.tracking_path
         self._db_path = db_path
         self._tracker: Optional[local.ExperimentTracker] = None
+        self._run_name = self.base_run_id
 
     @property
     def path(self) -> Optional[Dict[str, str]]:
@@ -92,7 +94,11 @@ class ExperimentTracker:
         return ":".join(self.tracking_path.split(":")[:3])
 
     def _local(self, name: Optional[str] = None) -> local.ExperimentTracker:
-        run_name = self.base_run_id if name is None else self.base_run_id + "_" + name
+        """The local tracker of run ``base_run_id[_name]``; without ``name``, the run of the latest
+        :meth:`track_experiment` (its metrics and models belong to it)."""
+        if name is not None:
+            self._run_name = self.base_run_id + "_" + name
+        run_name = self._run_name
         if self._tracker is None or self._tracker.name != run_name:
             self._tracker = local.ExperimentTracker(self._params, name=run_name, save_dir=self.save_dir,
                                                     db_path=self._db_path, enabled=not self.disabled)
@@ -112,6 +118,7 @@ class ExperimentTracker:
         if self.disabled or eval_hooks is None:
             yield None
             return
+        self._run_name = self.base_run_id
         tracker = self._local(name)
         tracker.start()
         hook = self.create_eval_hook(get_estimator_spec_fn)
