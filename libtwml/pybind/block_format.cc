@@ -44,6 +44,27 @@ class PyBlockFileReader {
     return Bytes(record);
   }
 
+  // Up to `count` records; fewer only at the end. The reading and decompression run without the
+  // GIL, so a Python thread that reads files overlaps with others that compute.
+  py::list ReadBatch(size_t count) {
+    std::vector<std::string> records;
+    records.reserve(count);
+    {
+      py::gil_scoped_release release;
+      std::string_view record;
+      try {
+        while (records.size() < count && reader_->Next(&record)) records.emplace_back(record);
+      } catch (const Error&) {
+        // The records before the damage come first; the reader raises the same error again on
+        // the next call.
+        if (records.empty()) throw;
+      }
+    }
+    py::list out(records.size());
+    for (size_t i = 0; i < records.size(); ++i) out[i] = Bytes(records[i]);
+    return out;
+  }
+
   const std::string& path() const { return path_; }
   const BlockReader& reader() const { return *reader_; }
 
@@ -108,6 +129,9 @@ gzip or lzop stream ends the file there, as one skipped block.
            py::arg("skip_corrupt") = false)
       .def("__iter__", [](PyBlockFileReader& self) -> PyBlockFileReader& { return self; })
       .def("__next__", &PyBlockFileReader::Next)
+      .def("read_batch", &PyBlockFileReader::ReadBatch, py::arg("count"),
+           "Up to count records as a list of bytes (fewer only at the end of the file), read with "
+           "the GIL released; damage raises as iteration does, after the records before it.")
       .def_property_readonly("path", &PyBlockFileReader::path)
       .def_property_readonly(
           "block_offset", [](const PyBlockFileReader& self) { return self.reader().block_offset(); },

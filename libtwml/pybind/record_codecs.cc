@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "twml/batch_prediction_request.h"
+#include "twml/block_format.h"
 #include "twml/batch_prediction_response.h"
 #include "twml/data_record.h"
 #include "twml/data_spec.h"
@@ -302,6 +303,52 @@ py::dict DecodeRequest(const py::bytes& data) {
   return out;
 }
 
+// One block of output DataRecords for a batch of predictions: row i holds the features of
+// records[i] whose ids keep_features lists (none when it is empty, and then records may be empty)
+// plus continuousFeatures {keys[j]: predictions[i, j]} (a prediction replaces a kept feature of its
+// id). The decoding and encoding run without the GIL.
+py::bytes EncodePredictionBlock(const std::vector<py::bytes>& records,
+                                const py::array_t<double, py::array::c_style | py::array::forcecast>& predictions,
+                                const std::vector<int64_t>& keys, const std::vector<int64_t>& keep_features,
+                                const std::string& class_name) {
+  if (predictions.ndim() != 2 || predictions.shape(1) != static_cast<py::ssize_t>(keys.size())) {
+    throw py::value_error("predictions must be a [batch, " + std::to_string(keys.size()) +
+                          "] matrix (one column per key)");
+  }
+  const auto rows = static_cast<size_t>(predictions.shape(0));
+  if (!keep_features.empty() && records.size() != rows) {
+    throw py::value_error(std::to_string(records.size()) + " records for " + std::to_string(rows) +
+                          " rows of predictions");
+  }
+  std::vector<std::string_view> inputs;
+  inputs.reserve(records.size());
+  for (const py::bytes& record : records) inputs.emplace_back(record);
+  const double* values = predictions.data();  // float32 predictions widen exactly
+  std::string block;
+  {
+    py::gil_scoped_release release;
+    const IdMap keep(keep_features, keep_features);
+    DecodeOptions options;
+    options.keep_all = true;
+    std::vector<std::string> encoded(rows);
+    DataRecord record;
+    for (size_t i = 0; i < rows; ++i) {
+      if (keep_features.empty()) {
+        record.Reset(options);
+      } else {
+        ThriftReader reader(reinterpret_cast<const uint8_t*>(inputs[i].data()), inputs[i].size(), "record",
+                            static_cast<int64_t>(i));
+        record.Decode(&reader, options);
+        RetainFeatures(keep, &record);
+      }
+      for (size_t j = 0; j < keys.size(); ++j) SetContinuous(keys[j], values[i * keys.size() + j], &record);
+      encoded[i] = EncodeDataRecord(record);
+    }
+    block = EncodeBlock(class_name, std::vector<std::string_view>(encoded.begin(), encoded.end()));
+  }
+  return py::bytes(block);
+}
+
 py::bytes EncodeRequest(const std::vector<std::string_view>& records, const std::optional<std::string_view>& common) {
   const std::string bytes = EncodeBatchPredictionRequest(records, common ? &*common : nullptr);
   return py::bytes(bytes);
@@ -342,6 +389,10 @@ void DefineRecordCodecs(py::module_& m) {
         py::arg("weight_features") = std::vector<int64_t>{}, py::arg("decode_mode") = 0,
         "Hashed decoding of a serialized DataRecord: dict of numpy arrays ids, keys, values, codes, "
         "types, labels, weights.");
+  m.def("encode_prediction_block", &EncodePredictionBlock, py::arg("records"), py::arg("predictions"),
+        py::arg("keys"), py::arg("keep_features"), py::arg("class_name"),
+        "One block of DataRecords for a batch of predictions: per row the keep_features of the input "
+        "record plus continuousFeatures {keys[j]: predictions[i, j]}; encoded without the GIL.");
   m.def("encode_batch_prediction_request", &EncodeRequest, py::arg("records"),
         py::arg("common_features") = py::none(),
         "The bytes of a BatchPredictionRequest of serialized DataRecords (a list of bytes) and an "

@@ -346,6 +346,14 @@ bool BlockReader::ReadBlock() {
         }
         class_name_ = class_name;
       }
+      // The record the damage starts in can still parse as a record field (its length intact,
+      // its bytes not): in a block of DataRecords, the salvage stops at the first record that
+      // does not decode.
+      if (block_class_name_ == kDataRecordClassName) {
+        size_t valid = 0;
+        while (valid < records_.size() && DataRecordError(records_[valid]).empty()) ++valid;
+        records_.resize(valid);
+      }
       if (records_.empty()) throw;
       deferred_error_ = std::make_unique<Error>(error);
       salvaged_end_ = static_cast<size_t>(records_.back().data() + records_.back().size() - payload_.data());
@@ -372,24 +380,33 @@ struct CheckOnly {
 
 }  // namespace
 
+std::string BlockReader::DataRecordError(std::string_view record) {
+  try {
+    ThriftReader reader(reinterpret_cast<const uint8_t*>(record.data()), record.size());
+    CheckOnly check;
+    ParseDataRecord(&reader, &check);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
 void BlockReader::DropInvalidRecords() {
   if (block_class_name_ != kDataRecordClassName) return;
   const uint64_t payload_offset = block_offset_ + kMarkerSize + kLengthSize;
   size_t kept = 0;
   for (size_t i = 0; i < records_.size(); ++i) {
     const std::string_view record = records_[i];
-    try {
-      ThriftReader reader(reinterpret_cast<const uint8_t*>(record.data()), record.size());
-      CheckOnly check;
-      ParseDataRecord(&reader, &check);
+    const std::string error = DataRecordError(record);
+    if (error.empty()) {
       records_[kept++] = record;
-    } catch (const Error& error) {
-      ++skipped_records_;
-      const uint64_t offset = payload_offset + static_cast<uint64_t>(record.data() - payload_.data());
-      last_skip_message_ = name_ + ": record " + std::to_string(i + 1) + " of the block at " +
-                           At(block_offset_) + " (its bytes at " + At(offset) +
-                           ") is not a valid DataRecord: " + error.what();
+      continue;
     }
+    ++skipped_records_;
+    const uint64_t offset = payload_offset + static_cast<uint64_t>(record.data() - payload_.data());
+    last_skip_message_ = name_ + ": record " + std::to_string(i + 1) + " of the block at " +
+                         At(block_offset_) + " (its bytes at " + At(offset) +
+                         ") is not a valid DataRecord: " + error;
   }
   records_.resize(kept);
 }

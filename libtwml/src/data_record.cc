@@ -1,5 +1,6 @@
 #include "twml/data_record.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -165,6 +166,33 @@ std::vector<std::vector<const Entry*>> GroupById(const std::vector<Entry>& entri
 }
 
 }  // namespace
+
+void RetainFeatures(const IdMap& keep, DataRecord* record) {
+  auto erase_unkept = [&](auto& entries) {
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [&](const auto& entry) { return !keep.Contains(entry.id); }),
+                  entries.end());
+  };
+  record->binary.erase(std::remove_if(record->binary.begin(), record->binary.end(),
+                                      [&](int64_t id) { return !keep.Contains(id); }),
+                       record->binary.end());
+  erase_unkept(record->continuous);
+  erase_unkept(record->discrete);
+  erase_unkept(record->strings);
+  erase_unkept(record->sparse_binary);
+  erase_unkept(record->sparse_continuous);
+  erase_unkept(record->blobs);
+  erase_unkept(record->tensors);
+  erase_unkept(record->sparse_tensors);
+}
+
+void SetContinuous(int64_t id, double value, DataRecord* record) {
+  if (Feature<double>* entry = FindById(record->continuous, id)) {
+    entry->value = value;
+  } else {
+    record->continuous.push_back({id, value});
+  }
+}
 
 void EncodeDataRecord(const DataRecord& record, ThriftWriter* writer) {
   if (!record.binary.empty()) {

@@ -75,6 +75,18 @@ def test_block_file_reader_skips_and_counts(tmp_path):
         next(strict)
 
 
+def test_read_batch_reads_as_iteration_does(tmp_path):
+    path = write_bytes(tmp_path / "good", write_file(tmp_path / "src"))
+    reader = _core.BlockFileReader(path)
+    assert reader.read_batch(7) == RECORDS[:7]
+    assert reader.read_batch(100) == RECORDS[7:]
+    assert reader.read_batch(5) == []
+    strict = _core.BlockFileReader(huge_length_file(tmp_path))
+    assert strict.read_batch(15) == RECORDS[:10]  # the intact records, then the damage
+    with pytest.raises(libtwml.Error, match="truncated block"):
+        strict.read_batch(10)
+
+
 def test_block_file_reader_ends_a_corrupt_gzip_stream(tmp_path):
     data = write_file(tmp_path / "src", [b"%06d" % i * 40 for i in range(2000)], 10)
     gz = _core.gzip_compress(data, 1)

@@ -421,6 +421,18 @@ TEST(BlockReaderTest, AnErrorComesAfterTheIntactRecordsOfItsBlockAndRepeats) {
   EXPECT_EQ(ErrorOf([&] { reader->Next(&record); }), first);
 }
 
+TEST(BlockReaderTest, SalvageOfADataRecordBlockStopsAtTheFirstRecordThatDoesNotDecode) {
+  // Records: an empty DataRecord, then one holding the start of the damage, then junk.
+  const std::string header = std::string("\x08\x01\x12\x1d", 4) + kClass;
+  const std::string payload = header + std::string("\x1a\x01\x00", 3) + std::string("\x1a\x02\x0f\x00", 4) +
+                              std::string("\x00junk", 5);
+  auto reader = MemoryReader(RawBlock(payload));
+  std::string record;
+  ASSERT_TRUE(reader->Next(&record));
+  EXPECT_EQ(record, std::string("\x00", 1));
+  EXPECT_NE(ErrorOf([&] { reader->Next(&record); }).find("corrupt block at byte 0"), std::string::npos);
+}
+
 TEST(BlockReaderTest, ATruncatedLastRecordCostsOnlyThatRecord) {
   // Ten records in one block, the last one cut: the nine intact records, then the error.
   std::vector<std::string> records;

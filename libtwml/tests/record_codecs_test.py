@@ -168,9 +168,31 @@ def test_batch_prediction_request_encodes_in_the_core_as_thriftpy2_does():
     assert libtwml.encode_batch_prediction_request([]) == serialize(BatchPredictionRequest(individualFeaturesList=[]))
 
 
+def test_prediction_blocks_keep_the_chosen_features_and_add_the_predictions():
+    inputs = [
+        _core.encode_data_record({"binary": [1, 2], "continuous": {3: 0.5, 7: 9.0}, "strings": {4: "s"}}),
+        _core.encode_data_record({"discrete": {5: 6}}),
+    ]
+    predictions = np.array([[0.25, 0.125], [1.5, -2.0]], np.float32)
+    block = _core.encode_prediction_block(inputs, predictions, [7, 8], [2, 3, 7], "com.twitter.ml.api.DataRecord")
+    expected = [
+        {"binary": [2], "continuous": {3: 0.5, 7: 0.25, 8: 0.125}},  # the prediction replaces 7 in its place
+        {"continuous": {7: 1.5, 8: -2.0}},
+    ]
+    assert block == _core.encode_block("com.twitter.ml.api.DataRecord", [_core.encode_data_record(r) for r in expected])
+    only = _core.encode_prediction_block([], predictions, [7, 8], [], "c")
+    assert only == _core.encode_block(
+        "c",
+        [_core.encode_data_record(r) for r in [{"continuous": {7: 0.25, 8: 0.125}}, {"continuous": {7: 1.5, 8: -2.0}}]],
+    )
+    with pytest.raises(ValueError, match=r"predictions must be a \[batch, 2\] matrix"):
+        _core.encode_prediction_block([], np.zeros((2, 3), np.float32), [7, 8], [], "c")
+    with pytest.raises(ValueError, match="1 records for 2 rows of predictions"):
+        _core.encode_prediction_block(inputs[:1], predictions, [7, 8], [2], "c")
+
+
 def test_data_spec_decodes_in_the_core_skipping_unknown_fields():
-    data = bytes.fromhex("0f0001" "0c" "00000001" "0a0001" "0000000000000005" "0b0002" "00000001" "61"
-                         "080003" "00000002" "0d0009" "0a0a" "00000000" "00" "00")
+    data = bytes.fromhex("0f00010c000000010a000100000000000000050b00020000000161080003000000020d00090a0a000000000000")
     assert libtwml.decode_data_spec(data) == [(5, b"a", 2)]
     with pytest.raises(libtwml.Error, match="nested more than 64 deep"):
         libtwml.decode_data_spec(b"\x0c\x00\x09" * 70 + b"\x00" * 71)

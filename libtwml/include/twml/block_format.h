@@ -43,8 +43,10 @@ inline constexpr std::string_view kDataRecordClassName = "com.twitter.ml.api.Dat
 //
 // Damage is never silent, and never costs a record that is intact:
 //   - A damaged block (truncated, a length that runs past the data, a field that overruns the
-//     block, a bad tag) first yields its complete records before the damage, then throws
-//     twml::Error(kIO) naming the reader, the block's byte offset and the problem.
+//     block, a bad tag) first yields its complete records before the damage (in a block of
+//     DataRecords, up to the first that does not decode: the damage may start inside a record
+//     whose length field is intact), then throws twml::Error(kIO) naming the reader, the block's
+//     byte offset and the problem.
 //   - Bytes that belong to no block (between or after blocks, e.g. a block whose sync marker has
 //     a flipped bit) are an error naming their offset and count. The original skipped them
 //     silently; valid files have none.
@@ -116,6 +118,8 @@ class BlockReader {
   void ParsePayload();
   // Skip mode: drops (and counts) the records of a DataRecord block that do not decode.
   void DropInvalidRecords();
+  // Why `record` does not decode as a DataRecord, or "" when it does.
+  static std::string DataRecordError(std::string_view record);
   // Throws the source's error if it ended the data, else a "truncated" error.
   [[noreturn]] void FailTruncated(const std::string& what) const;
   // `count` bytes from `offset` belong to no block: an error, or counted in skip mode.

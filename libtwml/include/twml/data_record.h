@@ -83,6 +83,12 @@ struct DataRecord {
   size_t num_labels() const { return labels.size(); }
 };
 
+// Removes every entry whose feature id `keep` does not hold (all feature types, tensors too).
+void RetainFeatures(const IdMap& keep, DataRecord* record);
+
+// continuousFeatures[id] = value: replaces the value of an entry of `id` in its place, or appends.
+void SetContinuous(int64_t id, double value, DataRecord* record);
+
 // Serialize a record as a DataRecord struct (reference §2.7): fields 1..8 in id order, each only
 // when non-empty; sparse tensors are not written. A sparse-continuous feature is written as one
 // map entry per id holding all of its names.
