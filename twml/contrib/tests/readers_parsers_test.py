@@ -138,9 +138,12 @@ def test_hashed_batch_prediction_request(config):
         reader = readers.HashedBatchPredictionRequest(bytes_, config)
         sparse = reader.get_sparse_features()
         features = reader.get_features(["ids", "keys", "values", "batch_size"])
-        assert reader.labels is None
+        assert reader.labels.shape.as_list() == [None, 1]
         with tf.Session() as session:
-            got, rest = session.run([sparse, features], {bytes_: request_bytes(common)})
+            got, rest, labels = session.run([sparse, features, reader.labels], {bytes_: request_bytes(common)})
+    # the records' labels and weights are read (the train-graph receiver needs them)
+    np.testing.assert_array_equal(labels, LABELS[1:])
+    np.testing.assert_array_equal(rest["weights"], WEIGHTS[1:])
     # every row starts with the common c.bin, then its own kept entries: the config keeps every feature
     # it extracts (the dense group's continuous ones too, key = feature id, with their value)
     expected = []
@@ -156,7 +159,6 @@ def test_hashed_batch_prediction_request(config):
     entries = sorted(zip(got["ids"].tolist(), got["keys"].tolist(), got["values"].tolist()))
     assert entries == sorted(expected)
     assert rest["batch_size"] == 3
-    np.testing.assert_array_equal(rest["weights"], np.ones((3, 1), np.float32))
 
 
 def test_parse_fns_and_receivers(config):
