@@ -260,5 +260,23 @@ def test_computational_cost_of_conv_bias_and_add():
             assert session.run(cost, feed) == expected(3)[1]
 
 
+def test_pruning_optimizer_prunes_apply_mask_masks():
+    # the contrib optimizer works on these masks (same collections): one channel per pruning step
+    from twml.contrib.optimizers import PruningOptimizer
+
+    with tf.Graph().as_default():
+        net = mlp()
+        tf.train.get_or_create_global_step()
+        train = PruningOptimizer(learning_rate=0.01).minimize(net["loss"], prune_every=1, decay=0.0)
+        masks = tf.get_collection(pruning.MASK_COLLECTION)
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            active = []
+            for _ in range(3):
+                session.run(train, {net["x"]: X, net["t"]: T})
+                active.append(int(sum(session.run(m).sum() for m in masks)))
+    assert active == [5, 4, 3]
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))
