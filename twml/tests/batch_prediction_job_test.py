@@ -290,5 +290,26 @@ def test_saved_model_predictor_shares_the_path(setup):
     np.testing.assert_array_equal(columns[:, 0].astype(np.float32), raw_output(setup["export"], inputs, 100))
 
 
+def test_the_export_answers_requests_without_any_kept_feature(setup):
+    # Rows that are empty or hold only unknown feature ids are legal: each gets a prediction, and
+    # all get the same one (nothing but the bias contributes). The served response and the raw
+    # floats agree.
+    from libtwml import _core
+    from twml.batch_prediction import decode_batch_prediction_response, encode_batch_prediction_request
+
+    empty = _core.encode_data_record({})
+    unknown = _core.encode_data_record({"binary": [123456789], "continuous": {987654321: 2.0}})
+    with SavedModelPredictor(setup["export"]) as predictor:
+        for rows in ([empty], [empty, empty, empty], [unknown, empty]):
+            request = encode_batch_prediction_request(rows)
+            response = decode_batch_prediction_response(predictor.predict_request(request))
+            assert len(response) == len(rows)
+            values = [row[LABEL_ID] for row in response]
+            assert len(set(values)) == 1 and 0.0 < values[0] < 1.0
+            floats = predictor.predict_batch(rows)
+            assert floats.shape == (len(rows), 1)
+            np.testing.assert_array_equal(floats[:, 0].astype(np.float64), np.float32(values).astype(np.float64))
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q", "-x"]))
