@@ -47,21 +47,30 @@ class PyBlockFileReader {
   // Up to `count` records; fewer only at the end. The reading and decompression run without the
   // GIL, so a Python thread that reads files overlaps with others that compute.
   py::list ReadBatch(size_t count) {
-    std::vector<std::string> records;
-    records.reserve(count);
+    // The records' bytes, back to back (a record's view dies with its block), and their ends.
+    std::string bytes;
+    std::vector<size_t> ends;
+    ends.reserve(count);
     {
       py::gil_scoped_release release;
       std::string_view record;
       try {
-        while (records.size() < count && reader_->Next(&record)) records.emplace_back(record);
+        while (ends.size() < count && reader_->Next(&record)) {
+          bytes.append(record.data(), record.size());
+          ends.push_back(bytes.size());
+        }
       } catch (const Error&) {
         // The records before the damage come first; the reader raises the same error again on
         // the next call.
-        if (records.empty()) throw;
+        if (ends.empty()) throw;
       }
     }
-    py::list out(records.size());
-    for (size_t i = 0; i < records.size(); ++i) out[i] = Bytes(records[i]);
+    py::list out(ends.size());
+    size_t begin = 0;
+    for (size_t i = 0; i < ends.size(); ++i) {
+      out[i] = py::bytes(bytes.data() + begin, ends[i] - begin);
+      begin = ends[i];
+    }
     return out;
   }
 

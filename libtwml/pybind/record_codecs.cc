@@ -350,7 +350,11 @@ py::bytes EncodePredictionBlock(const std::vector<py::bytes>& records,
 }
 
 py::bytes EncodeRequest(const std::vector<std::string_view>& records, const std::optional<std::string_view>& common) {
-  const std::string bytes = EncodeBatchPredictionRequest(records, common ? &*common : nullptr);
+  std::string bytes;
+  {
+    py::gil_scoped_release release;  // the views are into bytes objects the caller holds
+    bytes = EncodeBatchPredictionRequest(records, common ? &*common : nullptr);
+  }
   return py::bytes(bytes);
 }
 
