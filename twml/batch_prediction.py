@@ -124,17 +124,24 @@ class SavedModelPredictor:
         Raises:
           ValueError: the model answered another number of rows, or other keys than before.
         """
-        request = np.frombuffer(encode_batch_prediction_request(records), np.uint8)
+        return self.predict_request_values(encode_batch_prediction_request(records), len(records))
+
+    def predict_request_values(self, request_bytes: bytes, rows: int) -> np.ndarray:
+        """As :meth:`predict_batch`, for a serialized BatchPredictionRequest of ``rows`` records
+        (e.g. from ``BlockFileReader.read_request``)."""
+        request = np.frombuffer(request_bytes, np.uint8)
         if self._writer_inputs is not None:
             keys, values = self._session.run(self._writer_inputs, {self._request: request})
             values = np.asarray(values)
             if values.ndim == 1:
                 values = values[:, None]
         else:
-            rows = decode_batch_prediction_response(self.predict_request(request.tobytes()))
-            keys = np.array(sorted(rows[0]) if rows else (self._keys if self._keys is not None else []), np.int64)
-            values = np.empty((len(rows), len(keys)), np.float64)
-            for i, row in enumerate(rows):
+            answered = decode_batch_prediction_response(self.predict_request(request_bytes))
+            keys = np.array(
+                sorted(answered[0]) if answered else (self._keys if self._keys is not None else []), np.int64
+            )
+            values = np.empty((len(answered), len(keys)), np.float64)
+            for i, row in enumerate(answered):
                 if set(row) != set(keys.tolist()):
                     raise ValueError("response row %d has the keys %s, not %s" % (i, sorted(row), keys.tolist()))
                 values[i] = [row[key] for key in keys.tolist()]
@@ -143,9 +150,9 @@ class SavedModelPredictor:
             self._keys = keys
         elif not np.array_equal(keys, self._keys):
             raise ValueError("the model answered the keys %s after %s" % (keys.tolist(), self._keys.tolist()))
-        if values.shape != (len(records), len(keys)):
+        if values.shape != (rows, len(keys)):
             raise ValueError("the model answered %s predictions for %d records and %d keys"
-                             % (list(values.shape), len(records), len(keys)))
+                             % (list(values.shape), rows, len(keys)))
         return values
 
     def predict_records(self, records: Iterable[bytes], batch_size: int = 512,

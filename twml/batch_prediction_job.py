@@ -620,12 +620,19 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
                 pipeline.put(to_model, ("start", part, None))
                 while remaining is None or remaining > 0:
                     size = args.batch_size if remaining is None else min(args.batch_size, remaining)
-                    batch = reader.read_batch(size)  # read and decompressed without the GIL
-                    if not batch:
+                    # Read and decompressed without the GIL. Without --keep_fields the records are
+                    # only needed as a request: the reader packs them into one straight away.
+                    if keep:
+                        batch: Optional[List[bytes]] = reader.read_batch(size)
+                        request, count = None, len(batch)
+                    else:
+                        batch = None
+                        request, count = reader.read_request(size)
+                    if not count:
                         break
-                    pipeline.put(to_model, ("batch", part, (batch, reader.block_offset)))
+                    pipeline.put(to_model, ("batch", part, (batch, request, count, reader.block_offset)))
                     if remaining is not None:
-                        remaining -= len(batch)
+                        remaining -= count
                 skipped = {"blocks": reader.skipped_blocks, "records": reader.skipped_records,
                            "bytes": reader.skipped_bytes, "last": reader.last_skip_message}
                 pipeline.put(to_model, ("end", part, skipped))
@@ -646,8 +653,10 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
         while True:
             kind, part, payload = pipeline.get(to_model)
             if kind == "batch":
-                records, offset = payload
-                payload = (records, offset, predictor.predict_batch(records))
+                records, request, count, offset = payload
+                values = (predictor.predict_batch(records) if request is None
+                          else predictor.predict_request_values(request, count))
+                payload = (records, count, offset, values)
             pipeline.put(to_writer, (kind, part, payload))
             if kind in ("done", "error"):
                 return
@@ -678,14 +687,14 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
                     output = context.__enter__()
                 continue
             if kind == "batch":
-                batch, offset, values = payload
+                batch, count, offset, values = payload
                 if formatter is None:
                     formatter = _Formatter(args.output_format, keep, predictor.keys, key_names)
-                data = formatter.encode(batch, values)
+                data = formatter.encode(batch or [], values)
                 if records == 0 and args.output_format == "csv":
                     data = formatter.header + data
-                records += len(batch)
-                progress.records += len(batch)
+                records += count
+                progress.records += count
                 if not part.input_path.endswith(_COMPRESSION_SUFFIXES) and progress.current_bytes:
                     progress.current_fraction = min(offset / progress.current_bytes, 1.0)
                 if output is not None:

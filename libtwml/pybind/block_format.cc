@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "twml/batch_prediction_request.h"
 #include "twml/block_format.h"
 #include "twml/byte_source.h"
 #include "twml/compression.h"
@@ -74,6 +75,26 @@ class PyBlockFileReader {
     return out;
   }
 
+  // Up to `count` records packed straight into the bytes of one BatchPredictionRequest, and how
+  // many: for callers that need the records only as a request (no per-record Python objects).
+  py::tuple ReadRequest(size_t count) {
+    std::string request;
+    size_t records = 0;
+    {
+      py::gil_scoped_release release;
+      BatchPredictionRequestBuilder builder;
+      std::string_view record;
+      try {
+        while (builder.size() < count && reader_->Next(&record)) builder.Add(record);
+      } catch (const Error&) {
+        if (builder.size() == 0) throw;  // as ReadBatch: the records before the damage first
+      }
+      records = builder.size();
+      request = builder.Finish();
+    }
+    return py::make_tuple(py::bytes(request), records);
+  }
+
   const std::string& path() const { return path_; }
   const BlockReader& reader() const { return *reader_; }
 
@@ -138,6 +159,9 @@ gzip or lzop stream ends the file there, as one skipped block.
            py::arg("skip_corrupt") = false)
       .def("__iter__", [](PyBlockFileReader& self) -> PyBlockFileReader& { return self; })
       .def("__next__", &PyBlockFileReader::Next)
+      .def("read_request", &PyBlockFileReader::ReadRequest, py::arg("count"),
+           "(request bytes, n): up to count records packed into one serialized "
+           "BatchPredictionRequest, read with the GIL released; n is 0 at the end of the file.")
       .def("read_batch", &PyBlockFileReader::ReadBatch, py::arg("count"),
            "Up to count records as a list of bytes (fewer only at the end of the file), read with "
            "the GIL released; damage raises as iteration does, after the records before it.")

@@ -29,23 +29,43 @@ void BatchPredictionRequest<Record>::Decode(ThriftReader* reader, const DecodeOp
   }
 }
 
-std::string EncodeBatchPredictionRequest(const std::vector<std::string_view>& records,
-                                         const std::string_view* common_features) {
-  size_t size = 9;
-  for (std::string_view record : records) size += record.size();
-  if (common_features != nullptr) size += 3 + common_features->size();
-  std::string out;
-  out.reserve(size);
-  ThriftWriter writer(&out);
+namespace {
+// Field 1 (a list of structs) starts with 3 bytes of field header and 5 of list header, whose
+// last 4 hold the count that Finish writes.
+constexpr size_t kListHeaderEnd = 8;
+}  // namespace
+
+BatchPredictionRequestBuilder::BatchPredictionRequestBuilder() {
+  ThriftWriter writer(&bytes_);
   writer.WriteFieldHeader(kThriftList, 1);
-  writer.WriteListHeader(kThriftStruct, records.size());
-  for (std::string_view record : records) out.append(record.data(), record.size());
+  writer.WriteListHeader(kThriftStruct, 0);
+}
+
+void BatchPredictionRequestBuilder::Add(std::string_view record) {
+  bytes_.append(record.data(), record.size());
+  ++count_;
+}
+
+std::string BatchPredictionRequestBuilder::Finish(const std::string_view* common_features) {
+  std::string count;
+  ThriftWriter(&count).WriteListHeader(kThriftStruct, count_);
+  bytes_.replace(kListHeaderEnd - 5, 5, count);
+  ThriftWriter writer(&bytes_);
   if (common_features != nullptr) {
     writer.WriteFieldHeader(kThriftStruct, 2);
-    out.append(common_features->data(), common_features->size());
+    bytes_.append(common_features->data(), common_features->size());
   }
   writer.WriteStop();
+  std::string out = std::move(bytes_);
+  *this = BatchPredictionRequestBuilder();
   return out;
+}
+
+std::string EncodeBatchPredictionRequest(const std::vector<std::string_view>& records,
+                                         const std::string_view* common_features) {
+  BatchPredictionRequestBuilder builder;
+  for (std::string_view record : records) builder.Add(record);
+  return builder.Finish(common_features);
 }
 
 template struct BatchPredictionRequest<DataRecord>;

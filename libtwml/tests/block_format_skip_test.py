@@ -87,6 +87,16 @@ def test_read_batch_reads_as_iteration_does(tmp_path):
         strict.read_batch(10)
 
 
+def test_read_request_packs_the_records_into_a_batch_prediction_request(tmp_path):
+    path = write_bytes(tmp_path / "good", write_file(tmp_path / "src"))
+    reader = _core.BlockFileReader(path)
+    request, count = reader.read_request(7)
+    assert count == 7 and request == _core.encode_batch_prediction_request(RECORDS[:7])
+    request, count = reader.read_request(100)
+    assert count == 13 and request == _core.encode_batch_prediction_request(RECORDS[7:])
+    assert reader.read_request(5) == (_core.encode_batch_prediction_request([]), 0)
+
+
 def test_block_file_reader_ends_a_corrupt_gzip_stream(tmp_path):
     data = write_file(tmp_path / "src", [b"%06d" % i * 40 for i in range(2000)], 10)
     gz = _core.gzip_compress(data, 1)

@@ -40,6 +40,22 @@ struct BatchPredictionRequest {
   void Decode(ThriftReader* reader, const DecodeOptions& options);
 };
 
+// Builds the bytes of a BatchPredictionRequest of serialized DataRecords record by record, so a
+// reader can pack records straight into a request without holding them elsewhere.
+class BatchPredictionRequestBuilder {
+ public:
+  BatchPredictionRequestBuilder();
+  // Appends one serialized DataRecord (copied as it is: it must be one serialized struct).
+  void Add(std::string_view record);
+  size_t size() const { return count_; }
+  // The request, with `common_features` (a serialized record) when non-null; empties the builder.
+  std::string Finish(const std::string_view* common_features = nullptr);
+
+ private:
+  std::string bytes_;
+  size_t count_ = 0;
+};
+
 // The bytes of a BatchPredictionRequest of serialized DataRecords (individualFeaturesList,
 // field 1) and, when `common_features` is non-null, a serialized record shared by every row
 // (commonFeatures, field 2). The records' bytes are copied as they are: each must be one
