@@ -8,7 +8,8 @@ the util, array and feature-config names, every public name of ``dataset``, ``re
 tensorboard``; switches TensorFlow to graph mode (eager execution off); binds ``add1``,
 ``partition_sparse_tensor`` and ``CLIB``; sets logging to INFO; and imports ``contrib, hooks,
 trainers, metrics``. Unless OMP_NUM_THREADS or MKL_NUM_THREADS is set it sets OMP_NUM_THREADS=1
-(before TensorFlow is imported, so that it takes effect; the original set it afterwards).
+(before TensorFlow is imported, so that it takes effect; the original set it afterwards), and
+unless TF_CPP_MIN_LOG_LEVEL is set it sets it to 1 (TensorFlow's C++ INFO lines off).
 """
 
 # ruff: noqa: I001, F401  (the original's import order; every name imported here is package surface)
@@ -16,6 +17,9 @@ import os
 
 if "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ:
     os.environ["OMP_NUM_THREADS"] = "1"
+# TensorFlow's C++ INFO lines (oneDNN, CPU features, MLIR passes) say nothing a twml user acts on:
+# off unless the user chose a level (twml.console keeps the rest of the console quiet).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import tensorflow.compat.v1 as tf  # noqa: E402
 

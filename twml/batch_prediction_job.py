@@ -34,6 +34,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 import numpy as np
 
 from libtwml import _core
+from twml import console
 from twml_common import block_files
 from twml_common.data_spec import read_data_spec
 
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="redo parts committed by another model, other flags or from changed input")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also print TensorFlow's deprecation notices and its INFO lines")
     parser.add_argument("--log_every_secs", type=float, default=30.0,
                         help="progress log period when stderr is not a terminal (default %(default)s)")
     return parser
@@ -781,7 +784,7 @@ def read_predictions(output_dir: str) -> Iterator[Tuple[str, bytes]]:
 def main(argv: Optional[List[str]] = None) -> int:
     """The command: 0 on success; a bad flag, bad input or a refused rerun prints one line and
     returns 2 (damaged input data: 1)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    console.configure(verbose="--verbose" in (sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(argv)
         if args.output_dir and os.environ.get("BUILD_WORKING_DIRECTORY"):  # under `bazel run`: relative to the caller

@@ -18,6 +18,7 @@ import tensorflow.compat.v1 as tf
 import tensorflow_hub as hub
 
 import twml
+import twml.console
 from twml import run_state
 from twml.argument_parser import LEARNING_RATE_DECAY_SUBCOMMANDS, int_in_range, positive_int
 from twml.contrib.calibrators import HashingDiscretizerCalibrator
@@ -293,10 +294,10 @@ def metric_fn() -> Any:
         classes=[SHORT_LABEL])
 
 
-def log_to_stdout() -> None:
-    """INFO logging of the example and twml to stdout; TensorFlow's own chatter at WARNING."""
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    tf.get_logger().setLevel(logging.WARNING)
+def log_to_stdout(argv: Optional[List[str]] = None) -> None:
+    """twml's console on stdout (twml.console): INFO lines of the example and twml, each once;
+    TensorFlow's deprecation notices and chatter only with ``--verbose``."""
+    twml.console.configure(verbose="--verbose" in (sys.argv[1:] if argv is None else argv), stream=sys.stdout)
 
 
 def check_auc(metrics: Dict[str, float], data_info: Optional[Dict[str, Any]], tolerance: float) -> int:

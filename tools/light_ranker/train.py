@@ -58,7 +58,7 @@ def build_graph(features: Dict[str, tf.Tensor], label: tf.Tensor, mode: str, par
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    common.log_to_stdout()
+    common.log_to_stdout(argv)
     parser = common.get_parser(__doc__.split("\n")[0])
     params = common.parse_args(parser, argv)
     data_info, feature_config = common.prepare(params)

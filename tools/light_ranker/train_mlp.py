@@ -48,7 +48,7 @@ def build_graph(features: Dict[str, tf.Tensor], label: tf.Tensor, mode: str, par
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    common.log_to_stdout()
+    common.log_to_stdout(argv)
     parser = common.get_parser(__doc__.split("\n")[0])
     add_isotonic_calibrator_arguments(parser)
     parser.add_argument("--hidden_units", type=int, default=32, help="units of the first hidden layer")
