@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "twml/discretizer.h"
 #include "twml/error.h"
 #include "twml/hashing.h"
 
@@ -33,6 +34,18 @@ py::array_t<int64_t> FeatureIds(const std::vector<std::string>& names) {
   return ids;
 }
 
+// The core's bisection (twml::BinSearch, the discretizers' and isotonic calibration's) of each value.
+py::array_t<int64_t> BinSearch(const py::array_t<double, py::array::c_style | py::array::forcecast>& xs,
+                               const py::array_t<double, py::array::c_style | py::array::forcecast>& values) {
+  if (xs.ndim() != 1 || xs.size() == 0) throw py::value_error("xs must be a non-empty vector");
+  py::array_t<int64_t> out(values.size());
+  auto result = out.mutable_unchecked<1>();
+  const double* x = xs.data();
+  const double* v = values.data();
+  for (py::ssize_t i = 0; i < values.size(); ++i) result(i) = twml::BinSearch(x, xs.size(), v[i]);
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -49,6 +62,10 @@ PYBIND11_MODULE(_core, m) {
       "mix_string_id_and_value",
       [](int64_t id, const std::string& value) { return twml::MixStringIdAndValue(id, value); },
       py::arg("id"), py::arg("value"), "Hashed key of a string feature value (bytes or str).");
+
+  m.def("bin_search", &BinSearch, py::arg("xs"), py::arg("values"),
+        "The original's bisection of each value over sorted float64 xs (twml::BinSearch): int64 "
+        "indices, 0 at or below xs[0] (and for NaN), len(xs) - 1 at or above xs[-1].");
 
   twml::DefineRecordCodecs(m);
   twml::DefineBlockFormat(m);

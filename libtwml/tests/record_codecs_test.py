@@ -191,6 +191,14 @@ def test_prediction_blocks_keep_the_chosen_features_and_add_the_predictions():
         _core.encode_prediction_block(inputs[:1], predictions, [7, 8], [2], "c")
 
 
+def test_bin_search_is_the_discretizers_bisection():
+    # Interior boundaries land below or above by the bisection's path (1 -> 1, 3 -> 2), as the ops'.
+    xs = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    assert _core.bin_search(xs, [1.0, 3.0, -1.0, 9.0, float("nan"), 2.5]).tolist() == [1, 2, 0, 4, 0, 2]
+    with pytest.raises(ValueError, match="non-empty vector"):
+        _core.bin_search(np.zeros(0), [1.0])
+
+
 def test_data_spec_decodes_in_the_core_skipping_unknown_fields():
     data = bytes.fromhex("0f00010c000000010a000100000000000000050b00020000000161080003000000020d00090a0a000000000000")
     assert libtwml.decode_data_spec(data) == [(5, b"a", 2)]

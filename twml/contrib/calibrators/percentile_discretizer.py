@@ -8,29 +8,11 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import twml
+from libtwml import _core
 from twml.contrib.calibrators.calibrator import CalibrationFeature, Calibrator
 
 #: The weight ``PercentileDiscretizerCalibrator.accumulate`` gives every value when ``weights`` is None.
 DEFAULT_SAMPLE_WEIGHT = 1
-
-
-def _nearest_index(xs: np.ndarray, val: float) -> int:
-    """The original's bisection (reference §5.5) of ``val`` over sorted ``xs``: the left index."""
-    n = len(xs)
-    if not val > xs[0]:
-        return 0
-    if val >= xs[n - 1]:
-        return n - 1
-    left, right = 0, n - 1
-    while right - left > 1:
-        middle = (left + right) // 2
-        if xs[middle] <= val <= xs[middle + 1]:
-            return middle
-        if val > xs[middle]:
-            left = middle
-        else:
-            right = middle
-    return left
 
 
 class PercentileDiscretizerFeature(CalibrationFeature):
@@ -65,7 +47,8 @@ class PercentileDiscretizerFeature(CalibrationFeature):
             bin_vals[len(values) + 1 :] = np.inf
             self._calibrated = True
             return None
-        indices = np.array([_nearest_index(cumulative, p) for p in percentiles], np.int64)
+        # The discretizer ops' own bisection (reference §5.5), from the core.
+        indices = _core.bin_search(cumulative, percentiles)
         indices[0] = 0
         indices[-1] = len(values) - 1
         bin_vals[:] = values[indices]
