@@ -150,13 +150,10 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
                                                     buffer_size));
     // Resolved now, so that a bad compression_type or extension fails when the dataset is
     // made, not in the middle of an epoch.
-    std::vector<Compression> compressions;
     for (const std::string& filename : filenames) {
-      OP_REQUIRES_OK(context, RunCore([&] {
-                       compressions.push_back(ResolveCompression(compression_type, filename));
-                     }));
+      OP_REQUIRES_OK(context, RunCore([&] { ResolveCompression(compression_type, filename); }));
     }
-    *output = new Dataset(context, std::move(filenames), std::move(compressions),
+    *output = new Dataset(context, std::move(filenames),
                           std::move(compression_type), buffer_size, skip_corrupt_);
   }
 
@@ -166,11 +163,10 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
   class Dataset : public DatasetBase {
    public:
     Dataset(OpKernelContext* context, std::vector<std::string> filenames,
-            std::vector<Compression> compressions, tstring compression_type, int64_t buffer_size,
+            tstring compression_type, int64_t buffer_size,
             bool skip_corrupt)
         : DatasetBase(DatasetContext(context)),
           filenames_(std::move(filenames)),
-          compressions_(std::move(compressions)),
           compression_type_(std::move(compression_type)),
           buffer_size_(buffer_size),
           skip_corrupt_(skip_corrupt) {}
@@ -310,15 +306,17 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
                                            kOpName, " cannot open '", filename,
                                            "': ", status.message()));
         }
-        Compression compression = dataset()->compressions_[file_index_];
-        if (compression == Compression::kNone && dataset()->compression_type_ == "auto") {
-          // No compression extension: the data's magic bytes still tell a compressed file. A
-          // failed read here fails again, and is reported, when the reader reads.
-          char head[16];
-          tensorflow::StringPiece result;
-          file->Read(0, sizeof(head), &result, head).IgnoreError();
-          compression = DetectCompression(std::string_view(result.data(), result.size()));
-        }
+        // With the file's first bytes: a compressed file may lack its extension. A failed read
+        // here fails again, and is reported, when the reader reads.
+        Compression compression = Compression::kNone;
+        TF_RETURN_IF_ERROR(RunCore([&] {
+          compression = ResolveCompression(dataset()->compression_type_, filename, [&] {
+            std::string head(16, '\0');
+            tensorflow::StringPiece result;
+            file->Read(0, head.size(), &result, head.data()).IgnoreError();
+            return std::string(result);
+          });
+        }));
         auto source = std::make_unique<TfFileByteSource>(std::move(file), filename);
         file_ = source.get();
         const size_t buffer_size = dataset()->BufferSize();
@@ -372,7 +370,6 @@ class BlockFormatDatasetOp : public DatasetOpKernel {
     };
 
     const std::vector<std::string> filenames_;
-    const std::vector<Compression> compressions_;
     const tstring compression_type_;
     const int64_t buffer_size_;
     const bool skip_corrupt_;

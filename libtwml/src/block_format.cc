@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "twml/compression.h"
-#include "twml/data_record_parser.h"
+#include "twml/data_record.h"
 
 namespace twml {
 namespace {
@@ -363,28 +363,10 @@ bool BlockReader::ReadBlock() {
   }
 }
 
-namespace {
-
-// Walks a DataRecord's bytes with every check of the decoders, keeping nothing.
-struct CheckOnly {
-  void Binary(int64_t) {}
-  void Continuous(int64_t, double) {}
-  void Discrete(int64_t, int64_t) {}
-  void String(int64_t, std::string_view) {}
-  void SparseBinary(int64_t, std::string_view) {}
-  void SparseContinuous(int64_t, std::string_view, double, size_t) {}
-  void Blob(int64_t, std::string_view) {}
-  void Tensor(int64_t, const RawTensor&) {}
-  void SparseTensor(int64_t, const RawSparseTensor&) {}
-};
-
-}  // namespace
-
 std::string BlockReader::DataRecordError(std::string_view record) {
   try {
     ThriftReader reader(reinterpret_cast<const uint8_t*>(record.data()), record.size());
-    CheckOnly check;
-    ParseDataRecord(&reader, &check);
+    CheckDataRecord(&reader);
   } catch (const Error& error) {
     return error.what();
   }
@@ -486,14 +468,12 @@ void BlockReader::ParsePayload() {
 std::unique_ptr<BlockReader> OpenBlockFile(const std::string& path,
                                            std::string_view compression_type,
                                            size_t buffer_size) {
-  Compression compression = ResolveCompression(compression_type, path);
-  if (compression == Compression::kNone && compression_type == "auto") {
-    // No compression extension: the data's magic bytes still tell a compressed file.
+  const Compression compression = ResolveCompression(compression_type, path, [&] {
     FileByteSource head_source(path);
-    char head[16];
-    const size_t size = ReadFully(&head_source, reinterpret_cast<uint8_t*>(head), sizeof(head));
-    compression = DetectCompression(std::string_view(head, size));
-  }
+    std::string head(16, '\0');
+    head.resize(ReadFully(&head_source, reinterpret_cast<uint8_t*>(head.data()), head.size()));
+    return head;
+  });
   return std::make_unique<BlockReader>(
       Decompress(std::make_unique<FileByteSource>(path), compression, buffer_size), path,
       buffer_size);

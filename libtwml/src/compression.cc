@@ -53,11 +53,15 @@ Compression ResolveCompression(std::string_view compression_type, std::string_vi
                   "\"lzo\" (lzop)");
 }
 
-Compression DetectCompression(std::string_view head) {
+Compression ResolveCompression(std::string_view compression_type, std::string_view path,
+                               const std::function<std::string()>& read_head) {
+  const Compression compression = ResolveCompression(compression_type, path);
+  if (compression != Compression::kNone || compression_type != "auto") return compression;
   static constexpr std::string_view kGzipMagic("\x1f\x8b", 2);
   static constexpr std::string_view kLzopMagic("\x89LZO\x00\r\n\x1a\n", 9);
-  if (head.substr(0, kGzipMagic.size()) == kGzipMagic) return Compression::kGzip;
-  if (head.substr(0, kLzopMagic.size()) == kLzopMagic) return Compression::kLzo;
+  const std::string head = read_head();
+  if (std::string_view(head).substr(0, kGzipMagic.size()) == kGzipMagic) return Compression::kGzip;
+  if (std::string_view(head).substr(0, kLzopMagic.size()) == kLzopMagic) return Compression::kLzo;
   return Compression::kNone;
 }
 

@@ -167,6 +167,27 @@ std::vector<std::vector<const Entry*>> GroupById(const std::vector<Entry>& entri
 
 }  // namespace
 
+namespace {
+
+struct CheckOnly {
+  void Binary(int64_t) {}
+  void Continuous(int64_t, double) {}
+  void Discrete(int64_t, int64_t) {}
+  void String(int64_t, std::string_view) {}
+  void SparseBinary(int64_t, std::string_view) {}
+  void SparseContinuous(int64_t, std::string_view, double, size_t) {}
+  void Blob(int64_t, std::string_view) {}
+  void Tensor(int64_t, const RawTensor&) {}
+  void SparseTensor(int64_t, const RawSparseTensor&) {}
+};
+
+}  // namespace
+
+void CheckDataRecord(ThriftReader* reader) {
+  CheckOnly check;
+  ParseDataRecord(reader, &check);
+}
+
 void RetainFeatures(const IdMap& keep, DataRecord* record) {
   auto erase_unkept = [&](auto& entries) {
     entries.erase(std::remove_if(entries.begin(), entries.end(),

@@ -4,7 +4,9 @@
 #define TWML_COMPRESSION_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "twml/byte_source.h"
@@ -20,7 +22,7 @@ const char* CompressionName(Compression compression);
 //   ""     none;   "gz"  gzip;   "lzo"  lzop;
 //   "auto" by the extension of the file's basename (the text after its last '.'): "gz" is gzip,
 //          "lzo" is lzop, no extension is none, and any other extension is an error
-//          ("Unknown extension", as in the original). (OpenBlockFile then also reads a file
+//          ("Unknown extension", as in the original). (The overload below also reads a file
 //          without an extension whose data starts with gzip or lzop magic as compressed.)
 // The original had no lzo support at all ("lzo" and ".lzo" were errors although the trainers
 // list *.lzo files by default); reading lzop files is a deliberate extension. Like the original
@@ -28,10 +30,12 @@ const char* CompressionName(Compression compression);
 // accepted.
 Compression ResolveCompression(std::string_view compression_type, std::string_view path);
 
-// The compression whose magic bytes start `head` (gzip 1f 8b, lzop 89 'LZO' 00 0d 0a 1a 0a),
-// kNone when neither does. A block file starts with its sync marker, so the magic is never
-// mistaken for one.
-Compression DetectCompression(std::string_view head);
+// As above, and then, for "auto" and a file without an extension, by the file's first bytes,
+// which `read_head` returns (called only in that case): gzip (1f 8b) or lzop (89 'LZO' 00 0d 0a
+// 1a 0a) magic means a compressed file that lacks its extension. A block file starts with its
+// sync marker, so the magic is never mistaken for one.
+Compression ResolveCompression(std::string_view compression_type, std::string_view path,
+                               const std::function<std::string()>& read_head);
 
 // `source`'s content decompressed as `compression` says (`source` itself for kNone).
 // `buffer_size` is the compressed-input buffer of gzip.

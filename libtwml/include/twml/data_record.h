@@ -83,6 +83,10 @@ struct DataRecord {
   size_t num_labels() const { return labels.size(); }
 };
 
+// Walks the DataRecord at the reader's position with every check of the decoders, keeping
+// nothing: throws as DataRecord::Decode does for bytes that do not decode.
+void CheckDataRecord(ThriftReader* reader);
+
 // Removes every entry whose feature id `keep` does not hold (all feature types, tensors too).
 void RetainFeatures(const IdMap& keep, DataRecord* record);
 
