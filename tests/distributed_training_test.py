@@ -12,14 +12,14 @@ import textwrap
 import pytest
 import tensorflow.compat.v1 as tf
 
-from twml_common import synthetic_data
+from tools.light_ranker import synthetic_data
 
 TRAIN_SCRIPT = textwrap.dedent("""
     import sys
     import tensorflow.compat.v1 as tf
     import twml
     from twml.trainers import DataRecordTrainer
-    from twml_common import synthetic_data
+    from tools.light_ranker import synthetic_data
 
     data_dir, spec, save_dir = sys.argv[1:4]
     extra = sys.argv[4:]

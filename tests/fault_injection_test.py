@@ -24,10 +24,11 @@ import tensorflow.compat.v1 as tf
 
 import twml
 from libtwml import _core
-from tools.light_ranker import common, report, train
+from tools.light_ranker import common, report, synthetic_data, train
 from twml import experiment_tracker, run_state, runs_cli
 from twml.trainers import DataRecordTrainer
-from twml_common import block_files, data_spec, records_cli, synthetic_data
+from twml_common import block_files, data_spec, record_json
+from twml_common.block_files import read_records
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), TF_CPP_MIN_LOG_LEVEL="2")
 
@@ -153,10 +154,11 @@ def test_trainer_params_with_an_unknown_optimizer_are_refused_at_construction(tm
 WRITERS = textwrap.dedent("""
     import os, sys
     from twml import util
-    from twml_common import block_files, data_spec, synthetic_data
+    from tools.light_ranker import synthetic_data
+    from twml_common import atomic_files, data_spec
     out = sys.argv[1]
     os.umask(int(sys.argv[2], 8))
-    block_files.write_file_atomically(os.path.join(out, "plain.bin"), b"x")
+    atomic_files.write_file_atomically(os.path.join(out, "plain.bin"), b"x")
     util.write_file(os.path.join(out, "util.json"), {"a": 1}, encode="json")
     synthetic_data.write_dataset(os.path.join(out, "data"), num_files=1, records_per_file=10, compression="gz")
     data_spec.write_data_spec(data_spec.read_data_spec(os.path.join(out, "data", "data_spec.json")),
@@ -188,7 +190,7 @@ EXPORT_SCRIPT = textwrap.dedent("""
     import tensorflow.compat.v1 as tf
     import twml, yaml
     from twml.trainers import DataRecordTrainer
-    from twml_common import synthetic_data
+    from tools.light_ranker import synthetic_data
 
     spec, data_dir, save_dir, fault, ready = sys.argv[1:6]
 
@@ -275,7 +277,7 @@ def test_staging_directories_of_killed_processes_are_removed_and_live_ones_kept(
 
 CONVERT_SCRIPT = textwrap.dedent("""
     import os, sys, time
-    from twml_common import records_cli
+    from twml import records_cli
     ready = sys.argv[1]
     real_replace = os.replace
 
@@ -289,12 +291,12 @@ CONVERT_SCRIPT = textwrap.dedent("""
 
 
 def test_rerun_of_a_killed_conversion_removes_its_temporary_file(data, tmp_path):
-    records = list(records_cli.read_records([os.path.join(data["train"], "part-00000.lzo")]))[:300]
+    records = list(read_records([os.path.join(data["train"], "part-00000.lzo")]))[:300]
     jsonl = str(tmp_path / "records.jsonl")
-    names = records_cli.FeatureNames(None)
+    names = record_json.FeatureNames(None)
     with open(jsonl, "w") as handle:
         for record in records:
-            handle.write(json.dumps(records_cli.record_to_json(_core.decode_data_record(record), names))
+            handle.write(json.dumps(record_json.record_to_json(_core.decode_data_record(record), names))
                          + "\n")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -303,10 +305,10 @@ def test_rerun_of_a_killed_conversion_removes_its_temporary_file(data, tmp_path)
     start_and_kill([sys.executable, "-c", CONVERT_SCRIPT, ready, "from-json", jsonl, output], ready)
     assert [name for name in os.listdir(str(out_dir)) if name.startswith(".")]  # the killed writer's temporary
 
-    subprocess.run([sys.executable, "-m", "twml_common.records_cli", "from-json", jsonl, output], env=ENV,
+    subprocess.run([sys.executable, "-m", "twml.records_cli", "from-json", jsonl, output], env=ENV,
                    check=True, capture_output=True, timeout=120)
     assert os.listdir(str(out_dir)) == ["converted"]
-    assert len(list(records_cli.read_records([output]))) == 300
+    assert len(list(read_records([output]))) == 300
 
 
 TRACKED_SCRIPT = textwrap.dedent("""
@@ -350,7 +352,7 @@ def test_sigkilled_run_is_listed_as_killed(tmp_path, capsys):
 def test_trainer_skips_corrupt_records_counts_them_and_stops_beyond_the_ratio(data, tmp_path, caplog):
     """``--skip_corrupt_records``: training goes past a damaged block, the count is logged, and
     ``--max_corrupt_records_ratio`` stops the run before training when exceeded."""
-    records = list(records_cli.read_records([os.path.join(data["train"], "part-00000.lzo")]))
+    records = list(read_records([os.path.join(data["train"], "part-00000.lzo")]))
     paths = [str(tmp_path / "intact"), str(tmp_path / "damaged")]
     for path in paths:
         block_files.write_block_file(path, records, records_per_block=100)
@@ -427,7 +429,7 @@ def test_report_metrics_are_exact_and_nan_with_a_reason_for_a_single_class(caplo
 
 
 def records_command(*args):
-    return subprocess.run([sys.executable, "-m", "twml_common.records_cli", *args], env=ENV, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "twml.records_cli", *args], env=ENV, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -452,7 +454,7 @@ def test_json_export_keeps_the_bits_of_every_nan(tmp_path):
     jsonl = tmp_path / "records.jsonl"
     jsonl.write_text(cat.stdout)
     assert records_command("from-json", str(jsonl), str(tmp_path / "copy")).returncode == 0
-    assert list(records_cli.read_records([str(tmp_path / "copy")])) == [record]
+    assert list(read_records([str(tmp_path / "copy")])) == [record]
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from tools.light_ranker import synthetic_data
+
 SURFACE_SCRIPT = r"""
 import importlib, json, sys
 surface = json.load(open(sys.argv[1]))
@@ -56,10 +58,8 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 import twml
 from twml.contrib.utils import loss_fns, math_fns, scores, masks
-from twml_common import synthetic_data
 
-directory = sys.argv[1]
-synthetic_data.write_dataset(directory, num_files=1, records_per_file=64)
+directory = sys.argv[1]  # light-ranker records, written by the test
 parser = twml.get_trainer_parser()
 parser = twml.contrib.calibrators.add_discretizer_arguments(parser)
 params = parser.parse_args(["--discretizer.num_bins", "8"])
@@ -161,6 +161,7 @@ def test_python_m_launchers_start(installed):
 
 
 def test_a_script_written_for_the_original_api_runs_unchanged(installed):
+    synthetic_data.write_dataset(str(installed["tmp"] / "data"), num_files=1, records_per_file=64)
     result = last_json(run([installed["python"], "-c", USER_SCRIPT, str(installed["tmp"] / "data")],
                            env=installed["env"], cwd=str(installed["tmp"])))
     assert result["shapes"] == {"labels": [None, 2], "weights": [None, 1]}

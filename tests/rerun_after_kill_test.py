@@ -19,6 +19,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import twml
+from tools.light_ranker import synthetic_data
 from twml import run_state
 from twml.contrib.calibrators import IsotonicCalibrator
 from twml.contrib.calibrators.common_calibrators import (
@@ -26,7 +27,6 @@ from twml.contrib.calibrators.common_calibrators import (
     calibrate_calibrator_and_export,
 )
 from twml.trainers import DataRecordTrainer
-from twml_common import synthetic_data
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), TF_CPP_MIN_LOG_LEVEL="2")
 MODULE_FILES = ("tfhub_module.pb", "saved_model.pb", "variables", "assets", "hashing_discretizer_calibrator_bin.json")

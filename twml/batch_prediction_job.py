@@ -35,7 +35,7 @@ import numpy as np
 
 from libtwml import _core
 from twml import console
-from twml_common import block_files
+from twml_common import atomic_files, block_files
 from twml_common.data_spec import read_data_spec
 
 PROG = "twml-batch-predict"
@@ -577,7 +577,7 @@ def _check_output_dir(path: str, create: bool) -> None:
         if create:
             os.makedirs(path, exist_ok=True)
         probe_dir = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-        with block_files.atomic_output(os.path.join(probe_dir, ".twml-batch-predict-probe")) as probe:
+        with atomic_files.atomic_output(os.path.join(probe_dir, ".twml-batch-predict-probe")) as probe:
             probe.write(b"")
         os.unlink(os.path.join(probe_dir, ".twml-batch-predict-probe"))
     except OSError as error:
@@ -686,7 +686,7 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
                 records, size, digest = 0, 0, hashlib.sha256()
                 progress.current_bytes, progress.current_fraction = stats[part.index]["input_size"], 0.0
                 if not dry_run:
-                    context = block_files.atomic_output(part.path, fsync=True)
+                    context = atomic_files.atomic_output(part.path, fsync=True)
                     output = context.__enter__()
                 continue
             if kind == "batch":
@@ -719,8 +719,8 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
                 manifest = dict(identity, input=part.input_path, **stats[part.index], part=part.name,
                                 records=records, output_bytes=size, output_sha256=digest.hexdigest(),
                                 skipped_corrupt=payload, batch_size=args.batch_size)
-                block_files.write_file_atomically(part.manifest_path, (json.dumps(manifest, indent=1, sort_keys=True)
-                                                                       + "\n").encode())
+                atomic_files.write_file_atomically(part.manifest_path, (json.dumps(manifest, indent=1, sort_keys=True)
+                                                                        + "\n").encode())
             totals["parts"] += 1
             totals["records"] += records
             for key in ("blocks", "records", "bytes"):
@@ -768,8 +768,8 @@ def _write_success_if_complete(output_dir: str, parts: Sequence[Part], identity:
                    skipped_corrupt={key: sum(m["skipped_corrupt"][key] for m in manifests)
                                     for key in ("blocks", "records", "bytes")},
                    part_sha256={m["part"]: m["output_sha256"] for m in manifests})
-    block_files.write_file_atomically(os.path.join(output_dir, SUCCESS_FILE),
-                                      (json.dumps(success, indent=1, sort_keys=True) + "\n").encode())
+    atomic_files.write_file_atomically(os.path.join(output_dir, SUCCESS_FILE),
+                                       (json.dumps(success, indent=1, sort_keys=True) + "\n").encode())
     return True
 
 

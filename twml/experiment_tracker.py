@@ -19,7 +19,7 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`), times are seconds sin
   ``running``, ``finished``, ``failed`` (or whatever :meth:`ExperimentTracker.finish` was given), or
   ``killed``: set by :func:`mark_dead_runs` when the process of a ``running`` run is gone (SIGKILL, OOM,
   machine reboot); ``process_start`` identifies the process beyond its pid
-  (:func:`twml_common.block_files.process_start_id`), so that a reused pid is not taken for the run.
+  (:func:`twml_common.processes.process_start_id`), so that a reused pid is not taken for the run.
 - ``metrics(id, run_id, global_step, eval_name, name, value, time)``; ``value`` is NULL for NaN.
 - ``checkpoints(id, run_id, path, global_step, time)``.
 - ``exports(id, run_id, path, model_hash, time)``; ``model_hash`` is the SHA-1 of :func:`hash_export`.
@@ -42,7 +42,7 @@ import time
 from typing import Any, Callable, Iterator, Mapping
 
 from twml.params import get_param, params_to_dict
-from twml_common.block_files import process_alive, process_start_id
+from twml_common.processes import process_alive, process_start_id
 
 DEFAULT_DB_ENV = "TWML_EXPERIMENT_DB"
 SCHEMA_VERSION = 2
@@ -163,7 +163,7 @@ def mark_dead_runs(conn: sqlite3.Connection, host: str | None = None) -> list[in
     """Marks the ``running`` runs of ``host`` (default this machine) whose process is gone as ``killed``.
 
     A run's process is gone when its pid does not run (or is a zombie), or runs with another
-    :func:`twml_common.block_files.process_start_id` than the one recorded at start (the pid was
+    :func:`twml_common.processes.process_start_id` than the one recorded at start (the pid was
     reused). The end time becomes the run's last recorded activity (metric, checkpoint or export),
     and the error says how it was found. Runs of other hosts are left alone (their processes cannot
     be checked from here).

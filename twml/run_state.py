@@ -30,7 +30,7 @@ import tensorflow.compat.v1 as tf
 
 from twml.feature_spec import FEATURE_SPEC_FILE, write_feature_spec
 from twml.util import write_file
-from twml_common.block_files import process_alive
+from twml_common.processes import process_alive
 
 _LOG = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, NamedTuple, Sequence, Set, Tuple
 
 from libtwml import _core
 from twml_common import data_spec
-from twml_common.records_cli import read_records
+from twml_common.block_files import read_records
 
 _LOG = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Iterable, List, Tuple, Union
 
 import libtwml
 from twml_common import idl
-from twml_common.block_files import write_file_atomically
+from twml_common.atomic_files import write_file_atomically
 from twml_common.serialize import serialize
 
 FeatureType = idl.data.FeatureType

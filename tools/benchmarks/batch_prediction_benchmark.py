@@ -72,7 +72,7 @@ def _predictor_loop(export: str, files: List[str], threads: int, batch_size: int
     import tensorflow.compat.v1 as tf
 
     from twml.batch_prediction import SavedModelPredictor
-    from twml_common.records_cli import read_records
+    from twml_common.block_files import read_records
 
     config = tf.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads)
     with SavedModelPredictor(export, session_config=config) as predictor:

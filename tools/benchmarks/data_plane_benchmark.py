@@ -32,7 +32,8 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 
 import libtwml  # noqa: E402
 from libtwml import _core  # noqa: E402
-from twml_common import DataRecord, block_files, deserialize, synthetic_data  # noqa: E402
+from tools.light_ranker import synthetic_data  # noqa: E402
+from twml_common import DataRecord, block_files, deserialize  # noqa: E402
 
 tf.disable_eager_execution()
 BATCH = 1024

@@ -244,7 +244,7 @@ def write_tfrecords(block_paths: List[str], spec_path: str, directory: str) -> L
     """One TFRecord file of tf.Examples per block file, the same records in the same order."""
     from libtwml import _core
     from twml_common import data_spec
-    from twml_common.records_cli import read_records
+    from twml_common.block_files import read_records
 
     names = {info.featureId: info.fullFeatureName for info in data_spec.read_data_spec(spec_path).contents}
     os.makedirs(directory, exist_ok=True)
@@ -261,7 +261,8 @@ def write_tfrecords(block_paths: List[str], spec_path: str, directory: str) -> L
 def baseline_columns(work: str) -> List[Any]:
     """The LinearClassifier's feature columns (see the module doc)."""
     import libtwml
-    from twml_common import data_spec, synthetic_data
+    from tools.light_ranker import synthetic_data
+    from twml_common import data_spec
 
     spec = data_spec.read_data_spec(os.path.join(work, "blocks", "data_spec.json"))
     # The calibrator's save() writes <signature name>_bin.json beside the hub module.
@@ -304,7 +305,7 @@ def baseline_columns(work: str) -> List[Any]:
 def train_baseline(args: argparse.Namespace, work: str, input_only: bool = False) -> float:
     """examples/s of LinearClassifier on the tf.Example copy of the data, or of its input
     pipeline alone."""
-    from twml_common import synthetic_data
+    from tools.light_ranker import synthetic_data
 
     columns = baseline_columns(work)
     weight = tf.feature_column.numeric_column(synthetic_data.WEIGHT, default_value=1.0)
@@ -343,8 +344,7 @@ def train_baseline(args: argparse.Namespace, work: str, input_only: bool = False
 
 def prepare(args: argparse.Namespace, work: str) -> None:
     """Block files, their TFRecord copy and the calibrated discretizer, before any timing."""
-    from tools.light_ranker import common
-    from twml_common import synthetic_data
+    from tools.light_ranker import common, synthetic_data
 
     blocks = synthetic_data.write_dataset(os.path.join(work, "blocks"), args.files, args.records_per_file,
                                           args.seed, compression="lzo")

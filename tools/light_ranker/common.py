@@ -19,6 +19,7 @@ import tensorflow_hub as hub
 
 import twml
 import twml.console
+from tools.light_ranker import synthetic_data
 from twml import run_state
 from twml.argument_parser import LEARNING_RATE_DECAY_SUBCOMMANDS, int_in_range, positive_int
 from twml.contrib.calibrators import HashingDiscretizerCalibrator
@@ -33,7 +34,6 @@ from twml.contrib.calibrators.common_calibrators import (
 from twml.learning_rate_decay import get_learning_rate_decay_fn
 from twml.spec_check import check_records_against_spec
 from twml.trainers import DataRecordTrainer
-from twml_common import synthetic_data
 
 _LOG = logging.getLogger("light_ranker")
 

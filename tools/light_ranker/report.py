@@ -14,10 +14,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from libtwml import _core
+from tools.light_ranker.synthetic_data import roc_auc
 from twml import batch_prediction_job
-from twml_common.block_files import write_file_atomically
-from twml_common.records_cli import read_records
-from twml_common.synthetic_data import roc_auc
+from twml_common.atomic_files import write_file_atomically
+from twml_common.block_files import read_records
 
 _LOG = logging.getLogger("light_ranker")
 

@@ -16,11 +16,12 @@ import tensorflow.compat.v1 as tf
 
 import twml
 from libtwml import _core
+from tools.light_ranker import synthetic_data
 from twml import batch_prediction_job as job
 from twml.batch_prediction import SavedModelPredictor, decode_batch_prediction_response, encode_batch_prediction_request
+from twml.records_cli import main as records_main
 from twml.tests.small_export import in_graph_predictions, train_small_export, write_data
-from twml_common import block_files, synthetic_data
-from twml_common.records_cli import main as records_main
+from twml_common import block_files
 
 LABEL_ID = int(twml.feature_id(synthetic_data.MAIN_LABEL)[0])
 KEEP = ["ebd.has_diff_lang", "timelines.author_follower_count", "tweet.card_type", synthetic_data.MAIN_LABEL]

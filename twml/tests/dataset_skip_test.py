@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from libtwml import _core
+from tools.light_ranker import synthetic_data
 from twml.dataset import BlockFormatDataset, stream_block_format_dataset
-from twml_common import synthetic_data
 
 MARKER = bytes.fromhex("29d8d50658cd4c29b2bc57992171bdff")
 PER_BLOCK = 10

@@ -10,9 +10,9 @@ import tensorflow as tf
 import libtwml
 import twml
 from libtwml import _core
+from tools.light_ranker import synthetic_data
 from twml.dataset import BlockFormatDataset, downsample_dataset, stream_block_format_dataset
 from twml.input_fns import data_record_input_fn, default_input_fn
-from twml_common import synthetic_data
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import tensorflow.compat.v1 as tf
 
 import twml
 from libtwml import _core
+from tools.light_ranker import synthetic_data
 from twml.contrib.export import BestExporter, LatestExporter, export_all_models
 from twml.trainers import DataRecordTrainer
-from twml_common import synthetic_data
 from twml_common.idl import data as data_idl
 from twml_common.idl import prediction_service
 from twml_common.serialize import deserialize, serialize

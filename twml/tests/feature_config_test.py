@@ -14,7 +14,8 @@ import tensorflow.compat.v1 as tf
 import libtwml
 import twml
 from libtwml import _core
-from twml_common import BatchPredictionRequest, DataRecord, data_spec, serialize, synthetic_data
+from tools.light_ranker import synthetic_data
+from twml_common import BatchPredictionRequest, DataRecord, data_spec, serialize
 
 LABELS = ["recap.engagement.is_favorited", "recap.engagement.is_replied"]
 WEIGHT = "meta.record_weight/type=earlybird"

@@ -9,8 +9,8 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import twml
+from tools.light_ranker import synthetic_data
 from twml.trainers import DataRecordTrainer
-from twml_common import synthetic_data
 
 FEATURES = r"ebd\..*|timelines\..*|tweet\..*|author\..*"
 

@@ -15,8 +15,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import twml
+from tools.light_ranker import synthetic_data
 from twml.trainers import DataRecordTrainer, Trainer, build_files_list, cluster
-from twml_common import synthetic_data
 
 LABEL = synthetic_data.MAIN_LABEL
 

@@ -56,7 +56,7 @@ class PermutedInputFnFactory:
 
     def __init__(self, data_dir: Optional[str], record_count: int, file_list: Optional[List[str]] = None,
                  datarecord_filter_fn: Optional[Callable[[Any], bool]] = None) -> None:
-        from twml_common.records_cli import read_records
+        from twml_common.block_files import read_records
 
         if (data_dir is None) == (file_list is None):
             raise ValueError("give exactly one of data_dir and file_list")

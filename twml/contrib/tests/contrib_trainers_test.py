@@ -9,6 +9,7 @@ import tensorflow.compat.v1 as tf
 
 import twml
 from libtwml import _core
+from tools.light_ranker import synthetic_data
 from twml.batch_prediction import encode_batch_prediction_request
 from twml.contrib.layers import MaskLayer
 from twml.contrib.trainers import (
@@ -18,7 +19,7 @@ from twml.contrib.trainers import (
     get_batch_prediction_request_parse_fn,
 )
 from twml.trainers import Trainer
-from twml_common import block_files, data_spec, synthetic_data
+from twml_common import block_files, data_spec
 
 GROUPS = [
     (r"ebd\..*|encoded_tweet_features\..*|extended_encoded_tweet_features\..*", "A"),

@@ -12,9 +12,9 @@ import yaml
 import libtwml
 import twml
 from libtwml import _core
+from tools.light_ranker import synthetic_data
 from twml.contrib import export_feature_spec, feature_config_parsers
 from twml.contrib.feature_config import FeatureConfig, FeatureConfigBuilder
-from twml_common import synthetic_data
 
 LABELS = ["recap.engagement.is_favorited", "recap.engagement.is_replied"]
 WEIGHT = "meta.record_weight/type=earlybird"

@@ -12,6 +12,7 @@ import tensorflow.compat.v1 as tf
 import libtwml
 import twml
 from libtwml import _core
+from tools.light_ranker import synthetic_data
 from twml.contrib import export_feature_spec, feature_config_parsers
 from twml.contrib.calibrators import (
     HashedPercentileDiscretizerCalibrator,
@@ -20,7 +21,7 @@ from twml.contrib.calibrators import (
 )
 from twml.contrib.calibrators.discretize import apply_discretizers, discretize
 from twml.contrib.feature_config import FeatureConfigBuilder
-from twml_common import data_spec, idl, synthetic_data
+from twml_common import data_spec, idl
 from twml_common.serialize import serialize
 
 WEIGHT = "meta.record_weight/type=earlybird"

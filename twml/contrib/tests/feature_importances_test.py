@@ -10,6 +10,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import twml
+from tools.light_ranker import synthetic_data
 from twml.contrib.feature_importances import feature_importances as fi
 from twml.contrib.feature_importances.helpers import (
     decode_str_or_unicode,
@@ -17,7 +18,6 @@ from twml.contrib.feature_importances.helpers import (
     write_list_to_hdfs_gfile,
 )
 from twml.trainers import DataRecordTrainer
-from twml_common import synthetic_data
 
 USED = "timelines.earlybird_score"  # the only feature the model sees (a strong one of the generator)
 IGNORED = ["timelines.text_length", "user.author_tweepcred"]

@@ -13,9 +13,9 @@ import tensorflow.compat.v1 as tf
 
 import twml
 from libtwml import _core
+from tools.light_ranker import synthetic_data
 from twml.contrib import parsers as contrib_parsers
 from twml.contrib.feature_config import FeatureConfigBuilder as V2Builder
-from twml_common import synthetic_data
 
 LABELS = synthetic_data.LABELS[:3]
 BITS = 12

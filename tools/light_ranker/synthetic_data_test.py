@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from libtwml import _core
-from twml_common import data_spec, synthetic_data
+from tools.light_ranker import synthetic_data
+from twml_common import data_spec
 
 
 def digest(paths):

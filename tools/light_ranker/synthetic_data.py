@@ -13,7 +13,7 @@ probability itself: no model can do better on this data, in expectation.
 
 Everything derives from one seed: the same seed gives byte-identical files.
 
-    python -m twml_common.synthetic_data --output_dir DIR [--num_files 4] [--records_per_file 5000]
+    python -m tools.light_ranker.synthetic_data --output_dir DIR [--num_files 4] [--records_per_file 5000]
 """
 
 import argparse
@@ -24,7 +24,7 @@ from typing import Dict, Iterator, List, Optional
 import numpy as np
 
 from libtwml import _core
-from twml_common import block_files, data_spec
+from twml_common import atomic_files, block_files, data_spec
 
 RECORD_CLASS_NAME = block_files.RECORD_CLASS_NAME
 MAIN_LABEL = "recap.engagement.is_favorited"
@@ -252,7 +252,9 @@ def write_dataset(
         path = os.path.join(output_dir, "part-%05d%s" % (file_index, "." + compression if compression else ""))
         block_files.write_block_file(path, records, records_per_block, compression)
         paths.append(path)
-    block_files.write_file_atomically(os.path.join(output_dir, "data_spec.json"), data_spec.to_json(data.spec).encode())
+    atomic_files.write_file_atomically(
+        os.path.join(output_dir, "data_spec.json"), data_spec.to_json(data.spec).encode()
+    )
     return paths
 
 
