@@ -1,5 +1,5 @@
-// The getters' projections of a decoded batch (record_views.h), the IdMap they look ids up in,
-// and the shared DataRecord wire walk (data_record_parser.h), without TensorFlow.
+// The getters' projections of a decoded batch (record_views.h), without TensorFlow. IdMap and the
+// DataRecord wire walk have their own tests (id_map_test.cc, data_record_parser_test.cc).
 #include "twml/record_views.h"
 
 #include <gtest/gtest.h>
@@ -8,11 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "twml/data_record_parser.h"
 #include "twml/error.h"
 #include "twml/hashing.h"
 #include "twml/id_map.h"
-#include "twml/thrift.h"
 
 namespace twml {
 namespace {
@@ -121,73 +119,6 @@ TEST(CollectTensorsTest, OwnBeforeCommonAndKindChecks) {
   }
   const std::vector<int64_t> shape = {3};
   EXPECT_THROW(CollectTensors(rows, common, 7, false, true, &shape), Error);
-}
-
-TEST(IdMapTest, FindsInsertsOverwritesAndGrows) {
-  IdMap map;
-  EXPECT_EQ(map.Find(5), nullptr);
-  for (int64_t i = -500; i < 500; ++i) map.Insert(i * 7919, i);
-  EXPECT_EQ(map.size(), 1000u);
-  for (int64_t i = -500; i < 500; ++i) ASSERT_EQ(*map.Find(i * 7919), i);
-  EXPECT_EQ(map.Find(1), nullptr);
-  map.Insert(0, 42);  // a key inserted again keeps its last value
-  EXPECT_EQ(*map.Find(0), 42);
-  EXPECT_EQ(map.size(), 1000u);
-  const IdMap positions = IdMap::Positions({9, 8, 9});
-  EXPECT_EQ(*positions.Find(9), 2);
-  EXPECT_EQ(*positions.Find(8), 1);
-}
-
-// Records every call of the wire walk.
-struct Recorder {
-  std::vector<std::string> calls;
-  void Binary(int64_t id) { calls.push_back("b" + std::to_string(id)); }
-  void Continuous(int64_t id, double v) { calls.push_back("c" + std::to_string(id) + "=" + std::to_string(v)); }
-  void Discrete(int64_t id, int64_t v) { calls.push_back("d" + std::to_string(id) + "=" + std::to_string(v)); }
-  void String(int64_t id, std::string_view v) { calls.push_back("s" + std::to_string(id) + "=" + std::string(v)); }
-  void SparseBinary(int64_t id, std::string_view n) { calls.push_back("sb" + std::to_string(id) + "=" + std::string(n)); }
-  void SparseContinuous(int64_t id, std::string_view n, double, size_t offset) {
-    calls.push_back("sc" + std::to_string(id) + "=" + std::string(n) + "@" + std::to_string(offset));
-  }
-  void Blob(int64_t id, std::string_view) { calls.push_back("blob" + std::to_string(id)); }
-  void Tensor(int64_t id, const RawTensor&) { calls.push_back("t" + std::to_string(id)); }
-  void SparseTensor(int64_t id, const RawSparseTensor&) { calls.push_back("st" + std::to_string(id)); }
-};
-
-TEST(ParseDataRecordTest, VisitsEveryEntryInWireOrderAndChecksTypes) {
-  std::string bytes;
-  ThriftWriter writer(&bytes);
-  writer.WriteFieldHeader(kThriftMap, kDiscreteFeatures);
-  writer.WriteMapHeader(kThriftI64, kThriftI64, 1);
-  writer.WriteI64(4);
-  writer.WriteI64(-1);
-  writer.WriteFieldHeader(kThriftSet, kBinaryFeatures);
-  writer.WriteSetHeader(kThriftI64, 2);
-  writer.WriteI64(2);
-  writer.WriteI64(1);
-  writer.WriteFieldHeader(kThriftMap, kSparseContinuousFeatures);
-  writer.WriteMapHeader(kThriftI64, kThriftMap, 1);
-  writer.WriteI64(8);
-  writer.WriteMapHeader(kThriftString, kThriftDouble, 1);
-  writer.WriteString("n");
-  writer.WriteDouble(1.5);
-  writer.WriteStop();
-  Recorder recorder;
-  ThriftReader reader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  ParseDataRecord(&reader, &recorder);
-  EXPECT_EQ(recorder.calls, (std::vector<std::string>{"d4=-1", "b2", "b1", "sc8=n@72"}));
-  EXPECT_EQ(reader.remaining(), 0u);
-
-  // Field 1 as a list instead of a set: an error naming the field and its offset.
-  const std::string wrong("\x0f\x00\x01\x0a\x00\x00\x00\x00\x00", 9);
-  ThriftReader wrong_reader(reinterpret_cast<const uint8_t*>(wrong.data()), wrong.size(), "record");
-  Recorder unused;
-  try {
-    ParseDataRecord(&wrong_reader, &unused);
-    ADD_FAILURE() << "no error";
-  } catch (const Error& error) {
-    EXPECT_EQ(std::string(error.what()), "record: field binaryFeatures (id 1): expected set, found list at byte 0");
-  }
 }
 
 }  // namespace
