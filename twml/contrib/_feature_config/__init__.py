@@ -1,0 +1,1 @@
+"""The concepts behind ``twml.contrib.feature_config``; import them through that module."""
