@@ -118,11 +118,12 @@ class FeatureConfig:
             self._ids.setdefault(info.name, info.feature_id)
         self.keep_features = [info.feature_id for info in self.features]
         self.keep_codes = [info.code for info in self.features]
-        self.label_features = [self._name_to_id(name) for name in self.labels]
-        self.weight_features = [self._name_to_id(weight)] if weight is not None else []
-        self.filter_features = [self._name_to_id(name) for name in self.filters]
+        self.label_features = [self.feature_id_of(name) for name in self.labels]
+        self.weight_features = [self.feature_id_of(weight)] if weight is not None else []
+        self.filter_features = [self.feature_id_of(name) for name in self.filters]
 
-    def _name_to_id(self, name: str) -> int:
+    def feature_id_of(self, name: str) -> int:
+        """The feature id of a feature of this config (a label, the weight, a kept feature)."""
         """Feature id of a name of the data spec (computed by the §3 hash when not in it)."""
         if name not in self._ids:
             import libtwml
@@ -162,10 +163,10 @@ class FeatureConfig:
                 }
                 for info in self.features
             },
-            "labels": {str(self._name_to_id(name)): {"featureName": name} for name in self.labels},
-            "weight": {str(self._name_to_id(self.weight)): {"featureName": self.weight}} if self.weight else {},
+            "labels": {str(self.feature_id_of(name)): {"featureName": name} for name in self.labels},
+            "weight": {str(self.feature_id_of(self.weight)): {"featureName": self.weight}} if self.weight else {},
             "tensors": {
-                str(self._name_to_id(name)): {
+                str(self.feature_id_of(name)): {
                     "featureName": name,
                     "dtype": _dtype_name(dtype),
                     "shape": [int(d) for d in shape],
@@ -173,7 +174,7 @@ class FeatureConfig:
                 for name, (dtype, shape) in self.tensor_types.items()
             },
             "sparse_tensors": {
-                str(self._name_to_id(name)): {"featureName": name} for name in self.sparse_tensor_types
+                str(self.feature_id_of(name)): {"featureName": name} for name in self.sparse_tensor_types
             },
             "filters": list(self.filters),
         }

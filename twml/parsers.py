@@ -138,7 +138,7 @@ def get_tensor_parse_fn(
     specs = []
     for name, (dtype, shape) in tensor_types.items():
         dtype = tf.as_dtype(dtype)
-        specs.append((name, feature_config._name_to_id(name), dtype, [int(d) for d in shape]))
+        specs.append((name, feature_config.feature_id_of(name), dtype, [int(d) for d in shape]))
 
     def parse(serialized: tf.Tensor) -> Tuple[Features, tf.Tensor]:
         import libtwml
@@ -210,7 +210,7 @@ def get_sparse_serving_input_receiver_fn(
     def serving_input_receiver_fn() -> Any:
         request = tf.placeholder(tf.uint8, shape=[None], name="request")
         record = readers.HashedBatchPredictionRequest(request, feature_config)
-        features = {field: record._field(field) for field in fields}
+        features = {field: record.field(field) for field in fields}
         return tf.estimator.export.ServingInputReceiver(features, {"request": request})
 
     return serving_input_receiver_fn
@@ -233,7 +233,7 @@ def get_serving_input_receiver_fn_feature_dict(
         features = {}
         for field in fields:
             shape = [] if field in ("batch_size", "total_size") else [None]
-            dtype = readers.HashedDataRecord._FEATURE_TYPES[field]
+            dtype = readers.HashedDataRecord.FEATURE_TYPES[field]
             features[field] = tf.placeholder(dtype, shape=shape, name=field)
         return tf.estimator.export.ServingInputReceiver(features, dict(features))
 

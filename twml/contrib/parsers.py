@@ -77,7 +77,7 @@ def parse_string_tensor(record: Any, feature_name: str, feature_config: Any, def
     """
     from twml.util import fixed_length_tensor
 
-    feature_id = feature_config._name_to_id(feature_name)
+    feature_id = feature_config.feature_id_of(feature_name)
     ids, strings = libtwml.ops.get_string_tensors_from_data_record(record.handle, feature_id=feature_id)
     return fixed_length_tensor(ids, strings, default_value, max_length=max_length, batch_size=record.batch_size)
 

@@ -34,7 +34,7 @@ class HashedDataRecord(_Reader):
         "total_size": "get_total_size_from_hashed_data_record",
     }
     _FEATURE_NAMES = SPARSE_DATA_RECORD_FEATURE_FIELDS
-    _FEATURE_TYPES = {
+    FEATURE_TYPES = {
         "ids": tf.int64,
         "ukeys": tf.int64,
         "keys": tf.int64,
@@ -59,7 +59,7 @@ class HashedDataRecord(_Reader):
             decode_mode=config.decode_mode,
         )
 
-    def _field(self, field: str) -> tf.Tensor:
+    def field(self, field: str) -> tf.Tensor:
         if field not in self._HASHED_FIELDS:
             raise ValueError(
                 "unknown hashed-record field %r; expected one of %s" % (field, ", ".join(self._FEATURE_NAMES))
@@ -76,10 +76,10 @@ class HashedDataRecord(_Reader):
         """
         if isinstance(keep_fields, str):
             keep_fields = [keep_fields]
-        features = {field: self._field(field) for field in keep_fields}
+        features = {field: self.field(field) for field in keep_fields}
         features["weights"] = self.weights
         return features
 
     def get_sparse_features(self) -> Dict[str, tf.Tensor]:
         """The sparse triplet: ``ids``, ``keys`` (int64 ``[total]``), ``values`` (float32 ``[total]``)."""
-        return {field: self._field(field) for field in ("ids", "keys", "values")}
+        return {field: self.field(field) for field in ("ids", "keys", "values")}

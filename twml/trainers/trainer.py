@@ -214,6 +214,20 @@ class Trainer:
         return self._estimator
 
     @property
+    def name(self) -> str:
+        """The trainer's name: the top variable scope of its model (``<name>/model/...``)."""
+        return self._name
+
+    @property
+    def export_output_fn(self) -> Optional[Callable]:
+        """Builds the PREDICT-mode export outputs from the graph output (None: the default)."""
+        return self._export_output_fn
+
+    @export_output_fn.setter
+    def export_output_fn(self, export_output_fn: Optional[Callable]) -> None:
+        self._export_output_fn = export_output_fn
+
+    @property
     def params(self) -> util.HParams:
         """The trainer's params (HParams)."""
         return self._params

@@ -94,7 +94,8 @@ class FeatureConfig:
         self.weight_features = [self._ids[weight]] if weight is not None else []
         self.filter_features: List[int] = []
 
-    def _name_to_id(self, name: str) -> int:
+    def feature_id_of(self, name: str) -> int:
+        """The feature id of a feature of the data spec this config came from."""
         return self._ids[name]
 
     def __getitem__(self, key: str) -> Any:

@@ -29,7 +29,7 @@ class CalibrationFeature:
         for name, value in new_values.items():
             self._arrays.setdefault(name, []).append(np.asarray(value).reshape(-1))
 
-    def _concat_arrays(self) -> Dict[str, np.ndarray]:
+    def concat_arrays(self) -> Dict[str, np.ndarray]:
         """All appended arrays, one 1-D array per name; the lists are replaced by the result."""
         result = {name: np.concatenate(parts) for name, parts in self._arrays.items()}
         self._arrays = {name: [value] for name, value in result.items()}
@@ -79,7 +79,7 @@ class Calibrator:
         """The scalar arguments of the layer (to rebuild it elsewhere)."""
         raise NotImplementedError
 
-    def _signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
+    def signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
         """Signature name -> keyword arguments of the layer's call, for ``save``."""
         return {name: {}}
 
@@ -103,7 +103,7 @@ class Calibrator:
 
         if not self._calibrated:
             raise RuntimeError("calibrate() the calibrator before saving it")
-        signatures = self._signatures(name)
+        signatures = self.signatures(name)
 
         def calibrator_module() -> None:
             inputs = tf.sparse_placeholder(tf.float32)

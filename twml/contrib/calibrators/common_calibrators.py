@@ -271,7 +271,7 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
 
     calibrator = calibrator or IsotonicCalibrator(int(get_param(params, "calibrator_num_bins", 25000)))
     model_dir = model_dir or trainer.save_dir
-    scope = trainer._name + "/model"
+    scope = trainer.name + "/model"
     with tf.Graph().as_default():
         features, labels = input_fn()
         if "weights" not in features:

@@ -117,7 +117,7 @@ def export_discretizers(discretize_config: Mapping[str, Any], save_dir: str) -> 
     def module_fn() -> None:
         for name, calibrator in discretize_config.items():
             layer = calibrator.to_layer(name)
-            for signature, call_kwargs in calibrator._signatures(name).items():
+            for signature, call_kwargs in calibrator.signatures(name).items():
                 inputs = tf.sparse_placeholder(tf.float32)
                 hub.add_signature(inputs=inputs, outputs=layer(inputs, **call_kwargs), name=signature)
 
@@ -133,9 +133,9 @@ def export_discretizers(discretize_config: Mapping[str, Any], save_dir: str) -> 
         if bin_vals is None:
             continue
         content = {
-            "feature_ids": calibrator._feature_ids().tolist(),
+            "feature_ids": calibrator.feature_ids().tolist(),
             "bin_boundaries": np.asarray(bin_vals).tolist(),
-            "output_bits": calibrator._out_bits,
+            "output_bits": calibrator.out_bits,
         }
         with tf.gfile.Open(os.path.join(save_dir, name + "_bin.json"), "w") as handle:
             json.dump(content, handle)

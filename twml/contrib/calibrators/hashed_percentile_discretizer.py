@@ -25,5 +25,5 @@ class HashedPercentileDiscretizerCalibrator(PercentileDiscretizerCalibrator):
         """
         return HashedPercentileDiscretizer(**self._layer_kwargs(name, limit_out_bits=False))
 
-    def _signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
+    def signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
         return {name: {}}

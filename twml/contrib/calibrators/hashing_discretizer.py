@@ -25,7 +25,7 @@ class HashingDiscretizerCalibrator(PercentileDiscretizerCalibrator):
         if not self._calibrated:
             raise RuntimeError("calibrate() the calibrator before to_layer()")
         return HashingDiscretizer(
-            feature_ids=self._feature_ids(),
+            feature_ids=self.feature_ids(),
             bin_vals=self._bin_vals.reshape(-1),
             n_bin=self._n_bin + 1,
             out_bits=self._out_bits,
@@ -34,5 +34,5 @@ class HashingDiscretizerCalibrator(PercentileDiscretizerCalibrator):
             **self._kwargs,
         )
 
-    def _signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
+    def signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
         return {name: {}}

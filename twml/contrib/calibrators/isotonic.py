@@ -103,7 +103,7 @@ class IsotonicFeature(CalibrationFeature):
         Raises:
           ValueError: fewer samples than ``n_bin``.
         """
-        arrays = self._concat_arrays()
+        arrays = self.concat_arrays()
         predictions = arrays["value"].astype(np.float64)
         targets = arrays["target"].astype(np.float64)
         weights = arrays["weight"].astype(np.float64)

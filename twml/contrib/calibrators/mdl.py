@@ -44,7 +44,7 @@ class MDLCalibrator(PercentileDiscretizerCalibrator):
             warnings.simplefilter("ignore", DeprecationWarning)
             return twml.layers.MDL(**kwargs)
 
-    def _signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
+    def signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
         return {name: {}}
 
     def _export_hub_module(self, save_dir: str, name: str) -> None:

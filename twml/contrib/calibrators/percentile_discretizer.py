@@ -29,7 +29,7 @@ class PercentileDiscretizerFeature(CalibrationFeature):
           with ``percentile_indices``, the int ``[n_bin + 1]`` value index of each boundary (None
           for too few values); otherwise None.
         """
-        arrays = self._concat_arrays()
+        arrays = self.concat_arrays()
         values = arrays["values"]
         weights = arrays["weights"]
         order = np.argsort(values, kind="stable")
@@ -149,12 +149,17 @@ class PercentileDiscretizerCalibrator(Calibrator):
             feature = self._features[key]
             feature.calibrate(self._bin_vals[index], percentiles)
             if self._bin_histogram or debug:
-                values = feature._concat_arrays()["values"]
+                values = feature.concat_arrays()["values"]
                 counts = np.bincount(np.searchsorted(self._bin_vals[index], values, side="left"), minlength=width + 1)
                 self.bin_histograms[key] = counts
         super().calibrate()
 
-    def _feature_ids(self) -> np.ndarray:
+    @property
+    def out_bits(self) -> int:
+        """Bits of the output key space (``2**out_bits`` columns)."""
+        return self._out_bits
+
+    def feature_ids(self) -> np.ndarray:
         """int64 ``[n_feature]`` feature ids ordered by index."""
         ids = np.zeros(len(self._hash_map), np.int64)
         for key, index in self._hash_map.items():
@@ -202,7 +207,7 @@ class PercentileDiscretizerCalibrator(Calibrator):
         """
         return twml.layers.PercentileDiscretizer(**self._layer_kwargs(name))
 
-    def _signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
+    def signatures(self, name: str) -> Dict[str, Dict[str, Any]]:
         return {name: {"keep_inputs": False}, name + "_keep_inputs": {"keep_inputs": True}}
 
     def save(self, save_dir: str, name: str = "default", verbose: bool = False) -> None:
@@ -211,7 +216,7 @@ class PercentileDiscretizerCalibrator(Calibrator):
         ordered by index, boundaries ``[n_feature][n_bin + 1]``)."""
         super().save(save_dir, name=name, verbose=verbose)
         content = {
-            "feature_ids": self._feature_ids().tolist(),
+            "feature_ids": self.feature_ids().tolist(),
             "bin_boundaries": self._bin_vals.tolist(),
             "output_bits": self._out_bits,
         }

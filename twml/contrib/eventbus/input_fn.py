@@ -54,7 +54,7 @@ def get_train_input_fn(feature_config: Any, params: Any, parse_fn: Optional[Call
     del feature_config, parse_fn
     reader = EventBusPipedBinaryRecordReader(params.jar_file, params.num_eb_threads, params.subscriber_id,
                                              filter_str=params.filter_str, debug=params.debug)
-    raise reader._unavailable()
+    raise reader.unavailable_error()
 
 
 __all__ = ["get_eventbus_data_record_dataset", "get_eventbus_data_record_generator", "get_train_input_fn"]

@@ -63,7 +63,7 @@ class EventBusPipedBinaryRecordReader(BinaryRecordReader):
         self.buffer_size = buffer_size
         self.debug = debug
 
-    def _unavailable(self) -> RuntimeError:
+    def unavailable_error(self) -> RuntimeError:
         return RuntimeError(
             "EventBusPipedBinaryRecordReader needs Twitter's internal EventBus subscriber (a Java jar and its "
             "pub/sub service), which is not available outside Twitter; read DataRecord block files with "
@@ -73,11 +73,11 @@ class EventBusPipedBinaryRecordReader(BinaryRecordReader):
 
     def initialize(self) -> None:
         """Raises RuntimeError naming EventBus (internal-only)."""
-        raise self._unavailable()
+        raise self.unavailable_error()
 
     def read(self) -> bytes:
         """Raises RuntimeError naming EventBus (internal-only)."""
-        raise self._unavailable()
+        raise self.unavailable_error()
 
 
 __all__ = ["BinaryRecordReader", "EventBusPipedBinaryRecordReader", "ReadableWrapper"]

@@ -39,7 +39,7 @@ def _export_modes(
         return None
     from twml import export_output_fns
 
-    trainer._export_output_fn = export_output_fn or export_output_fns.default_output_fn
+    trainer.export_output_fn = export_output_fn or export_output_fns.default_output_fn
     checkpoint = checkpoint or trainer.best_or_latest_checkpoint
     if checkpoint is None:
         raise ValueError("export: no checkpoint in %s; train first" % trainer.save_dir)

@@ -156,21 +156,21 @@ def compute_feature_importances(trainer: Any, data_dir: Optional[str] = None, fe
     """
     algorithms = {SERIAL: _serial, TREE: _tree}
     run = algorithms[algorithm]
-    feature_config = feature_config if feature_config is not None else getattr(trainer, "_feature_config", None)
+    feature_config = feature_config if feature_config is not None else getattr(trainer, "feature_config", None)
     if feature_config is None:
         _LOG.warning("feature importances need a feature config; none given and the trainer has none")
         return None
     parse_fn = parse_fn or feature_config.get_parse_fn()
     record_count = int(kwargs.pop("record_count", 99999))
     if data_dir is None:
-        factory = PermutedInputFnFactory(None, record_count, file_list=list(trainer._eval_files),
+        factory = PermutedInputFnFactory(None, record_count, file_list=list(trainer.eval_files),
                                          datarecord_filter_fn=datarecord_filter_fn)
     else:
         factory = PermutedInputFnFactory(data_dir, record_count, datarecord_filter_fn=datarecord_filter_fn)
     names = [decode_str_or_unicode(entry["featureName"])
              for entry in feature_config.get_feature_spec()["features"].values()]
     typed = _typed_features(names, factory.records)
-    batch_size = int(get_param(getattr(trainer, "_params", None), "eval_batch_size", 32) or 32)
+    batch_size = int(get_param(getattr(trainer, "params", None), "eval_batch_size", 32) or 32)
     steps = (len(factory.records) + batch_size) // batch_size
     checkpoint = trainer.best_or_latest_checkpoint
 
@@ -199,7 +199,7 @@ def write_feature_importances_to_hdfs(trainer: Any, feature_importances: Dict[st
         for key, metrics in entries.items():
             label = key if key == "None" else "%s (%s)" % (key, kind)
             perfs[label] = metrics[metric]
-    path = "%s/feature_importances-%s" % (str(trainer._save_dir).rstrip("/"), output_path or str(time.time()))
+    path = "%s/feature_importances-%s" % (str(trainer.save_dir).rstrip("/"), output_path or str(time.time()))
     if perfs:
         base = perfs["None"]
         rows = sorted(((name, base - perf, 100 * (base - perf) / (base + 1e-8), perf) for name, perf in perfs.items()),
@@ -218,7 +218,7 @@ def write_feature_importances_to_ml_dash(trainer: Any, feature_importances: Dict
     "importances": ..., "features": [...]}``, written whole at once) and the path is returned;
     failures are logged, never raised.
     """
-    path = os.path.join(str(trainer._save_dir), "feature_importances.json")
+    path = os.path.join(str(trainer.save_dir), "feature_importances.json")
     features = sorted(getattr(feature_config, "features", None) or []) if feature_config is not None else []
     tracker = getattr(trainer, "experiment_tracker", None)
     payload = {"run": getattr(tracker, "name", None), "features": [str(f) for f in features],

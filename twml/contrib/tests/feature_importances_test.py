@@ -44,7 +44,7 @@ def test_write_list_writes_whole_lines_and_refuses_to_overwrite(tmp_path):
 
 
 def test_write_feature_importances_to_hdfs_by_hand(tmp_path):
-    trainer = type("Trainer", (), {"_save_dir": str(tmp_path) + "/"})()
+    trainer = type("Trainer", (), {"save_dir": str(tmp_path) + "/"})()
     importances = {fi.INDIVIDUAL: {"None": {"roc_auc": 0.8}, "f.a": {"roc_auc": 0.6}, "f.b": {"roc_auc": 0.8}},
                    fi.GROUP: {"f.": {"roc_auc": 0.55}}}
     path = fi.write_feature_importances_to_hdfs(trainer, importances, output_path="run")
@@ -132,7 +132,7 @@ def test_tree_importances_split_only_the_group_that_matters(data):
     assert result[fi.GROUP]["ignored"]["roc_auc"] == pytest.approx(baseline, abs=1e-9)
     assert not [f for f in os.listdir(str(data / "tree")) if f.startswith("feature_importances-")]
     # a stopping metric the evaluation does not compute is refused
-    trainer._params.feature_importance_metric = "pr_auc"
+    trainer.params.feature_importance_metric = "pr_auc"
     with pytest.raises(ValueError, match="stopping_metric"):
         trainer.contrib_run_feature_importances()
 

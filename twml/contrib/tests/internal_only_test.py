@@ -113,7 +113,7 @@ def test_eventbus_dataset_over_any_binary_record_reader(tmp_path, monkeypatch):
 
 
 def test_ml_dash_writes_the_importances_next_to_the_model(tmp_path):
-    trainer = SimpleNamespace(_save_dir=str(tmp_path), experiment_tracker=SimpleNamespace(name="run-3"))
+    trainer = SimpleNamespace(save_dir=str(tmp_path), experiment_tracker=SimpleNamespace(name="run-3"))
     importances = {"individual": {"a.x": {"roc_auc": np.float32(0.25)}, "None": {"roc_auc": 0.5}}}
     config = SimpleNamespace(features={"b.y": 1, "a.x": 2})
     path = write_feature_importances_to_ml_dash(trainer, importances, config)
@@ -125,7 +125,7 @@ def test_ml_dash_writes_the_importances_next_to_the_model(tmp_path):
     # a failure is logged, never raised (it must not fail the training job)
     blocked = tmp_path / "file"
     blocked.write_text("")
-    trainer._save_dir = str(blocked)
+    trainer.save_dir = str(blocked)
     write_feature_importances_to_ml_dash(trainer, importances)
 
 
