@@ -3,7 +3,7 @@
 
     tools/bazel run -c opt //tools/benchmarks:training_benchmark [-- --steps 300 --threads 2]
 
-Data (prepared before anything is timed): ``twml_common.synthetic_data.write_dataset`` (8 LZO
+Data (prepared before anything is timed): ``tools.light_ranker.synthetic_data.write_dataset`` (8 LZO
 block files x 10,000 light-ranker records by default), then the same records, read back from the
 block files and decoded with ``libtwml._core.decode_data_record``, written as one TFRecord file
 of tf.Examples per block file. The discretizer of the twml side is calibrated once here too
