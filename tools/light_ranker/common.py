@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -33,7 +34,7 @@ from twml.contrib.calibrators.common_calibrators import (
 )
 from twml.learning_rate_decay import get_learning_rate_decay_fn
 from twml.spec_check import check_records_against_spec
-from twml.trainers import DataRecordTrainer
+from twml.trainers import DataRecordTrainer, cluster
 
 _LOG = logging.getLogger("light_ranker")
 
@@ -54,6 +55,7 @@ DEFAULT_RECORDS_PER_FILE = 10000
 DEFAULT_SEED = 0
 #: Records the discretizer calibration should see (it sets its own keep rate from this).
 CALIBRATION_RECORDS = 20000
+DATA_POLL_SECS = 2
 
 
 def get_parser(description: str) -> argparse.ArgumentParser:
@@ -144,6 +146,11 @@ def default_data(params: argparse.Namespace) -> Optional[Dict[str, Any]]:
     root = os.path.join(cache, "seed%d-%dx%d" % (DEFAULT_SEED, train_files, DEFAULT_RECORDS_PER_FILE))
     train_dir, eval_dir = os.path.join(root, "train"), os.path.join(root, "eval")
     marker = os.path.join(root, "_SUCCESS")
+    if not os.path.exists(marker) and not cluster.is_chief():
+        # In a cluster the chief generates the data once; the other tasks read its files.
+        _LOG.info("waiting for the chief to generate the light-ranker data in %s", root)
+        while not os.path.exists(marker):
+            time.sleep(DATA_POLL_SECS)
     if not os.path.exists(marker):
         _LOG.info("generating the light-ranker data in %s", root)
         paths = synthetic_data.write_dataset(train_dir, train_files + DEFAULT_EVAL_FILES, DEFAULT_RECORDS_PER_FILE,

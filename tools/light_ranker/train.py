@@ -70,6 +70,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                early_stop_metric="roc_auc_" + common.SHORT_LABEL,
                                early_stop_patience=params.early_stop_patience, early_stop_minimize=False,
                                early_stop_tolerance=params.early_stop_tolerance)
+    if not trainer.is_chief():
+        return 0  # in a cluster the chief evaluates, exports and reports
     metrics = trainer.evaluate(name="final")
     print("evaluation of %s:" % trainer.best_or_latest_checkpoint)
     for key in sorted(metrics):
