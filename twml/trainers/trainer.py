@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import tensorflow.compat.v1 as tf
 
 from twml import export_output_fns, run_state, util
+from twml.console import EvaluationLogHook, ProgressHook, StepRateSummaryHook
 from twml.constants import TWML_INIT_FEED_KEY
 from twml.errors import EarlyStopError
 from twml.experiment_tracker import ExperimentTracker
@@ -179,13 +180,16 @@ class Trainer:
         if seed is not None and self._using_hogwild and not cluster.is_chief():
             seed = int(seed) + 1 + cluster.task_index()
         checkpoint_steps = get_param(params, "save_checkpoints_steps")
+        # None unless the params ask for tf.estimator's own "loss = ..., step = ..." and global_step/sec
+        # lines: the train hooks' twml.console.ProgressHook line says both.
+        log_steps = get_param(params, "log_step_count_steps")
         return tf.estimator.RunConfig(
             model_dir=self._save_dir,
             session_config=session_config,
             keep_checkpoint_max=int(get_param(params, "keep_checkpoint_max", 20)),
             save_checkpoints_secs=None if checkpoint_steps else int(get_param(params, "save_checkpoints_secs", 600)),
             save_checkpoints_steps=checkpoint_steps,
-            log_step_count_steps=int(get_param(params, "log_step_count_steps", 10000)),
+            log_step_count_steps=int(log_steps) if log_steps else None,
             tf_random_seed=seed,
         )
 
@@ -394,15 +398,24 @@ class Trainer:
     # ------------------------------------------------------------------ hooks
 
     def get_train_hooks(self) -> List[tf.train.SessionRunHook]:
-        """A StepCounterHook (every ``204800 // train_batch_size`` steps) and, with
-        ``profiler_steps``, a ProfilerHook (chief only when distributed)."""
+        """A StepCounterHook (every ``204800 // train_batch_size`` steps; it writes the steps/s summary
+        and logs nothing: ``twml.console.StepRateSummaryHook``), on the chief a ``twml.console.ProgressHook``
+        (one line of step, steps/s and loss every 30 seconds) and, with ``profiler_steps``, a ProfilerHook
+        (chief only when distributed)."""
         every = max(1, 204800 // int(self._params.train_batch_size))
-        hooks: List[tf.train.SessionRunHook] = [
-            tf.train.StepCounterHook(every_n_steps=every, output_dir=self._save_dir)
-        ]
+        hooks: List[tf.train.SessionRunHook] = [StepRateSummaryHook(every_n_steps=every, output_dir=self._save_dir)]
+        if self.is_chief():
+            hooks.append(ProgressHook(loss=self._current_loss, last_step=get_param(self._params, "train_max_steps")))
         if self._profiler_steps and self.is_chief():
             hooks.append(tf.train.ProfilerHook(save_steps=self._profiler_steps, output_dir=self._save_dir))
         return hooks
+
+    def _current_loss(self) -> Optional[tf.Tensor]:
+        return self._current_estimator_spec.loss if self._current_estimator_spec is not None else None
+
+    def _evaluation_log_hook(self) -> tf.train.SessionRunHook:
+        """One console line per evaluation of learn / train_and_evaluate (twml.console.EvaluationLogHook)."""
+        return EvaluationLogHook(lambda: self._current_estimator_spec, name=get_param(self._params, "eval_name"))
 
     def get_eval_hooks(self) -> Optional[List[tf.train.SessionRunHook]]:
         """None: evaluation adds no hooks by default."""
@@ -520,7 +533,7 @@ class Trainer:
         if export_output_fn is not None:
             self._export_output_fn = export_output_fn
         train_hooks = list(train_hooks or [])
-        eval_hooks = list(eval_hooks or [])
+        eval_hooks = list(eval_hooks or []) + [self._evaluation_log_hook()]
 
         early_stop = None
         if early_stop_patience and early_stop_patience > 0:
@@ -601,7 +614,7 @@ class Trainer:
             self._export_output_fn = export_output_fn
         distributed = bool(cluster.tf_config())
         train_hooks = list(self.get_train_hooks()) + list(train_hooks or [])
-        eval_hooks = list(self.get_eval_hooks() or []) + list(eval_hooks or [])
+        eval_hooks = list(self.get_eval_hooks() or []) + list(eval_hooks or []) + [self._evaluation_log_hook()]
 
         if early_stop_patience and early_stop_patience > 0:
             if not early_stop_metric:
