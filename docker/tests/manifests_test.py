@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import re
+import sys
 
 import pytest
 import yaml
@@ -168,3 +169,7 @@ def test_manifests_name_only_our_images(name):
     text = open(os.path.join(DOCKER_DIR, name)).read()
     images = {interpolate(m) for m in re.findall(r"image:\s*(\S+)", text)}
     assert images and images <= IMAGES
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))
