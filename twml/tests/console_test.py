@@ -202,5 +202,30 @@ def test_a_trainers_run_prints_each_line_once_even_verbose(tmp_path, monkeypatch
     assert "Calling model_fn." in stream.getvalue()  # verbose: TensorFlow's INFO lines are there
 
 
+
+def constant_metric_fn(graph_output, labels, weights):
+    return {"constant": tf.metrics.mean(tf.constant(1.0))}
+
+
+def test_train_and_evaluate_names_its_early_stop_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWML_EXPERIMENT_DB", str(tmp_path / "experiments.sqlite"))
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    stream = io.StringIO()
+    console.configure(stream=stream)
+    params = {"train_batch_size": 8, "save_dir": str(tmp_path / "model"), "save_checkpoints_steps": 10}
+    trainer = Trainer("tiny", params, tiny_graph, metric_fn=constant_metric_fn)
+    # The metric never improves on its first value: patience 1 stops training at the second evaluation.
+    trainer.train_and_evaluate(tiny_input_fn, tiny_input_fn, train_max_steps=200, eval_steps=1, eval_delay=0,
+                               eval_period=0, early_stop_metric="constant", early_stop_patience=1,
+                               early_stop_minimize=False)
+    lines = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
+    stop = "twml.trainers.trainer: early stopping: constant did not improve for 1 evaluations (best 1)"
+    assert lines.count(stop) == 1
+    evaluations = [line for line in lines if line.startswith("twml.evaluation: ")]
+    assert [line.split(":")[1] for line in evaluations] == [" evaluation at step 10", " evaluation at step 20"]
+    (progress,) = [line for line in lines if line.startswith("twml.training: ")]
+    assert parsed(progress.split(": ", 1)[1])[0] >= 20
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -9,6 +9,7 @@ the export outputs, and drives training, evaluation, early stopping, calibration
 
 import datetime
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -616,6 +617,7 @@ class Trainer:
         train_hooks = list(self.get_train_hooks()) + list(train_hooks or [])
         eval_hooks = list(self.get_eval_hooks() or []) + list(eval_hooks or []) + [self._evaluation_log_hook()]
 
+        early_stop = None
         if early_stop_patience and early_stop_patience > 0:
             if not early_stop_metric:
                 raise ValueError("early stopping needs early_stop_metric")
@@ -628,10 +630,11 @@ class Trainer:
                 if self.is_chief():
                     self.write_state_to_disk(self._save_dir)
                 return
-            eval_hooks.append(self._early_stop_hook(
+            early_stop = self._early_stop_hook(
                 early_stop_metric, early_stop_patience, early_stop_minimize, early_stop_tolerance, 0,
                 file_path=stop_file, exit_on_end=distributed,
-            ))
+            )
+            eval_hooks.append(early_stop)
             train_hooks.append(StopIfExistsHook(stop_file))
         if max_duration:
             duration = EarlyStopDuration(max_duration=max_duration, exit_on_end=distributed,
@@ -657,6 +660,10 @@ class Trainer:
             if not self.is_evaluator():
                 raise
             _LOG.info("evaluator: early stop")
+        if early_stop is not None and self.is_chief() and tf.io.gfile.exists(stop_file):
+            best = " (best %g)" % early_stop.best_value if math.isfinite(early_stop.best_value) else ""
+            _LOG.info("early stopping: %s did not improve for %d evaluations%s", early_stop_metric,
+                      early_stop_patience, best)
         self._log_latest_eval()
         if self.is_chief():
             self.write_state_to_disk(self._save_dir)
