@@ -20,7 +20,7 @@ import tensorflow_hub as hub
 
 import twml
 import twml.console
-from tools.light_ranker import synthetic_data
+from tools.light_ranker import report, synthetic_data
 from twml import run_state
 from twml.argument_parser import LEARNING_RATE_DECAY_SUBCOMMANDS, int_in_range, positive_int
 from twml.contrib.calibrators import HashingDiscretizerCalibrator
@@ -58,18 +58,33 @@ CALIBRATION_RECORDS = 20000
 DATA_POLL_SECS = 2
 
 
-def get_parser(description: str) -> argparse.ArgumentParser:
+def default_save_dir(name: str) -> str:
+    """Where an example keeps its run unless ``--save_dir`` says otherwise: ``~/twml_runs/<name>``, the
+    same on every run (a rerun resumes it or keeps its export; ``--overwrite_save_dir`` starts afresh)."""
+    return os.path.join(os.path.expanduser("~"), "twml_runs", name)
+
+
+def get_parser(description: str, name: str = "light_ranker") -> argparse.ArgumentParser:
     """DataRecordTrainer's flags, the discretizer's, and this example's.
 
-    ``--data_spec`` is optional here: without data flags the example generates its data.
+    ``--data_spec`` is optional here: without data flags the example generates its data. ``--save_dir``
+    defaults to :func:`default_save_dir` of ``name`` instead of twml's new temporary directory.
     """
     parser = DataRecordTrainer.add_parser_arguments()
     parser.description = description
     add_discretizer_arguments(parser)
+    # twml's parser made an empty temporary directory as its --save_dir default: not left behind.
+    temporary = parser.get_default("save_dir")
+    parser.set_defaults(save_dir=default_save_dir(name))
+    if temporary and os.path.isdir(temporary) and not os.listdir(temporary):
+        os.rmdir(temporary)
     for action in parser._actions:
         if action.dest == "data_spec":
             action.required = False
             action.help = "data spec JSON of the data (default: the generated data's)"
+        elif action.dest == "save_dir":
+            action.help = ("directory of the run: checkpoints, calibrations, exports, plots (default: %s; a rerun "
+                           "resumes it, --overwrite_save_dir starts afresh)" % default_save_dir(name))
     parser.add_argument("--label", default=synthetic_data.MAIN_LABEL, help="the label feature to predict")
     parser.add_argument("--weight", default=synthetic_data.WEIGHT, help="the record-weight feature ('' for none)")
     parser.add_argument("--input_size_bits", type=int_in_range(1, 63), default=32,
@@ -178,6 +193,7 @@ def prepare(params: argparse.Namespace) -> Tuple[Optional[Dict[str, Any]], Any]:
     if not params.discretizer_save_dir:
         params.discretizer_save_dir = os.path.join(params.save_dir, "discretizer")
     check_data(params)
+    _LOG.info("save_dir %s: checkpoints, calibrations, exports and plots of this run", params.save_dir)
     return info, get_feature_config(params.data_spec, params.label, params.weight or None)
 
 
@@ -305,6 +321,18 @@ def log_to_stdout(argv: Optional[List[str]] = None) -> None:
     """twml's console on stdout (twml.console): INFO lines of the example and twml, each once;
     TensorFlow's deprecation notices and chatter only with ``--verbose``."""
     twml.console.configure(verbose="--verbose" in (sys.argv[1:] if argv is None else argv), stream=sys.stdout)
+
+
+def print_outputs(save_dir: str, exports: List[Tuple[str, str]]) -> None:
+    """The last lines of a run: where its results are (``exports``: (what, path) pairs; the plots and
+    batch predictions of the first export, beside it)."""
+    print("results in %s:" % save_dir)
+    serving = exports[0][1].rstrip("/")
+    rows = exports + [("plots", os.path.join(os.path.dirname(serving), report.PLOTS_DIR,
+                                             "{roc_curve,pr_curve,reliability}.png")),
+                      ("predictions", os.path.join(os.path.dirname(serving), report.PREDICTIONS_DIR))]
+    for what, path in rows:
+        print("  %-14s %s" % (what, path))
 
 
 def check_auc(metrics: Dict[str, float], data_info: Optional[Dict[str, Any]], tolerance: float) -> int:

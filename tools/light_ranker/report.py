@@ -20,6 +20,9 @@ from twml_common.atomic_files import write_file_atomically
 from twml_common.block_files import read_records
 
 _LOG = logging.getLogger("light_ranker")
+#: Beside the export: the plots and the batch-prediction job's output.
+PLOTS_DIR = "plots"
+PREDICTIONS_DIR = "batch_predictions"
 
 
 def batch_predict(export_path: str, files: Sequence[str], label_id: int, batch_size: int,
@@ -31,7 +34,7 @@ def batch_predict(export_path: str, files: Sequence[str], label_id: int, batch_s
     Returns:
       ``{"predictions": float64 [n], "labels": float64 [n]}`` (label = the label feature is set).
     """
-    output_dir = output_dir or os.path.join(os.path.dirname(export_path.rstrip("/")), "batch_predictions")
+    output_dir = output_dir or os.path.join(os.path.dirname(export_path.rstrip("/")), PREDICTIONS_DIR)
     args = batch_prediction_job.build_parser().parse_args(
         ["--export_dir", export_path, "--output_dir", output_dir, "--batch_size", str(batch_size), "--overwrite",
          "--input", *files])
@@ -184,14 +187,13 @@ def write_plots(labels: np.ndarray, predictions: np.ndarray, out_dir: str, title
 
 def report(export_path: str, files: Sequence[str], label_id: int, batch_size: int, title: str) -> Dict[str, float]:
     """Batch prediction on ``files``, its metrics (printed) and the plots beside the export
-    (``<export>/../plots``)."""
+    (``<export>/../plots``; :func:`tools.light_ranker.common.print_outputs` names the directory)."""
     result = batch_predict(export_path, files, label_id, batch_size)
     metrics = summarize(result["labels"], result["predictions"])
-    plot_dir = os.path.join(os.path.dirname(export_path.rstrip("/")), "plots")
-    paths = write_plots(result["labels"], result["predictions"], plot_dir, title)
-    print("batch prediction on %d held-out records (%s):" % (len(result["labels"]), export_path))
+    plot_dir = os.path.join(os.path.dirname(export_path.rstrip("/")), PLOTS_DIR)
+    write_plots(result["labels"], result["predictions"], plot_dir, title)
+    print("batch prediction on %d held-out records:" % len(result["labels"]))
     undefined = undefined_metrics(result["labels"])
     for name, value in metrics.items():
         print("  %-14s %.5f%s" % (name, value, "  (undefined: %s)" % undefined[name] if name in undefined else ""))
-    print("plots: %s" % ", ".join(paths))
     return metrics

@@ -21,6 +21,9 @@ within ``--auc_tolerance`` of the best any model can reach on it (the generator 
 probabilities).
 """
 
+# TensorFlow's log level is set before TensorFlow loads.
+from tools.light_ranker import quiet_start  # noqa: F401  # isort: skip
+
 import os
 import sys
 from typing import Any, Dict, List, Optional
@@ -59,7 +62,7 @@ def build_graph(features: Dict[str, tf.Tensor], label: tf.Tensor, mode: str, par
 
 def main(argv: Optional[List[str]] = None) -> int:
     common.log_to_stdout(argv)
-    parser = common.get_parser(__doc__.split("\n")[0])
+    parser = common.get_parser(__doc__.split("\n")[0], NAME)
     params = common.parse_args(parser, argv)
     data_info, feature_config = common.prepare(params)
 
@@ -84,13 +87,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   feature_config.get_serving_input_receiver_fn(),
                                   export_output_fn=twml.export_output_fns.batch_prediction_continuous_output_fn,
                                   feature_spec=feature_config.get_feature_spec())
-    print("exported %s (serving) and %s (train, eval, serving)" % (export_path, all_modes))
     label_id = feature_config.label_features[0]
     result = report.report(export_path, trainer.eval_files, label_id, params.predict_batch_size,
                            title="light ranker (logistic regression)")
     trainer.experiment_tracker.log_metrics({"batch_prediction_" + k: v for k, v in result.items()}, None,
                                            eval_name="batch_prediction")
-    return common.check_auc(result, data_info, params.auc_tolerance)
+    status = common.check_auc(result, data_info, params.auc_tolerance)
+    common.print_outputs(params.save_dir, [("export", export_path), ("all modes", all_modes)])
+    return status
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ predictions on the training data (``calibrate_calibrator_and_export``), giving t
 with the metrics printed and ROC / PR / reliability PNGs beside the export.
 """
 
+# TensorFlow's log level is set before TensorFlow loads.
+from tools.light_ranker import quiet_start  # noqa: F401  # isort: skip
+
 import sys
 from typing import Any, Dict, List, Optional
 
@@ -49,7 +52,7 @@ def build_graph(features: Dict[str, tf.Tensor], label: tf.Tensor, mode: str, par
 
 def main(argv: Optional[List[str]] = None) -> int:
     common.log_to_stdout(argv)
-    parser = common.get_parser(__doc__.split("\n")[0])
+    parser = common.get_parser(__doc__.split("\n")[0], NAME)
     add_isotonic_calibrator_arguments(parser)
     parser.add_argument("--hidden_units", type=int, default=32, help="units of the first hidden layer")
     # A 2**18-column input keeps the first layer small (2**18 x hidden_units weights); the MLP
@@ -72,7 +75,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     label_id = feature_config.label_features[0]
     result = report.report(export_path, trainer.eval_files, label_id, params.predict_batch_size,
                            title="light ranker (MLP + isotonic)")
-    return common.check_auc(result, data_info, params.auc_tolerance)
+    status = common.check_auc(result, data_info, params.auc_tolerance)
+    common.print_outputs(params.save_dir, [("export", export_path)])
+    return status
 
 
 if __name__ == "__main__":
