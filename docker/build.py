@@ -76,6 +76,11 @@ class Engine:
     def __init__(self, name: str) -> None:
         self.name = name
         self.env = dict(os.environ)
+        # The engine runs helpers from the sbin folders (iptables for container networks); test
+        # runners and sudo often leave them off PATH.
+        path = self.env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+        path += [p for p in ("/usr/local/sbin", "/usr/sbin", "/sbin") if p not in path]
+        self.env["PATH"] = os.pathsep.join(path)
         if name == "podman" and "CONTAINERS_CONF" not in self.env:
             self.env["CONTAINERS_CONF"] = os.path.join(DOCKER_DIR, "containers.conf")
         if name == "docker":
@@ -119,7 +124,7 @@ def install_podman() -> None:
     log("installing podman and runc (apt)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "podman", "runc", "mmdebstrap",
-                "uidmap", "fuse-overlayfs", "slirp4netns", "containernetworking-plugins"], env=env)
+                "uidmap", "fuse-overlayfs", "slirp4netns", "containernetworking-plugins", "iptables"], env=env)
     if not os.path.exists("/etc/containers/containers.conf"):
         run(sudo + ["install", "-D", "-m", "0644", os.path.join(DOCKER_DIR, "containers.conf"),
                     "/etc/containers/containers.conf"])
@@ -184,7 +189,7 @@ def lock_file(target: str) -> str:
 def wheelhouse(target: str, fetch: bool) -> str:
     """The folder holding the target's wheels: the set-up's wheelhouse (cpu) or a downloaded one (gpu)."""
     if target == "cpu":
-        folder = os.path.join(repo_root(), ".venv", "wheelhouse")
+        folder = os.environ.get("TWML_WHEELHOUSE") or os.path.join(repo_root(), ".venv", "wheelhouse")
         if not os.path.isdir(folder):
             raise BuildError("%s is missing: run README's set-up (tools/bazel) first" % folder)
         return folder
@@ -251,7 +256,8 @@ def _link_or_copy(source: str, destination: str) -> None:
 
 
 def _reproducible_flags(engine: Engine) -> List[str]:
-    flags = ["--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=" + SOURCE_DATE_EPOCH]
+    # No network inside the build: everything comes from the context.
+    flags = ["--no-cache", "--network=none", "--build-arg", "SOURCE_DATE_EPOCH=" + SOURCE_DATE_EPOCH]
     if engine.name == "podman":
         flags += ["--pull=never", "--timestamp", SOURCE_DATE_EPOCH]
     return flags
@@ -275,12 +281,12 @@ def make_context(target: str, wheel: str, folder: str) -> None:
     os.makedirs(os.path.join(own, "wheelhouse"))
     shutil.copy(lock_file(target), os.path.join(own, "requirements.lock"))
     shutil.copy(wheel, os.path.join(own, os.path.basename(wheel)))
-    wanted = {_normalize(p) for p in locked_packages(lock_file(target))}
+    wanted = {normalize_requirement(p) for p in locked_packages(lock_file(target))}
     source = wheelhouse(target, fetch=False)
     found = set()
     for name in sorted(os.listdir(source)):
         if name.endswith(".whl"):
-            key = _normalize("==".join(name.split("-")[:2]))
+            key = normalize_requirement("==".join(name.split("-")[:2]))
             if key in wanted:
                 found.add(key)
                 _link_or_copy(os.path.join(source, name), os.path.join(own, "wheelhouse", name))
@@ -290,7 +296,8 @@ def make_context(target: str, wheel: str, folder: str) -> None:
     shutil.copy(os.path.join(DOCKER_DIR, "Dockerfile"), os.path.join(folder, "Dockerfile"))
 
 
-def _normalize(requirement: str) -> str:
+def normalize_requirement(requirement: str) -> str:
+    """``name==version`` in PEP 503 form (lower case, runs of ``-_.`` as ``-``), to compare spellings."""
     name, version = requirement.split("==")
     return re.sub(r"[-_.]+", "-", name).lower() + "==" + version.lower()
 

@@ -532,6 +532,12 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
             skipped_done.append(manifest)
         else:
             pending.append(part)
+    if not dry_run:
+        # A shard has one worker, so temporaries of its parts are debris of a killed run, whichever
+        # host or container (pid namespace) that run was in.
+        for part in mine:
+            for path in (part.path, part.manifest_path):
+                atomic_files.remove_stale_temporaries(path, any_writer=True)
 
     from twml.batch_prediction import SavedModelPredictor
 

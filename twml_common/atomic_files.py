@@ -36,9 +36,13 @@ def _temporary_prefix(path: str) -> str:
     return ".%s.tmp-" % os.path.basename(path)
 
 
-def remove_stale_temporaries(path: str) -> List[str]:
+def remove_stale_temporaries(path: str, any_writer: bool = False) -> List[str]:
     """Removes the temporaries that writers of `path` killed mid-write left beside it: hidden files
     ``.<name>.tmp-<pid>-*`` whose process no longer exists (a live writer's are left alone).
+
+    With `any_writer`, every temporary of `path` goes, whatever its pid says: for a caller that knows
+    it is the only writer of `path` (a batch-prediction shard), since a pid names no process reliably
+    across hosts and containers (a rerun in a new container may well have the killed writer's pid).
 
     Returns:
       the removed paths.
@@ -54,7 +58,7 @@ def remove_stale_temporaries(path: str) -> List[str]:
         if not name.startswith(prefix):
             continue
         pid_text = name[len(prefix):].split("-", 1)[0]
-        if not pid_text.isdigit() or process_alive(int(pid_text)):
+        if not pid_text.isdigit() or (not any_writer and process_alive(int(pid_text))):
             continue
         try:
             os.unlink(os.path.join(directory, name))

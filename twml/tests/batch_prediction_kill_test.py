@@ -115,5 +115,29 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path):
     assert json.load(open(os.path.join(out, SUCCESS_FILE))) == json.load(open(os.path.join(reference, SUCCESS_FILE)))
 
 
+def test_a_rerun_removes_the_temporaries_of_its_parts_whatever_pid_they_name(tmp_path):
+    """A job killed in one container leaves `.<part>.tmp-<pid>-*`; the rerun, in a new container,
+    may run under that very pid (pid namespaces), so the shard's worker removes them all."""
+    root = str(tmp_path)
+    train = write_data(os.path.join(root, "train"), 1, 200)
+    data = write_data(os.path.join(root, "data"), 2, 100, seed=4, compression="")
+    export = train_small_export(root, train, steps=5)["export"]
+    out = os.path.join(root, "out")
+    first = subprocess.run(command(export, os.path.dirname(data[0]), out), env=environment(), capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    names = sorted(parts(out))
+    live_pid = os.getpid()  # a live process: the pid alone would keep these
+    debris = [os.path.join(out, ".%s.tmp-%d-x1" % (name, live_pid)) for name in names]
+    debris += [os.path.join(out, MANIFEST_DIR, ".%s.json.tmp-%d-x2" % (name, live_pid)) for name in names]
+    for path in debris:
+        open(path, "wb").close()
+    rerun = subprocess.run(command(export, os.path.dirname(data[0]), out), env=environment(), capture_output=True,
+                           text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout.strip().split("summary: ", 1)[1])["parts_already_done"] == len(names)
+    assert [path for path in debris if os.path.exists(path)] == []
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q", "-s"]))
