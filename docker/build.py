@@ -303,6 +303,9 @@ def normalize_requirement(requirement: str) -> str:
 
 
 def git_revision() -> str:
+    """The commit the image is built from: ``$TWML_REVISION`` if set, else the checkout's HEAD."""
+    if os.environ.get("TWML_REVISION"):
+        return os.environ["TWML_REVISION"]
     try:
         revision = run(["git", "-C", repo_root(), "rev-parse", "HEAD"], capture=True, stderr=subprocess.DEVNULL)
     except (BuildError, OSError):
