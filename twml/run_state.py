@@ -264,8 +264,6 @@ def publish_export(export_dir: str, export_fn: Callable[[str], Any], checkpoint_
         staged = (staged.decode() if isinstance(staged, bytes) else str(staged)).rstrip("/")
         if feature_spec:
             write_feature_spec(staged, feature_spec)
-            if log_features:
-                _LOG.info("exported feature spec: %d features", len(feature_spec.get("features", {})))
         key = export_key(staged, checkpoint_path)
         write_file(os.path.join(staged, EXPORT_RECORD_FILE),
                    json.dumps({"checkpoint": checkpoint_path, "key": key}, sort_keys=True))
@@ -276,6 +274,9 @@ def publish_export(export_dir: str, export_fn: Callable[[str], Any], checkpoint_
         else:
             export_path = _free_export_path(export_dir, os.path.basename(staged))
             tf.io.gfile.rename(staged, export_path)
+            if feature_spec and log_features:
+                _LOG.info("exported %s (checkpoint %s; feature spec of %d features)", export_path, checkpoint_path,
+                          len(feature_spec.get("features", {})))
     finally:
         if tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)
