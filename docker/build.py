@@ -106,6 +106,8 @@ def find_engine(requested: Optional[str] = None, install: bool = False) -> Engin
     """podman if installed, else docker if its daemon answers, else (``install``) podman from Debian."""
     for name in [requested] if requested else ["podman", "docker"]:
         if shutil.which(name) and (name == "podman" or _works([name, "info"])):
+            if name == "podman" and install:
+                install_container_config()
             return Engine(name)
     if requested not in (None, "podman"):
         raise BuildError("%s is not usable here (is its daemon running?)" % requested)
@@ -125,10 +127,16 @@ def install_podman() -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "podman", "runc", "mmdebstrap",
                 "uidmap", "fuse-overlayfs", "slirp4netns", "containernetworking-plugins", "iptables"], env=env)
-    if not os.path.exists("/etc/containers/containers.conf"):
-        run(sudo + ["install", "-D", "-m", "0644", os.path.join(DOCKER_DIR, "containers.conf"),
-                    "/etc/containers/containers.conf"])
-        log("installed docker/containers.conf as /etc/containers/containers.conf")
+    install_container_config()
+
+
+def install_container_config() -> None:
+    """docker/containers.conf as /etc/containers/containers.conf when the system has none (root), so
+    that a plain `podman run` works as the build and the tests do."""
+    if os.path.exists("/etc/containers/containers.conf") or os.geteuid() != 0:
+        return
+    run(["install", "-D", "-m", "0644", os.path.join(DOCKER_DIR, "containers.conf"), "/etc/containers/containers.conf"])
+    log("installed docker/containers.conf as /etc/containers/containers.conf")
 
 
 # --- what the build needs from the network (prepare) --------------------------------------------
@@ -277,10 +285,13 @@ def make_context(target: str, wheel: str, folder: str) -> None:
     for name in sorted(os.listdir(system_debs(fetch=False))):
         _link_or_copy(os.path.join(system_debs(fetch=False), name), os.path.join(common, "debs", name))
 
-    own = os.path.join(folder, "context", target)
+    # context/<target>/packages (the locked wheels) and context/<target>/twml (the wheel) are mounted
+    # by separate steps, so that the packages' layer stays cached while twml changes.
+    own = os.path.join(folder, "context", target, "packages")
     os.makedirs(os.path.join(own, "wheelhouse"))
     shutil.copy(lock_file(target), os.path.join(own, "requirements.lock"))
-    shutil.copy(wheel, os.path.join(own, os.path.basename(wheel)))
+    os.makedirs(os.path.join(folder, "context", target, "twml"))
+    shutil.copy(wheel, os.path.join(folder, "context", target, "twml", os.path.basename(wheel)))
     wanted = {normalize_requirement(p) for p in locked_packages(lock_file(target))}
     source = wheelhouse(target, fetch=False)
     found = set()
@@ -329,6 +340,7 @@ def build(target: str, wheel: str, engine: Engine, base_image: Optional[str] = N
     """Builds ``<tag>:<target>`` offline; returns its image ID."""
     base = base_image or build_local_base(engine, no_cache)
     image = "%s:%s" % (tag, target)
+    previous = engine.image_id(image)
     with tempfile.TemporaryDirectory(prefix="twml-image-", dir=cache_dir()) as folder:
         make_context(target, wheel, folder)
         log("building %s on %s" % (image, base))
@@ -338,6 +350,9 @@ def build(target: str, wheel: str, engine: Engine, base_image: Optional[str] = N
                "--target", target, "-t", image, "-f", os.path.join(folder, "Dockerfile"), folder)
     image_id = engine.image_id(image) or ""
     log("built %s (%s)" % (image, image_id[:19]))
+    if previous and previous != image_id:
+        # The image this build replaced, now untagged: gigabytes nobody can name any more.
+        subprocess.run([engine.name, "rmi", previous], env=engine.env, capture_output=True)
     return image_id
 
 
