@@ -49,7 +49,7 @@ mix_string_id_and_value = _core.mix_string_id_and_value
 
 
 def __getattr__(name: str) -> object:
-    # The op library needs TensorFlow: import it only when asked for.
+    # deferred: the op library needs TensorFlow (expensive), imported only when asked for
     if name in ("ops", "OPLIB"):
         import libtwml.ops
 

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import libtwml
+import libtwml.ops  # noqa: F401 - an export's graph uses twml's ops: they are registered before it loads
 
 _SERVING_KEY = tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 
@@ -66,8 +67,6 @@ class SavedModelPredictor:
 
     def __init__(self, export_dir: str, signature: str = _SERVING_KEY,
                  session_config: Optional[tf.ConfigProto] = None) -> None:
-        import libtwml.ops  # noqa: F401 - the export's graph uses twml's ops: register them first
-
         self._graph = tf.Graph()
         self._session = tf.Session(graph=self._graph, config=session_config)
         meta_graph = tf.saved_model.loader.load(self._session, [tf.saved_model.tag_constants.SERVING], export_dir)

@@ -35,6 +35,7 @@ import numpy as np
 
 from libtwml import _core
 from twml import console
+from twml.batch_prediction import SavedModelPredictor
 from twml_common import atomic_files, block_files
 from twml_common.data_spec import read_data_spec
 
@@ -538,8 +539,6 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
         for part in mine:
             for path in (part.path, part.manifest_path):
                 atomic_files.remove_stale_temporaries(path, any_writer=True)
-
-    from twml.batch_prediction import SavedModelPredictor
 
     try:
         predictor = SavedModelPredictor(export_path, args.signature, _session_config(args.threads))

@@ -77,6 +77,7 @@ def sparse_dense_matmul(
     Returns:
       dense ``[batch, n]`` of the weight's dtype.
     """
+    # deferred: twml.layers imports twml.util, which imports this module (cycle)
     from twml.layers.full_sparse import sparse_dense_matmul as matmul
 
     del num_partitions

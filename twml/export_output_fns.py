@@ -16,6 +16,7 @@ from typing import Any, Dict
 
 import tensorflow.compat.v1 as tf
 
+import libtwml
 from twml.layers import BatchPredictionTensorWriter, BatchPredictionWriter
 
 SERVING_KEY = tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
@@ -69,8 +70,6 @@ def batch_prediction_continuous_output_fn(graph_output: Dict[str, Any]) -> Dict[
 def variable_length_continuous_output_fn(graph_output: Dict[str, Any]) -> Dict[str, PredictOutput]:
     """As :func:`batch_prediction_continuous_output_fn` for an output whose width is known only
     at run time; the keys are ``graph_output['keys']`` or ``0 .. n-1`` computed in the graph."""
-    import libtwml
-
     output = _output_2d(graph_output)
     keys = graph_output.get("keys")
     if keys is None:

@@ -28,6 +28,8 @@ import logging
 import re
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+import libtwml
+from twml import parsers
 from twml_common import data_spec as _data_spec
 
 Group = Union[str, int]
@@ -123,25 +125,19 @@ class FeatureConfig:
         self.filter_features = [self.feature_id_of(name) for name in self.filters]
 
     def feature_id_of(self, name: str) -> int:
-        """The feature id of a feature of this config (a label, the weight, a kept feature)."""
-        """Feature id of a name of the data spec (computed by the §3 hash when not in it)."""
+        """The feature id of a feature of this config (a label, the weight, a kept feature): the data
+        spec's id of the name, computed by the §3 hash when the name is not in it."""
         if name not in self._ids:
-            import libtwml
-
             self._ids[name] = int(libtwml.feature_id(name)[0])
         return self._ids[name]
 
     def get_parse_fn(self, keep_fields: Optional[Sequence[str]] = None) -> Callable:
         """``twml.parsers.get_sparse_parse_fn(self, keep_fields)``: serialized [batch] string ->
         (features, labels)."""
-        from twml import parsers
-
         return parsers.get_sparse_parse_fn(self, keep_fields)
 
     def get_serving_input_receiver_fn(self, keep_fields: Optional[Sequence[str]] = None) -> Callable:
         """``twml.parsers.get_sparse_serving_input_receiver_fn(self, keep_fields)``."""
-        from twml import parsers
-
         return parsers.get_sparse_serving_input_receiver_fn(self, keep_fields)
 
     def get_feature_spec(self) -> Dict[str, Any]:

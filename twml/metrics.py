@@ -48,7 +48,7 @@ __all__ = [
 # helpers
 
 
-def _metric_variable(name: str, shape: Sequence[int], dtype: tf.DType) -> tf.Variable:
+def metric_variable(name: str, shape: Sequence[int], dtype: tf.DType) -> tf.Variable:
     """A zero-initialised, non-trainable accumulator in LOCAL_VARIABLES + METRIC_VARIABLES."""
     return tf.Variable(
         lambda: tf.zeros(shape, dtype), trainable=False, name=name, dtype=dtype,
@@ -87,8 +87,9 @@ def _flat_inputs(labels: TensorLike, predictions: TensorLike, weights: Optional[
     return labels, predictions, weights
 
 
-def _register(value_op: tf.Tensor, update_op: tf.Tensor, metrics_collections: Collections,
-              updates_collections: Collections) -> MetricOps:
+def register_metric_ops(value_op: tf.Tensor, update_op: tf.Tensor, metrics_collections: Collections,
+                        updates_collections: Collections) -> MetricOps:
+    """Adds a metric's value and update ops to the given collections; returns ``(value_op, update_op)``."""
     if metrics_collections:
         tf.add_to_collections(metrics_collections, value_op)
     if updates_collections:
@@ -125,13 +126,13 @@ def total_weight(labels: TensorLike, predictions: TensorLike, weights: Optional[
     broadcast to the labels' shape, are summed. ``predictions`` is unused.
     """
     with tf.variable_scope(name, "total_weight", (labels, predictions, weights)):
-        total = _metric_variable("total", [], tf.float64)
+        total = metric_variable("total", [], tf.float64)
         if weights is None:
             batch = tf.cast(tf.size(labels), tf.float64)
         else:
             batch = tf.reduce_sum(tf.cast(_align_weights(weights, labels), tf.float64))
         update_op = tf.assign_add(total, batch)
-        return _register(tf.identity(total), update_op, metrics_collections, updates_collections)
+        return register_metric_ops(tf.identity(total), update_op, metrics_collections, updates_collections)
 
 
 def num_samples(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
@@ -139,9 +140,9 @@ def num_samples(labels: TensorLike, predictions: TensorLike, weights: Optional[T
                 name: Optional[str] = None) -> MetricOps:
     """Streaming count of label elements (float64 scalar); ``predictions`` and ``weights`` are ignored."""
     with tf.variable_scope(name, "num_samples", (labels, predictions, weights)):
-        total = _metric_variable("total", [], tf.float64)
+        total = metric_variable("total", [], tf.float64)
         update_op = tf.assign_add(total, tf.cast(tf.size(labels), tf.float64))
-        return _register(tf.identity(total), update_op, metrics_collections, updates_collections)
+        return register_metric_ops(tf.identity(total), update_op, metrics_collections, updates_collections)
 
 
 #: The original's names of :func:`total_weight` and :func:`num_samples`.
@@ -182,9 +183,9 @@ def prediction_std_dev(labels: TensorLike, predictions: TensorLike, weights: Opt
     """Weighted standard deviation of the predictions, ``sqrt(Σw p²/Σw − (Σw p/Σw)²)`` (float64 scalar)."""
     with tf.variable_scope(name, "pred_std_dev", (labels, predictions, weights)):
         _, p, w = _flat_inputs(labels, predictions, weights, tf.float64)
-        sum_w = _metric_variable("weight_sum", [], tf.float64)
-        sum_wp = _metric_variable("weighted_pred_sum", [], tf.float64)
-        sum_wp2 = _metric_variable("weighted_pred_sq_sum", [], tf.float64)
+        sum_w = metric_variable("weight_sum", [], tf.float64)
+        sum_wp = metric_variable("weighted_pred_sum", [], tf.float64)
+        sum_wp2 = metric_variable("weighted_pred_sq_sum", [], tf.float64)
 
         def value(s_w: tf.Tensor, s_wp: tf.Tensor, s_wp2: tf.Tensor) -> tf.Tensor:
             mean = s_wp / s_w
@@ -193,7 +194,8 @@ def prediction_std_dev(labels: TensorLike, predictions: TensorLike, weights: Opt
 
         updates = [tf.assign_add(sum_w, tf.reduce_sum(w)), tf.assign_add(sum_wp, tf.reduce_sum(w * p)),
                    tf.assign_add(sum_wp2, tf.reduce_sum(w * p * p))]
-        return _register(value(sum_w, sum_wp, sum_wp2), value(*updates), metrics_collections, updates_collections)
+        return register_metric_ops(value(sum_w, sum_wp, sum_wp2), value(*updates), metrics_collections,
+                                   updates_collections)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,9 +235,9 @@ def _rce_impl(labels: TensorLike, predictions: TensorLike, weights: Optional[Ten
               updates_collections: Collections, name: Optional[str], default_name: str) -> MetricOps:
     with tf.variable_scope(name, default_name, (labels, predictions, weights)):
         y, p, w = _flat_inputs(labels, predictions, weights, tf.float32)
-        label_sum = _metric_variable("label_sum", [], tf.float32)
-        ce_sum = _metric_variable("ce_sum", [], tf.float32)
-        weight_sum = _metric_variable("weight_sum", [], tf.float32)
+        label_sum = metric_variable("label_sum", [], tf.float32)
+        ce_sum = metric_variable("ce_sum", [], tf.float32)
+        weight_sum = metric_variable("weight_sum", [], tf.float32)
 
         batch_w, batch_wy, batch_wp = tf.reduce_sum(w), tf.reduce_sum(w * y), tf.reduce_sum(w * p)
         pre_updates = []
@@ -245,7 +247,7 @@ def _rce_impl(labels: TensorLike, predictions: TensorLike, weights: Optional[Ten
             # ARCE original: a corrects the weighted positives back to unweighted counts
             batch_y = tf.reduce_sum(y)
             if running:
-                wy_sum = _metric_variable("weighted_label_sum", [], tf.float32)
+                wy_sum = metric_variable("weighted_label_sum", [], tf.float32)
                 new_label_sum = tf.assign_add(label_sum, batch_y)
                 new_wy_sum = tf.assign_add(wy_sum, batch_wy)
                 pre_updates = [new_label_sum]
@@ -257,7 +259,7 @@ def _rce_impl(labels: TensorLike, predictions: TensorLike, weights: Optional[Ten
             w_eff, y_sum = tf.ones_like(w), batch_y
         else:
             if running:
-                pred_sum = _metric_variable("pred_sum", [], tf.float32)
+                pred_sum = metric_variable("pred_sum", [], tf.float32)
                 new_label_sum = tf.assign_add(label_sum, batch_wy)
                 new_pred_sum = tf.assign_add(pred_sum, batch_wp)
                 pre_updates = [new_label_sum]
@@ -279,7 +281,7 @@ def _rce_impl(labels: TensorLike, predictions: TensorLike, weights: Optional[Ten
         with tf.control_dependencies([new_ce, new_w, new_label]):
             update_op = _rce_from_totals(tf.identity(new_ce), tf.identity(new_label), tf.identity(new_w))
         value_op = _rce_from_totals(ce_sum, label_sum, weight_sum)
-        return _register(value_op, update_op, metrics_collections, updates_collections)
+        return register_metric_ops(value_op, update_op, metrics_collections, updates_collections)
 
 
 def nrce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
@@ -341,11 +343,11 @@ def lolly_nrce(labels: TensorLike, predictions: TensorLike, weights: Optional[Te
     """
     with tf.variable_scope(name, "lolly_nrce", (labels, predictions, weights)):
         y, p, w = _flat_inputs(labels, predictions, weights, tf.float32)
-        label_sum = _metric_variable("label_sum", [], tf.float32)
-        weight_sum = _metric_variable("weight_sum", [], tf.float32)
-        pred_sum = _metric_variable("pred_sum", [], tf.float32)
-        ce_sum = _metric_variable("ce_sum", [], tf.float32)
-        powers = _metric_variable("neg_pred_power_sums", [5], tf.float32)
+        label_sum = metric_variable("label_sum", [], tf.float32)
+        weight_sum = metric_variable("weight_sum", [], tf.float32)
+        pred_sum = metric_variable("pred_sum", [], tf.float32)
+        ce_sum = metric_variable("ce_sum", [], tf.float32)
+        powers = metric_variable("neg_pred_power_sums", [5], tf.float32)
 
         neg_p = (1.0 - y) * p
         batch_powers = tf.stack([tf.reduce_sum(w * neg_p ** j) for j in range(1, 6)])
@@ -362,7 +364,7 @@ def lolly_nrce(labels: TensorLike, predictions: TensorLike, weights: Optional[Te
                    tf.assign_add(pred_sum, tf.reduce_sum(w * p)),
                    tf.assign_add(ce_sum, tf.reduce_sum(w * _binary_ce(_clip(p), y))),
                    tf.assign_add(powers, batch_powers)]
-        return _register(value(label_sum, weight_sum, pred_sum, ce_sum, powers), value(*updates),
+        return register_metric_ops(value(label_sum, weight_sum, pred_sum, ce_sum, powers), value(*updates),
                          metrics_collections, updates_collections)
 
 
@@ -401,9 +403,9 @@ def metric_std_err(labels: TensorLike, predictions: TensorLike, weights: Optiona
         k = stats.shape[-1].value if hasattr(stats.shape[-1], "value") else stats.shape[-1]
         if k is None:
             raise ValueError("metric_std_err: transform must return a static last dimension")
-        count = _metric_variable("count", [], tf.float64)
-        sums = _metric_variable("sums", [k], tf.float64)
-        outer = _metric_variable("outer_sums", [k, k], tf.float64)
+        count = metric_variable("count", [], tf.float64)
+        sums = metric_variable("sums", [k], tf.float64)
+        outer = metric_variable("outer_sums", [k, k], tf.float64)
 
         def std_err(n: tf.Tensor, f: tf.Tensor, f2: tf.Tensor) -> tf.Tensor:
             f = tf.identity(f)
@@ -416,7 +418,7 @@ def metric_std_err(labels: TensorLike, predictions: TensorLike, weights: Optiona
                    tf.assign_add(sums, tf.reduce_sum(stats, axis=0)),
                    tf.assign_add(outer, tf.matmul(stats, stats, transpose_a=True))]
         value_op = std_err(count.read_value(), sums.read_value(), outer.read_value())
-        return _register(value_op, std_err(*updates), metrics_collections, updates_collections)
+        return register_metric_ops(value_op, std_err(*updates), metrics_collections, updates_collections)
 
 
 def rce_std_err(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
@@ -514,14 +516,14 @@ def _streaming_auc(curve: str, default_name: str) -> Callable[..., MetricOps]:
         with tf.variable_scope(name + "_classes"):
             flat_labels, _, flat_weights = _flat_inputs(labels, predictions, weights, tf.float64)
             positive = tf.cast(flat_labels > 0, tf.float64)
-            positives = _metric_variable("positives", [], tf.float64)
-            negatives = _metric_variable("negatives", [], tf.float64)
+            positives = metric_variable("positives", [], tf.float64)
+            negatives = metric_variable("negatives", [], tf.float64)
             count = tf.group(tf.assign_add(positives, tf.reduce_sum(flat_weights * positive)),
                              tf.assign_add(negatives, tf.reduce_sum(flat_weights * (1.0 - positive))))
         with tf.control_dependencies([count]):
             update = tf.identity(update)
         value = _single_class_warning(name, value, tf.identity(positives), tf.identity(negatives))
-        return _register(value, update, metrics_collections, updates_collections)
+        return register_metric_ops(value, update, metrics_collections, updates_collections)
 
     metric.__name__ = default_name
     return metric

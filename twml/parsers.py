@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow.compat.v1 as tf
 
+import libtwml
 from twml import readers
 
 #: The default hashed-record fields of a sparse parse function: what Earlybird asks for.
@@ -23,7 +24,8 @@ Features = Dict[str, Any]
 ParseFn = Callable[[tf.Tensor], Tuple[Features, Optional[tf.Tensor]]]
 
 
-def _check_fields(keep_fields: Optional[Sequence[str]]) -> Tuple[str, ...]:
+def check_keep_fields(keep_fields: Optional[Sequence[str]]) -> Tuple[str, ...]:
+    """The hashed-record fields to keep (default :data:`DEFAULT_KEEP_FIELDS`); a ValueError names unknown ones."""
     if keep_fields is None:
         return DEFAULT_KEEP_FIELDS
     if isinstance(keep_fields, str):
@@ -55,7 +57,7 @@ def get_sparse_parse_fn(feature_config: Any, keep_fields: Optional[Sequence[str]
     Raises:
       ValueError: an unknown field, or filters without ``ids``.
     """
-    fields = _check_fields(keep_fields)
+    fields = check_keep_fields(keep_fields)
     if feature_config.filters and "ids" not in fields:
         raise ValueError("a feature config with filters needs 'ids' in keep_fields")
 
@@ -141,8 +143,6 @@ def get_tensor_parse_fn(
         specs.append((name, feature_config.feature_id_of(name), dtype, [int(d) for d in shape]))
 
     def parse(serialized: tf.Tensor) -> Tuple[Features, tf.Tensor]:
-        import libtwml
-
         record = readers.DataRecord(serialized, feature_config)
         features: Features = {"weights": record.weights}
         for name, feature_id, dtype, shape in specs:
@@ -177,8 +177,6 @@ def get_features_as_tensor_dict(serialized: tf.Tensor, feature_config: Any) -> D
       float32 (0.0 absent), DISCRETE int64 (0 absent), STRING string ("" absent). Kept features of
       other types (sparse, blob, tensors) are left out. Filters are not applied.
     """
-    import libtwml
-
     handle = readers.DataRecord(serialized, feature_config).handle
     getters = {
         "BINARY": (libtwml.ops.get_binary_as_tensor, 0.0),
@@ -205,7 +203,7 @@ def get_sparse_serving_input_receiver_fn(
       ``DecodeAndHashBatchPredictionRequest``; its features are the chosen hashed fields (as
       :func:`get_sparse_parse_fn`, common features first in every row) — no ``weights``, no labels.
     """
-    fields = _check_fields(keep_fields)
+    fields = check_keep_fields(keep_fields)
 
     def serving_input_receiver_fn() -> Any:
         request = tf.placeholder(tf.uint8, shape=[None], name="request")
@@ -226,7 +224,7 @@ def get_serving_input_receiver_fn_feature_dict(
       the same placeholders, named after the fields: ids/ukeys/keys/codes int64 ``[None]``, values
       float32 ``[None]``, types int8 ``[None]``, batch_size/total_size int64 scalars.
     """
-    fields = _check_fields(keep_fields)
+    fields = check_keep_fields(keep_fields)
     del feature_config  # the placeholders do not depend on it; kept for the original's signature
 
     def serving_input_receiver_fn() -> Any:

@@ -65,6 +65,7 @@ def zookeeper_ordered_dataset(
             "which twml does not ship; set twml.constants.DEFAULT_ZOOKEEPER_HOST to your ZooKeeper, or split "
             "files between workers with twml.dataset.stream_block_format_dataset(..., shards=N, shard_index=i)"
         ) from error
+    # deferred: twml.dataset imports this module (cycle)
     from twml.dataset import BlockFormatDataset, downsample_dataset
 
     files = list(files)

@@ -29,6 +29,12 @@ import time
 from typing import Any, Dict, List
 
 import numpy as np
+import tensorflow.compat.v1 as tf
+
+from libtwml import _core
+from twml.batch_prediction import SavedModelPredictor, encode_batch_prediction_request
+from twml.tests.small_export import train_small_export, write_data
+from twml_common.block_files import read_records
 
 
 def _job(export: str, inputs: List[str], out: str, threads: int, batch_size: int) -> Dict[str, Any]:
@@ -47,11 +53,6 @@ def _job(export: str, inputs: List[str], out: str, threads: int, batch_size: int
 
 
 def _pure_compute(export: str, records: List[bytes], threads: int, batch_size: int, repeats: int) -> float:
-    import tensorflow.compat.v1 as tf
-
-    import libtwml.ops  # noqa: F401
-    from twml.batch_prediction import encode_batch_prediction_request
-
     requests = [np.frombuffer(encode_batch_prediction_request(records[i:i + batch_size]), np.uint8)
                 for i in range(0, len(records), batch_size)]
     config = tf.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads)
@@ -69,11 +70,6 @@ def _pure_compute(export: str, records: List[bytes], threads: int, batch_size: i
 
 
 def _predictor_loop(export: str, files: List[str], threads: int, batch_size: int) -> float:
-    import tensorflow.compat.v1 as tf
-
-    from twml.batch_prediction import SavedModelPredictor
-    from twml_common.block_files import read_records
-
     config = tf.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads)
     with SavedModelPredictor(export, session_config=config) as predictor:
         start = time.perf_counter()
@@ -90,9 +86,6 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the best counts")
     parser.add_argument("--work", help="a directory to keep the data and model in (default: a temporary one)")
     args = parser.parse_args(argv)
-
-    from libtwml import _core
-    from twml.tests.small_export import train_small_export, write_data
 
     work = args.work or tempfile.mkdtemp(prefix="twml-bp-bench-")
     files = write_data(os.path.join(work, "data"), args.files, args.records // args.files, compression="lzo")

@@ -172,6 +172,7 @@ def input_examples_per_second(input_fn: Any, args: argparse.Namespace) -> float:
 
 def twml_params(args: argparse.Namespace, work: str) -> Any:
     """The light-ranker example's params, pointed at the benchmark's data."""
+    # deferred: each side's subprocess loads only its own modules (its peak memory is measured)
     from tools.light_ranker import common
 
     params = common.parse_args(common.get_parser("training benchmark"), [
@@ -190,6 +191,7 @@ def twml_params(args: argparse.Namespace, work: str) -> Any:
 def train_twml(args: argparse.Namespace, work: str, input_only: bool = False) -> float:
     """examples/s of the light-ranker example's model (the discretizer is already calibrated), or
     of its input pipeline alone."""
+    # deferred: each side's subprocess loads only its own modules (its peak memory is measured)
     from tools.light_ranker import common, train
     from twml.trainers import DataRecordTrainer
 
@@ -242,6 +244,7 @@ def to_example(record: Dict[str, Any], names: Dict[int, str]) -> bytes:
 
 def write_tfrecords(block_paths: List[str], spec_path: str, directory: str) -> List[str]:
     """One TFRecord file of tf.Examples per block file, the same records in the same order."""
+    # deferred: each side's subprocess loads only its own modules (its peak memory is measured)
     from libtwml import _core
     from twml_common import data_spec
     from twml_common.block_files import read_records
@@ -260,6 +263,7 @@ def write_tfrecords(block_paths: List[str], spec_path: str, directory: str) -> L
 
 def baseline_columns(work: str) -> List[Any]:
     """The LinearClassifier's feature columns (see the module doc)."""
+    # deferred: each side's subprocess loads only its own modules (its peak memory is measured)
     import libtwml
     from tools.light_ranker import synthetic_data
     from twml_common import data_spec
@@ -305,6 +309,7 @@ def baseline_columns(work: str) -> List[Any]:
 def train_baseline(args: argparse.Namespace, work: str, input_only: bool = False) -> float:
     """examples/s of LinearClassifier on the tf.Example copy of the data, or of its input
     pipeline alone."""
+    # deferred: each side's subprocess loads only its own modules (its peak memory is measured)
     from tools.light_ranker import synthetic_data
 
     columns = baseline_columns(work)
@@ -344,6 +349,7 @@ def train_baseline(args: argparse.Namespace, work: str, input_only: bool = False
 
 def prepare(args: argparse.Namespace, work: str) -> None:
     """Block files, their TFRecord copy and the calibrated discretizer, before any timing."""
+    # deferred: each side's subprocess loads only its own modules (its peak memory is measured)
     from tools.light_ranker import common, synthetic_data
 
     blocks = synthetic_data.write_dataset(os.path.join(work, "blocks"), args.files, args.records_per_file,

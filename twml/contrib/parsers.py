@@ -12,6 +12,7 @@ import tensorflow.compat.v1 as tf
 
 import libtwml
 from twml.contrib.readers import DataRecord
+from twml.util import fixed_length_tensor
 
 Features = Dict[str, Any]
 
@@ -75,8 +76,6 @@ def parse_string_tensor(record: Any, feature_name: str, feature_config: Any, def
     Returns:
       string ``[batch, L]``.
     """
-    from twml.util import fixed_length_tensor
-
     feature_id = feature_config.feature_id_of(feature_name)
     ids, strings = libtwml.ops.get_string_tensors_from_data_record(record.handle, feature_id=feature_id)
     return fixed_length_tensor(ids, strings, default_value, max_length=max_length, batch_size=record.batch_size)

@@ -23,6 +23,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow.compat.v1 as tf
 
+from twml.constants import MASK_COLLECTION, MASK_EXTENDED_COLLECTION
+
 __all__ = ["PruningOptimizer"]
 
 #: Ops through which a masked tensor still has one value per unit of the mask.
@@ -145,8 +147,6 @@ class PruningOptimizer(tf.train.MomentumOptimizer):
             raise ValueError("flops_weight must be 'AUTO' or a number, got %r" % (flops_weight,))
         if update_params is None:
             update_params = super().minimize(loss, *args, **kwargs)
-
-        from twml.constants import MASK_COLLECTION, MASK_EXTENDED_COLLECTION
 
         masks = tf.get_collection(MASK_COLLECTION)
         extended = tf.get_collection(MASK_EXTENDED_COLLECTION)

@@ -3,12 +3,12 @@ after loading twml's op library; exits with its status."""
 
 import sys
 
+import libtwml.ops  # noqa: F401  (registers twml's ops, which twml's SavedModels use)
+
 
 def main() -> int:
     """Loads twml's ops, then runs ``tensorflow.python.tools.saved_model_cli.main()``; returns its status."""
     from tensorflow.python.tools import saved_model_cli
-
-    import libtwml.ops  # noqa: F401  (registers twml's ops, which twml's SavedModels use)
 
     status = saved_model_cli.main()
     return 0 if status is None else int(status)

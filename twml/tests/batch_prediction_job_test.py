@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import libtwml.ops  # noqa: F401
 import twml
 from libtwml import _core
 from tools.light_ranker import synthetic_data
@@ -99,8 +100,6 @@ def test_datarecord_output_equals_in_graph_predictions(setup, tmp_path):
 def raw_output(export, records, batch_size):
     """The export's own float predictions (its ``raw_output`` signature), requests of
     ``batch_size`` records per input file of 300."""
-    import libtwml.ops  # noqa: F401
-
     with tf.Graph().as_default(), tf.Session() as session:
         signature = tf.saved_model.loader.load(session, ["serve"], export).signature_def["raw_output"]
         out = []
@@ -295,9 +294,6 @@ def test_the_export_answers_requests_without_any_kept_feature(setup):
     # Rows that are empty or hold only unknown feature ids are legal: each gets a prediction, and
     # all get the same one (nothing but the bias contributes). The served response and the raw
     # floats agree.
-    from libtwml import _core
-    from twml.batch_prediction import decode_batch_prediction_response, encode_batch_prediction_request
-
     empty = _core.encode_data_record({})
     unknown = _core.encode_data_record({"binary": [123456789], "continuous": {987654321: 2.0}})
     with SavedModelPredictor(setup["export"]) as predictor:

@@ -13,6 +13,7 @@ import tensorflow.compat.v1 as tf
 import twml
 from libtwml import _core
 from tools.light_ranker import synthetic_data
+from twml.batch_prediction import SavedModelPredictor
 from twml.contrib.export import BestExporter, LatestExporter, export_all_models
 from twml.trainers import DataRecordTrainer
 from twml_common.idl import data as data_idl
@@ -133,8 +134,6 @@ def test_exporters_back_up_the_checkpoint(trained, tmp_path):
 
 
 def test_bad_request_bytes_give_a_clear_error(trained):
-    from twml.batch_prediction import SavedModelPredictor
-
     export_path = trained["trainer"].export_model()
     with SavedModelPredictor(export_path) as predictor:
         with pytest.raises(tf.errors.InvalidArgumentError, match="BatchPredictionRequest|offset"):

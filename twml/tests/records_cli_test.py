@@ -11,7 +11,7 @@ import pytest
 from libtwml import _core
 from tools.light_ranker import synthetic_data
 from twml import records_cli
-from twml_common import block_files
+from twml_common import block_files, data_spec
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,6 @@ def test_missing_and_corrupt_files_fail_clearly(tmp_path, capsys):
 
 def test_from_tfrecord_maps_each_example_feature_to_a_record_feature(tmp_path):
     import tensorflow as tf
-
-    from twml_common import data_spec
 
     spec = tmp_path / "spec.json"
     data_spec.write_data_spec(data_spec.make_data_spec([("flag", "BINARY"), ("score", "CONTINUOUS")]), str(spec))

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import tensorflow.compat.v1 as tf
 
 from twml import export_output_fns, util
+from twml.argument_parser import add_data_record_trainer_arguments
 from twml.input_fns import data_record_input_fn
 from twml.params import get_param
 from twml.spec_check import check_corrupt_records
@@ -158,8 +159,6 @@ class DataRecordTrainer(Trainer):
     @staticmethod
     def add_parser_arguments() -> Any:
         """The Trainer parser plus the DataRecord data flags of reference §9 (``--data_spec`` required)."""
-        from twml.argument_parser import add_data_record_trainer_arguments
-
         parser = Trainer.add_parser_arguments()
         add_data_record_trainer_arguments(parser)
         return parser
@@ -381,6 +380,7 @@ class DataRecordTrainer(Trainer):
           ``{"Individual": {name: metrics, "None": baseline}, "Group": {prefix: metrics}}``, or None
           without a feature config. Also written as ``<save_dir>/feature_importances.json``.
         """
+        # deferred: twml.contrib (a layer above) imports twml.trainers (cycle)
         from twml.contrib.feature_importances import feature_importances as fi
 
         params = self._params

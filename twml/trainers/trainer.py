@@ -21,10 +21,19 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import tensorflow.compat.v1 as tf
 
 from twml import export_output_fns, run_state, util
+from twml.argument_parser import OPTIMIZER_CHOICES, check_unsupported_params, get_trainer_parser
 from twml.console import EvaluationLogHook, ProgressHook, StepRateSummaryHook
 from twml.constants import TWML_INIT_FEED_KEY
 from twml.errors import EarlyStopError
 from twml.experiment_tracker import ExperimentTracker
+from twml.hooks import EarlyStopDuration, EarlyStopHook, StopAtStepHook, StopIfExistsHook
+from twml.learning_rate_decay import get_learning_rate_decay_fn
+from twml.optimizers import (
+    OPTIMIZER_SUMMARIES,
+    DeepGradientCompressionOptimizer,
+    LazyAdamOptimizer,
+    optimize_loss,
+)
 from twml.params import get_param, params_to_dict
 from twml.trainers import cluster
 
@@ -88,8 +97,6 @@ class Trainer:
         profiler_steps: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
-        from twml.argument_parser import check_unsupported_params
-
         self._name = name
         self._params = _params_to_hparams(params)
         self.check_params()
@@ -158,8 +165,6 @@ class Trainer:
             params.eval_batch_size = batch
         if get_param(params, "distributed_training_cleanup", False) and not get_param(params, "distributed", False):
             raise ValueError("distributed_training_cleanup requires distributed")
-        from twml.argument_parser import OPTIMIZER_CHOICES
-
         optimizer = getattr(params, "optimizer", None)
         if isinstance(optimizer, str) and optimizer not in OPTIMIZER_CHOICES:
             raise ValueError("params.optimizer %r is not one of %s" % (optimizer, ", ".join(OPTIMIZER_CHOICES)))
@@ -207,8 +212,6 @@ class Trainer:
     @staticmethod
     def add_parser_arguments() -> Any:
         """The twml trainer argument parser (reference §9): ``parser.parse_args()`` gives the params."""
-        from twml.argument_parser import get_trainer_parser
-
         return get_trainer_parser()
 
     # ------------------------------------------------------------------ properties and roles
@@ -364,16 +367,11 @@ class Trainer:
         named by ``params.optimizer`` (default 'SGD'; 'LazyAdam'; 'DGC' with the ``dgc_*`` params),
         ``learning_rate``, ``gradient_noise_scale``, ``clip_gradients`` and the learning-rate decay
         of :func:`twml.learning_rate_decay.get_learning_rate_decay_fn`."""
-        from twml.learning_rate_decay import get_learning_rate_decay_fn
-        from twml.optimizers import OPTIMIZER_SUMMARIES, LazyAdamOptimizer, optimize_loss
-
         optimizer: Any = get_param(params, "optimizer", "SGD")
         learning_rate = float(get_param(params, "learning_rate", 0.002))
         if optimizer == "LazyAdam":
             optimizer = LazyAdamOptimizer
         elif optimizer == "DGC":
-            from twml.optimizers import DeepGradientCompressionOptimizer
-
             optimizer = DeepGradientCompressionOptimizer(
                 learning_rate=learning_rate,
                 density=float(get_param(params, "dgc_density", 0.1)),
@@ -432,8 +430,6 @@ class Trainer:
         self, metric: str, patience: int, minimize: bool, tolerance: float, start_epoch: int,
         file_path: Optional[str], exit_on_end: bool,
     ) -> tf.train.SessionRunHook:
-        from twml.hooks import EarlyStopHook
-
         self._early_stopping = True
         return EarlyStopHook(
             metric=metric,
@@ -523,8 +519,6 @@ class Trainer:
           ValueError: with TF_CONFIG set (use train_and_evaluate), or early stopping without
             ``train_max_steps`` or ``early_stop_metric``.
         """
-        from twml.hooks import EarlyStopDuration, StopAtStepHook
-
         if cluster.tf_config():
             raise ValueError("learn() does not support TF_CONFIG: use train_and_evaluate()")
         train_max_steps = self._steps_param(train_max_steps, "train_max_steps")
@@ -603,8 +597,6 @@ class Trainer:
         training tasks' StopIfExistsHook stops them; when that file is already there (a rerun of
         an early-stopped run) nothing is trained. The chief writes ``_SUCCESS`` at the end.
         """
-        from twml.hooks import EarlyStopDuration, StopIfExistsHook
-
         params = self._params
         train_max_steps = self._steps_param(train_max_steps, "train_max_steps")
         eval_steps = self._steps_param(eval_steps, "eval_steps")

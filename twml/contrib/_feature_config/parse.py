@@ -71,8 +71,6 @@ def parse_tensor(handle: tf.Tensor, config: TensorConfig) -> tf.Tensor:
 
 def parse_image(handle: tf.Tensor, batch_size: tf.Tensor, config: ImageConfig) -> tf.Tensor:
     """The ``[batch, height, width, channels]`` output of an ImageConfig."""
-    import libtwml
-
     default = config.default_image if config.default_image is not None else b""
     if config.feature_type == "STRING":
         encoded = libtwml.ops.get_string_as_tensor(handle, feature_id=config.feature_id, default_value=default)

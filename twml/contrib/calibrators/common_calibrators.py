@@ -30,6 +30,8 @@ from twml.contrib.calibrators.calibrator_arguments import (  # noqa: F401 - re-e
     discretizer_arguments,
 )
 from twml.contrib.calibrators.discretize import discretize  # noqa: F401 - re-exported (the v2 path)
+from twml.contrib.calibrators.isotonic import IsotonicCalibrator
+from twml.input_fns import data_record_input_fn
 from twml.params import get_param
 from twml.trainers import DataRecordTrainer, cluster
 
@@ -267,8 +269,6 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
     Returns:
       the calibrated calibrator.
     """
-    from twml.contrib.calibrators.isotonic import IsotonicCalibrator
-
     calibrator = calibrator or IsotonicCalibrator(int(get_param(params, "calibrator_num_bins", 25000)))
     model_dir = model_dir or trainer.save_dir
     scope = trainer.name + "/model"
@@ -491,8 +491,6 @@ def _listed_files(params: Any) -> Any:
 
 
 def _sample_input_fn(parse_fn: Callable, params: Any, prefix: str) -> Callable[[], Any]:
-    from twml.input_fns import data_record_input_fn
-
     def input_fn() -> Any:
         return data_record_input_fn(
             files=_listed_files(params), batch_size=getattr(params, prefix + "_batch_size"), parse_fn=parse_fn,

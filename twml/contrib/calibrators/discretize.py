@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, Mapping, Optional
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from twml.trainers import cluster
+
 _LOG = logging.getLogger(__name__)
 
 #: How often non-chief workers look for the chief's module.
@@ -167,8 +169,6 @@ def discretize(params: Any, feature_config: Any, input_fn: Callable[[], Any], de
     save_dir = getattr(params, "discretizer_save_dir", None)
     if not save_dir:
         raise ValueError("discretize needs params.discretizer_save_dir (--discretizer.save_dir)")
-    from twml.trainers import cluster
-
     if not cluster.is_chief():
         module = os.path.join(save_dir, HUB_MODULE_FILE)
         while not tf.io.gfile.exists(module):

@@ -9,7 +9,10 @@ can be trained or evaluated further from its export.
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import tensorflow.compat.v1 as tf
+from tensorflow_estimator.python.estimator.export.export import SupervisedInputReceiver
 
+from twml import export_output_fns, parsers, readers, util
+from twml.contrib.readers import HashedBatchPredictionRequest
 from twml.feature_spec import FEATURE_SPEC_FILE, write_feature_spec  # noqa: F401 - re-exported
 from twml.run_state import publish_export
 
@@ -37,8 +40,6 @@ def _export_modes(
 ) -> Optional[str]:
     if not trainer.is_chief():
         return None
-    from twml import export_output_fns
-
     trainer.export_output_fn = export_output_fn or export_output_fns.default_output_fn
     checkpoint = checkpoint or trainer.best_or_latest_checkpoint
     if checkpoint is None:
@@ -84,8 +85,6 @@ def export_all_models(
     Raises:
       ValueError: an unknown mode, or no checkpoint.
     """
-    from twml import parsers
-
     unknown = [mode for mode in export_modes if mode not in _MODES]
     if unknown:
         raise ValueError("unknown export modes %s (expected train, eval, predict)" % unknown)
@@ -113,9 +112,6 @@ def export_model_for_train_and_infer(
     Returns:
       the export path, or None on non-chief tasks.
     """
-    from tensorflow_estimator.python.estimator.export.export import SupervisedInputReceiver
-
-    from twml import export_output_fns, parsers, readers
 
     def train_receiver_fn() -> Any:
         request = tf.placeholder(tf.uint8, shape=[None], name="request")
@@ -137,9 +133,6 @@ def get_sparse_batch_supervised_input_receiver_fn(feature_config: Any,
     BatchPredictionRequest: uint8 placeholder ``request``, decoded by
     ``twml.contrib.readers.HashedBatchPredictionRequest``; features = ``get_sparse_features()`` (or
     ``get_features(keep_fields)``) plus ``weights``; labels = the reader's labels; filters applied."""
-    from tensorflow_estimator.python.estimator.export.export import SupervisedInputReceiver
-
-    from twml.contrib.readers import HashedBatchPredictionRequest
 
     def receiver_fn() -> Any:
         request = tf.placeholder(tf.uint8, shape=[None], name="request")
@@ -156,7 +149,6 @@ def update_build_graph_fn_for_train(build_graph_fn: Callable[..., Dict[str, Any]
     """Wraps a build_graph_fn so that its TRAIN-mode output also holds the ``serving_default`` outputs of
     ``twml.export_output_fns.batch_prediction_continuous_output_fn`` (``prediction``: the serialized
     BatchPredictionResponse), for train graphs exported for serving systems; other modes unchanged."""
-    from twml import export_output_fns
 
     def new_build_graph_fn(features: Any, label: Any, mode: str, params: Any, config: Any = None) -> Dict[str, Any]:
         output = build_graph_fn(features, label, mode, params, config)
@@ -189,8 +181,6 @@ def export_all_models_with_receivers(estimator: Any, export_dir: str, train_inpu
     Raises:
       ValueError: ``export_dir`` is None.
     """
-    from twml import util
-
     del export_output_fn
     if export_dir is None:
         raise ValueError("export_dir must be given")

@@ -10,6 +10,7 @@ import tensorflow.compat.v1 as tf
 
 from twml import util
 from twml_common import DataRecord, deserialize, serialize
+from twml_common.block_files import read_records
 
 
 def _permute(record: Any, replacement: Any, fname_ftypes: Sequence[Tuple[str, str]]) -> Any:
@@ -56,8 +57,6 @@ class PermutedInputFnFactory:
 
     def __init__(self, data_dir: Optional[str], record_count: int, file_list: Optional[List[str]] = None,
                  datarecord_filter_fn: Optional[Callable[[Any], bool]] = None) -> None:
-        from twml_common.block_files import read_records
-
         if (data_dir is None) == (file_list is None):
             raise ValueError("give exactly one of data_dir and file_list")
         if datarecord_filter_fn is not None and not isinstance(datarecord_filter_fn, types.FunctionType):

@@ -1,5 +1,9 @@
 """EmbeddingLookup: strings to embedding vectors through a vocabulary index table (reference §6)."""
 
+import collections
+import logging
+import os
+import re
 from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
@@ -9,6 +13,7 @@ from tensorflow.python.ops.variables import PartitionedVariable
 
 from twml.contrib.initializers import PartitionConstant, PlaceholderInitializer
 from twml.layers.layer import Layer
+from twml.util import sanitize_hdfs_path
 
 
 def _array_initializer(value: np.ndarray, dtype: tf.DType, use_placeholder: bool) -> Any:
@@ -211,13 +216,6 @@ def load_initializers_from_csv(embedding_path: str, vocab_size: int = -1, embedd
     Raises:
       ValueError: several files match. RuntimeError: ``vocab`` is not an OrderedDict, or a non-int size.
     """
-    import collections
-    import logging
-    import os
-    import re
-
-    from twml.util import sanitize_hdfs_path
-
     log = logging.getLogger(__name__)
     paths = tf.io.gfile.glob(sanitize_hdfs_path(embedding_path))
     if len(paths) > 1:

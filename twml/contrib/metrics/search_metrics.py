@@ -17,9 +17,9 @@ from twml.metrics import (
     MetricOps,
     MetricSpec,
     TensorLike,
-    _metric_variable,
-    _register,
     get_binary_class_metric_fn,
+    metric_variable,
+    register_metric_ops,
 )
 
 __all__ = ["ndcg", "SUPPORTED_SEARCH_METRICS", "DEFAULT_SEARCH_METRICS", "get_search_metric_fn"]
@@ -58,10 +58,10 @@ def ndcg(labels: TensorLike, predictions: TensorLike, metrics_collections: Colle
         ideal = _dcg(tf.nn.top_k(gains, k=k, sorted=True).values)
         batch_ndcg = tf.div_no_nan(dcg, ideal)
 
-        total = _metric_variable("ndcg_sum", [], tf.float32)
-        count = _metric_variable("query_count", [], tf.float32)
+        total = metric_variable("ndcg_sum", [], tf.float32)
+        count = metric_variable("query_count", [], tf.float32)
         update_op = tf.div_no_nan(tf.assign_add(total, batch_ndcg), tf.assign_add(count, 1.0))
-        return _register(tf.div_no_nan(total, count), update_op, metrics_collections, updates_collections)
+        return register_metric_ops(tf.div_no_nan(total, count), update_op, metrics_collections, updates_collections)
 
 
 SUPPORTED_SEARCH_METRICS = {"ndcg": ndcg}

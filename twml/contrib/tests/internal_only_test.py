@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import libtwml.ops
 import twml
 from twml import constants
 from twml.contrib.eventbus import input_fn, reader
 from twml.contrib.feature_importances.feature_importances import write_feature_importances_to_ml_dash
+from twml_common import idl
+from twml_common.serialize import serialize
 
 X_ID = int(twml.feature_id("x.value")[0])
 EB_PARAMS = Namespace(jar_file="/opt/eb.jar", num_eb_threads=2, subscriber_id="sub", filter_str=None, debug=False,
@@ -81,9 +84,6 @@ class ListReader(reader.BinaryRecordReader):
 
 
 def data_records(values):
-    from twml_common import idl
-    from twml_common.serialize import serialize
-
     return [serialize(idl.data.DataRecord(continuousFeatures={X_ID: v})) for v in values]
 
 
@@ -94,8 +94,6 @@ def test_eventbus_dataset_over_any_binary_record_reader(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # debug dumps tmp_record_<i>.bin into the working directory
 
     def parse(serialized):  # the records' x.value, read as a label column by the decode op
-        import libtwml.ops
-
         handle = libtwml.ops.decode_data_record(serialized, keep_features=[], keep_codes=[],
                                                 label_features=[X_ID], weight_features=[])
         return libtwml.ops.get_labels_from_data_record(handle, default_label=-1.0)[:, 0]

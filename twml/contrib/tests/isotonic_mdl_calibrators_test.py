@@ -12,7 +12,18 @@ import tensorflow.compat.v1 as tf
 import tensorflow_hub as hub
 
 import twml
-from twml.contrib.calibrators import IsotonicCalibrator, isotonic_regression
+from twml.contrib.calibrators import (
+    HashedPercentileDiscretizerCalibrator,
+    IsotonicCalibrator,
+    MDLCalibrator,
+    isotonic_regression,
+)
+from twml.contrib.calibrators.common_calibrators import build_isotonic_graph_from_inputs
+from twml.contrib.layers.hashed_percentile_discretizer import (
+    HashedPercentileDiscretizer,
+    integer_multiplicative_hashing,
+    integer_multiplicative_hashing_uniform,
+)
 
 RNG = np.random.default_rng(7081)
 
@@ -141,8 +152,6 @@ def test_isotonic_calibrator_defaults_and_accumulate_feature():
 
 
 def test_build_isotonic_graph_from_inputs_hub_module_and_isotonic_fn(tmp_path):
-    from twml.contrib.calibrators.common_calibrators import build_isotonic_graph_from_inputs
-
     calibrator = IsotonicCalibrator(2)
     calibrator.accumulate(np.array([0.9, 0.1, 0.5, 0.3]), np.array([1.0, 0.0, 0.0, 1.0]))
     calibrator.accumulate_feature(
@@ -323,11 +332,6 @@ def run_sparse(make_outputs):
 
 
 def test_hash_fn_matches_hashing_discretizer_reference():
-    from twml.contrib.layers.hashed_percentile_discretizer import (
-        integer_multiplicative_hashing,
-        integer_multiplicative_hashing_uniform,
-    )
-
     ids = np.array([12345, 12345, -7], np.int64)
     with tf.Graph().as_default(), tf.Session() as session:
         # output_size as the original layer passes it: the int64 tensor 2**out_bits
@@ -350,8 +354,6 @@ def test_hash_fn_matches_hashing_discretizer_reference():
 
 
 def test_hashed_percentile_discretizer_calls_hash_fn_with_output_size_tensor():
-    from twml.contrib.layers.hashed_percentile_discretizer import HashedPercentileDiscretizer
-
     calls = []
 
     def hash_fn(feature_ids, bin_indices, output_size):  # written for the original layer
@@ -378,9 +380,6 @@ def test_hashed_percentile_discretizer_calls_hash_fn_with_output_size_tensor():
 
 @pytest.mark.parametrize("out_bits", [22, 4])  # 4 bits: fewer keys than bins is fine when hashing
 def test_hashed_percentile_calibrator_layer_and_hub(tmp_path, out_bits):
-    from twml.contrib.calibrators import HashedPercentileDiscretizerCalibrator
-    from twml.contrib.layers.hashed_percentile_discretizer import HashedPercentileDiscretizer
-
     n_bin = 6
     calibrator = calibrated(HashedPercentileDiscretizerCalibrator, [300, 80, 4, 1], n_bin, out_bits)
     assert calibrator.name == "hashed_percentile_discretizer_calibrator"
@@ -416,8 +415,6 @@ def test_hashed_percentile_calibrator_layer_and_hub(tmp_path, out_bits):
 
 
 def test_hashed_percentile_layer_without_features():
-    from twml.contrib.calibrators import HashedPercentileDiscretizerCalibrator
-
     calibrator = HashedPercentileDiscretizerCalibrator(3, 10, allow_empty_calibration=True)
     calibrator.calibrate()
     indices, vals = sparse_input(10)
@@ -429,8 +426,6 @@ def test_hashed_percentile_layer_without_features():
 
 
 def test_mdl_calibrator_layer_hub_and_checkpoint(tmp_path):
-    from twml.contrib.calibrators import MDLCalibrator
-
     n_bin, out_bits = 5, 12
     calibrator = calibrated(MDLCalibrator, [200, 50, 3, 1], n_bin, out_bits)
     assert calibrator.name == "mdl_calibrator"
@@ -486,8 +481,6 @@ def test_mdl_calibrator_layer_hub_and_checkpoint(tmp_path):
 
 
 def test_mdl_calibrator_errors(tmp_path):
-    from twml.contrib.calibrators import MDLCalibrator
-
     assert MDLCalibrator(3, 10, calibrator_name="m").name == "m"
     with pytest.raises(RuntimeError, match="no feature"):
         MDLCalibrator(3, 10).calibrate()

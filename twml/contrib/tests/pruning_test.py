@@ -10,6 +10,7 @@ import tensorflow.compat.v1 as tf
 
 import twml  # noqa: F401  (graph mode)
 from twml.contrib import pruning
+from twml.contrib.optimizers import PruningOptimizer
 
 RNG = np.random.RandomState(7)
 X = RNG.normal(size=(5, 3)).astype(np.float32)
@@ -262,8 +263,6 @@ def test_computational_cost_of_conv_bias_and_add():
 
 def test_pruning_optimizer_prunes_apply_mask_masks():
     # the contrib optimizer works on these masks (same collections): one channel per pruning step
-    from twml.contrib.optimizers import PruningOptimizer
-
     with tf.Graph().as_default():
         net = mlp()
         tf.train.get_or_create_global_step()

@@ -13,7 +13,8 @@ import tensorflow.compat.v1 as tf
 
 import libtwml
 from twml import util
-from twml.parsers import _check_fields
+from twml.argument_parser import add_batch_prediction_request_trainer_arguments
+from twml.parsers import check_keep_fields
 from twml.readers.hashed_data_record import HashedDataRecord
 from twml.trainers.data_record_trainer import DataRecordTrainer
 
@@ -53,7 +54,7 @@ def get_batch_prediction_request_parse_fn(
       the fields of :func:`twml.parsers.get_sparse_parse_fn` (common features prepended to each row),
       ``weights`` float32 ``[N, 1]`` and labels float32 ``[N, n_labels]``; filters applied.
     """
-    fields = _check_fields(keep_fields)
+    fields = check_keep_fields(keep_fields)
     if feature_config.filters and "ids" not in fields:
         raise ValueError("a feature config with filters needs 'ids' in keep_fields")
 
@@ -92,8 +93,6 @@ class BatchPredictionRequestTrainer(DataRecordTrainer):
     @staticmethod
     def add_parser_arguments() -> Any:
         """DataRecordTrainer's parser plus the BatchPredictionRequest flags of reference §9."""
-        from twml.argument_parser import add_batch_prediction_request_trainer_arguments
-
         parser = DataRecordTrainer.add_parser_arguments()
         add_batch_prediction_request_trainer_arguments(parser)
         return parser

@@ -4,6 +4,7 @@ from typing import Any, Callable, Optional
 
 import tensorflow.compat.v1 as tf
 
+from twml.argument_parser import add_pruning_arguments
 from twml.optimizers.pruning import PruningOptimizer
 from twml.params import get_param
 from twml.trainers.data_record_trainer import DataRecordTrainer
@@ -50,8 +51,6 @@ class PruningDataRecordTrainer(DataRecordTrainer):
     @staticmethod
     def add_parser_arguments() -> Any:
         """DataRecordTrainer's parser plus the pruning flags of reference §9."""
-        from twml.argument_parser import add_pruning_arguments
-
         parser = DataRecordTrainer.add_parser_arguments()
         add_pruning_arguments(parser)
         return parser
