@@ -1,6 +1,8 @@
 """twml.contrib.utils: ranking losses, NDCG, masks, scores, normalisers, similarity and interpolation
-against numpy formulas and hand-computed cases."""
+against numpy formulas and hand-computed cases; datasets (overlap resolution, date-ranged file lists)
+on real files and device against TensorFlow."""
 
+import datetime
 import sys
 from types import SimpleNamespace
 
@@ -9,7 +11,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import twml  # noqa: F401  (graph mode)
-from twml.contrib.utils import interp, loss_fns, masks, math_fns, normalizer, scores, similarities
+from twml.contrib.utils import datasets, device, interp, loss_fns, masks, math_fns, normalizer, scores, similarities
 
 
 def run(tensor):
@@ -26,6 +28,8 @@ def slog(x):
 
 
 Y = np.array([[2.0], [0.0], [1.0], [1.0], [3.0]], np.float32)
+
+
 S = np.array([[0.3], [1.2], [-0.4], [0.9], [0.1]], np.float32)
 
 
@@ -146,6 +150,52 @@ def test_linear_interpolation():
     np.testing.assert_allclose(run(interp.linear_interp1_by_class(values, classes, ref_x, ref_y)), expected, rtol=1e-6)
     with pytest.raises(ValueError):
         interp.linear_interp1(np.zeros([2, 2, 2], np.float32), np.zeros([2, 2, 2], np.float32), xs)
+
+
+TRAIN = ["f/a", "f/b", "f/c", "f/d", "f/b"]
+
+
+EVAL = ["f/c", "f/d", "f/e", "f/f"]
+
+
+@pytest.mark.parametrize("fraction,to_eval", [(0.0, 0), (0.5, 1), (1.0, 2)])
+def test_resolve_train_and_eval_files_overlap(fraction, to_eval):
+    train, evaluation = datasets.resolve_train_and_eval_files_overlap(TRAIN, EVAL, fraction, seed=4)
+    overlap = {"f/c", "f/d"}
+    assert train == sorted(train) and evaluation == sorted(evaluation)
+    assert not set(train) & set(evaluation)  # each file in exactly one list
+    assert set(train) | set(evaluation) == set(TRAIN) | set(EVAL)
+    assert len(set(evaluation) & overlap) == to_eval  # int(len(overlap) * fraction) go to eval
+    assert {"f/e", "f/f"} <= set(evaluation) and {"f/a", "f/b"} <= set(train)
+    assert datasets.resolve_train_and_eval_files_overlap(TRAIN, EVAL, fraction, seed=4) == (train, evaluation)
+
+
+def test_time_based_files_for_train_and_eval(tmp_path):
+    start = datetime.datetime(2021, 1, 31, 22)
+    hours = [start + datetime.timedelta(hours=h) for h in range(6)]  # 22:00 Jan 31 .. 03:00 Feb 1
+    files = []
+    for when in hours:
+        directory = tmp_path / when.strftime("%Y/%m/%d/%H")
+        directory.mkdir(parents=True)
+        (directory / "part-0.lzo").write_bytes(b"")
+        (directory / "skip.txt").write_bytes(b"")
+        files.append(str(directory / "part-0.lzo"))
+    assert datasets.get_time_based_dataset_files is twml.util.list_files_by_datetime
+    train, evaluation = datasets.get_time_based_dataset_files_for_train_and_eval(
+        str(tmp_path), hours[0], hours[3], hours[2], hours[5], fraction_kept_for_eval=1.0)
+    assert train == sorted(files[0:2]) and evaluation == sorted(files[2:6])
+    train, evaluation = datasets.get_time_based_dataset_files_for_train_and_eval(
+        str(tmp_path), hours[0], hours[3], hours[2], hours[5], fraction_kept_for_eval=0.0)
+    assert train == sorted(files[0:4]) and evaluation == sorted(files[4:6])
+
+
+def test_device_helpers_agree_with_tensorflow():
+    devices = device.get_device_map()
+    assert devices["/device:CPU:0"] == "CPU"
+    gpus = tf.config.list_physical_devices("GPU")
+    assert device.get_gpu_count() == len(gpus) == len(device.get_gpu_list())
+    assert device.is_gpu_available() == bool(gpus)
+    assert all(devices[name] == "GPU" for name in device.get_gpu_list())
 
 
 if __name__ == "__main__":
