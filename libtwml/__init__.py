@@ -9,7 +9,7 @@ Two layers, loaded separately so that code that only needs the core does not imp
   loaded op library itself, as ``tf.load_op_library`` returns it.
 """
 
-from typing import Iterable, Union
+from typing import Any, Iterable, Union
 
 import numpy as np
 
@@ -48,7 +48,7 @@ mix_discrete_id_and_value = _core.mix_discrete_id_and_value
 mix_string_id_and_value = _core.mix_string_id_and_value
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     # deferred: the op library needs TensorFlow (expensive), imported only when asked for
     if name in ("ops", "OPLIB"):
         import libtwml.ops

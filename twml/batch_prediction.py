@@ -179,7 +179,7 @@ class SavedModelPredictor:
             yield self._columns(self.predict_batch(batch), keys)
 
     def _columns(self, values: np.ndarray, keys: Optional[Sequence[int]]) -> np.ndarray:
-        have = self._keys.tolist()
+        have = self._keys.tolist() if self._keys is not None else []
         wanted = list(keys) if keys is not None else sorted(have)
         missing = [key for key in wanted if key not in have]
         if missing:

@@ -613,7 +613,8 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
     to_model: "queue.Queue[Any]" = queue.Queue(_QUEUE_DEPTH)
     to_writer: "queue.Queue[Any]" = queue.Queue(_QUEUE_DEPTH)
     progress = _Progress(sum(stats[p.index]["input_size"] for p in pending), stderr, args.log_every_secs)
-    totals = {"parts": 0, "records": 0, "skipped": {"blocks": 0, "records": 0, "bytes": 0}, "seconds": 0.0}
+    totals: Dict[str, Any] = {"parts": 0, "records": 0, "skipped": {"blocks": 0, "records": 0, "bytes": 0},
+                              "seconds": 0.0}
     limit = args.max_records
     started = time.monotonic()
 
@@ -630,8 +631,9 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
                     size = args.batch_size if remaining is None else min(args.batch_size, remaining)
                     # Read and decompressed without the GIL. Without --keep_fields the records are
                     # only needed as a request: the reader packs them into one straight away.
+                    batch: Optional[List[bytes]]
                     if keep:
-                        batch: Optional[List[bytes]] = reader.read_batch(size)
+                        batch = reader.read_batch(size)
                         request, count = None, len(batch)
                     else:
                         batch = None
@@ -747,12 +749,12 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
         model_thread.join()
         progress.finish()
     if pipeline.error is not None:
-        error = pipeline.error
-        if isinstance(error, JobError):
-            raise error
-        if isinstance(error, ValueError) or hasattr(error, "message"):  # libtwml.Error, tf.errors.*
-            raise JobError(str(getattr(error, "message", error)).splitlines()[0], 1) from error
-        raise error
+        failure = pipeline.error
+        if isinstance(failure, JobError):
+            raise failure
+        if isinstance(failure, ValueError) or hasattr(failure, "message"):  # libtwml.Error, tf.errors.*
+            raise JobError(str(getattr(failure, "message", failure)).splitlines()[0], 1) from failure
+        raise failure
     totals["seconds"] = time.monotonic() - started
     return totals
 

@@ -5,10 +5,22 @@ dict, or an ``HParams`` (the stand-in for the removed ``tf.contrib.training.HPar
 turns any of them into a dict or an HParams.
 """
 
-from typing import Any, Dict, Mapping
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Protocol, Union
 
 
-def params_to_dict(params: Any) -> Dict[str, Any]:
+class ParamsLike(Protocol):
+    """What twml reads hyperparameters from by attribute: an argparse Namespace, an :class:`HParams`."""
+
+    def __getattr__(self, name: str) -> Any: ...
+
+    def __setattr__(self, name: str, value: Any) -> None: ...
+
+
+#: Hyperparameters as twml's functions accept them: attributes (:class:`ParamsLike`) or a mapping.
+Params = Union[ParamsLike, Mapping[str, Any]]
+
+
+def params_to_dict(params: Optional[Params]) -> Dict[str, Any]:
     """A plain dict of a Namespace, a mapping, or an object whose ``values()`` returns a mapping
     (HParams); ``None`` gives ``{}``. Private attributes (leading ``_``) are left out."""
     if params is None:
@@ -25,7 +37,7 @@ def params_to_dict(params: Any) -> Dict[str, Any]:
     raise TypeError("params must be a Namespace, a dict or an HParams, not %s" % type(params).__name__)
 
 
-def get_param(params: Any, name: str, default: Any = None) -> Any:
+def get_param(params: Params, name: str, default: Any = None) -> Any:
     """``params.<name>`` (or ``params[name]`` for a mapping); ``default`` when it is missing or None."""
     value = params.get(name) if isinstance(params, Mapping) else getattr(params, name, None)
     return default if value is None else value
@@ -57,3 +69,9 @@ class HParams:
 
     def __repr__(self) -> str:
         return "HParams(%r)" % self.values()
+
+    if TYPE_CHECKING:
+        # For type checkers: hyperparameters are attributes set at run time.
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...

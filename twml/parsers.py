@@ -10,12 +10,15 @@ A parse function takes a **1-D string tensor of serialized DataRecords** (one ba
 The config's filters are applied (records lacking a filter feature are dropped).
 """
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow.compat.v1 as tf
 
 import libtwml
 from twml import readers
+
+if TYPE_CHECKING:  # twml.feature_config imports this module
+    from twml.feature_config import FeatureConfig
 
 #: The default hashed-record fields of a sparse parse function: what Earlybird asks for.
 DEFAULT_KEEP_FIELDS = ("ids", "keys", "values", "batch_size", "total_size", "codes")
@@ -39,7 +42,7 @@ def check_keep_fields(keep_fields: Optional[Sequence[str]]) -> Tuple[str, ...]:
     return tuple(keep_fields)
 
 
-def get_sparse_parse_fn(feature_config: Any, keep_fields: Optional[Sequence[str]] = None) -> ParseFn:
+def get_sparse_parse_fn(feature_config: "FeatureConfig", keep_fields: Optional[Sequence[str]] = None) -> ParseFn:
     """A parse function decoding and hashing DataRecords (``DecodeAndHashDataRecord``).
 
     Args:
@@ -68,12 +71,12 @@ def get_sparse_parse_fn(feature_config: Any, keep_fields: Optional[Sequence[str]
     return parse
 
 
-def get_default_parse_fn(feature_config: Any) -> ParseFn:
+def get_default_parse_fn(feature_config: "FeatureConfig") -> ParseFn:
     """``get_sparse_parse_fn(feature_config, DEFAULT_KEEP_FIELDS)``."""
     return get_sparse_parse_fn(feature_config, DEFAULT_KEEP_FIELDS)
 
 
-def get_continuous_parse_fn(feature_config: Any) -> ParseFn:
+def get_continuous_parse_fn(feature_config: "FeatureConfig") -> ParseFn:
     """A parse function returning the kept **continuous** features, un-hashed (``DecodeDataRecord``).
 
     Returns:
@@ -99,7 +102,7 @@ def get_continuous_parse_fn(feature_config: Any) -> ParseFn:
 
 
 def get_labels_in_features_parse_fn(
-    feature_config: Any, keep_fields: Optional[Sequence[str]] = None
+    feature_config: "FeatureConfig", keep_fields: Optional[Sequence[str]] = None
 ) -> Callable[[tf.Tensor], Features]:
     """:func:`get_sparse_parse_fn`, with the labels moved into the features dict.
 
@@ -120,7 +123,7 @@ def get_labels_in_features_parse_fn(
 
 
 def get_tensor_parse_fn(
-    feature_config: Any, tensor_types: Optional[Dict[str, Tuple[Any, Sequence[int]]]] = None
+    feature_config: "FeatureConfig", tensor_types: Optional[Dict[str, Tuple[Any, Sequence[int]]]] = None
 ) -> ParseFn:
     """A parse function reading dense **tensor features** (DataRecord field ``tensors``).
 
@@ -165,7 +168,7 @@ def get_tensor_parse_fn(
     return parse
 
 
-def get_features_as_tensor_dict(serialized: tf.Tensor, feature_config: Any) -> Dict[str, tf.Tensor]:
+def get_features_as_tensor_dict(serialized: tf.Tensor, feature_config: "FeatureConfig") -> Dict[str, tf.Tensor]:
     """Every kept feature of a dense type as its own dense tensor, keyed by feature name.
 
     Args:
@@ -193,7 +196,7 @@ def get_features_as_tensor_dict(serialized: tf.Tensor, feature_config: Any) -> D
 
 
 def get_sparse_serving_input_receiver_fn(
-    feature_config: Any, keep_fields: Optional[Sequence[str]] = None
+    feature_config: "FeatureConfig", keep_fields: Optional[Sequence[str]] = None
 ) -> Callable[[], Any]:
     """A serving input receiver fn over one serialized BatchPredictionRequest.
 
@@ -215,7 +218,7 @@ def get_sparse_serving_input_receiver_fn(
 
 
 def get_serving_input_receiver_fn_feature_dict(
-    feature_config: Any, keep_fields: Optional[Sequence[str]] = None
+    feature_config: "FeatureConfig", keep_fields: Optional[Sequence[str]] = None
 ) -> Callable[[], Any]:
     """A serving input receiver fn fed with already-decoded hashed columns, one placeholder each.
 

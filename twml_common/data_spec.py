@@ -14,16 +14,21 @@ the name of a FeatureType enum value (BINARY, CONTINUOUS, DISCRETE, STRING, SPAR
 
 import json
 import os
-from typing import Iterable, List, Tuple, Union
+from typing import TYPE_CHECKING, Any, Iterable, List, Tuple, Union
 
 import libtwml
 from twml_common import idl
 from twml_common.atomic_files import write_file_atomically
 from twml_common.serialize import serialize
 
-FeatureType = idl.data.FeatureType
-FeatureMetaInfo = idl.data.FeatureMetaInfo
-FeatureMetaInfoList = idl.data.FeatureMetaInfoList
+if TYPE_CHECKING:  # thriftpy2 builds the IDL's structs at run time: no static types
+    FeatureType = Any
+    FeatureMetaInfo = Any
+    FeatureMetaInfoList = Any
+else:
+    FeatureType = idl.data.FeatureType
+    FeatureMetaInfo = idl.data.FeatureMetaInfo
+    FeatureMetaInfoList = idl.data.FeatureMetaInfoList
 
 #: The feature list of the synthetic light-ranker data (`<name> <FeatureType>` per line).
 LIGHT_RANKER_FEATURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "light_ranker_features.txt")

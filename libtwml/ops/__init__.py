@@ -6,6 +6,7 @@ op. ``OPLIB`` is the module ``tf.load_op_library`` returned.
 """
 
 import os
+from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
@@ -19,6 +20,10 @@ OP_NAMES = sorted(
 )
 
 globals().update({name: getattr(OPLIB, name) for name in OP_NAMES})
+
+if TYPE_CHECKING:
+    # For type checkers: the ops are bound at run time, from the library; TensorFlow has no types.
+    def __getattr__(name: str) -> Any: ...
 
 __all__ = ["OPLIB", "OP_NAMES"] + OP_NAMES
 

@@ -42,8 +42,8 @@ def dynamic_partition(
             parts = {k: tf.dynamic_partition(v, partitions, num_partitions) for k, v in features.items()}
             return [{k: parts[k][i] for k in features} for i in range(num_partitions)]
         if isinstance(features, (list, tuple)):
-            parts = [tf.dynamic_partition(v, partitions, num_partitions) for v in features]
-            return [type(features)(p[i] for p in parts) for i in range(num_partitions)]
+            columns = [tf.dynamic_partition(v, partitions, num_partitions) for v in features]
+            return [type(features)(p[i] for p in columns) for i in range(num_partitions)]
         return tf.dynamic_partition(features, partitions, num_partitions)
 
 

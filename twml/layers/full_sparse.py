@@ -195,7 +195,9 @@ class FullSparse(Layer):
     def call(self, inputs: SparseInputs, **kwargs: Any) -> tf.Tensor:
         inputs_list: List[tf.SparseTensor] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         binary = self.use_binary_values
-        binary_list = list(binary) if isinstance(binary, (list, tuple)) else [binary] * len(inputs_list)
+        binary_list: List[bool] = (
+            list(binary) if isinstance(binary, (list, tuple)) else [bool(binary)] * len(inputs_list)
+        )
         if len(binary_list) != len(inputs_list):
             raise ValueError(
                 "use_binary_values has %d entries but there are %d inputs" % (len(binary_list), len(inputs_list))

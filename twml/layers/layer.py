@@ -1,6 +1,6 @@
 """twml.layers.Layer: the base of twml's layers (reference §6)."""
 
-from typing import Any
+from typing import Any, List
 
 import tensorflow.compat.v1 as tf
 from tensorflow.python.ops.variables import PartitionedVariable
@@ -13,6 +13,10 @@ class Layer(tf.layers.Layer):
     ``call(inputs, ...)``; ``__call__`` builds once then calls, under the layer's name scope, so
     variables are named ``<layer name>/<variable name>``.
     """
+
+    # tf.layers.Layer's weight lists (TensorFlow has no types).
+    _non_trainable_weights: List[tf.Variable]
+    _trainable_weights: List[tf.Variable]
 
     def add_weight(self, name: str, shape: Any = None, *args: Any, trainable: Any = None, **kwargs: Any) -> Any:
         """``tf.layers.Layer.add_weight``; a trainable ``partitioner``'s parts stay trainable.

@@ -69,7 +69,7 @@ class Sequential(Layer):
         return list(self._layer_outputs)
 
     @property
-    def init(self) -> List[Any]:  # type: ignore[override]
+    def init(self) -> List[Any]:
         """The ``init`` of every layer that has one, in order."""
         return [layer.init for layer in self._layers if hasattr(layer, "init")]
 

@@ -1,6 +1,5 @@
 """twml.readers.BatchPredictionRequest: the un-hashed decode of one serialized request."""
 
-from typing import Any
 
 import tensorflow.compat.v1 as tf
 
@@ -19,7 +18,7 @@ class BatchPredictionRequest(DataRecord):
       feature_config: a :class:`twml.FeatureConfig` (keep map).
     """
 
-    def _decode(self, serialized: Any) -> tf.Tensor:
+    def _decode(self, serialized: tf.Tensor) -> tf.Tensor:
         config = self.feature_config
         self._has_labels = False
         return libtwml.ops.decode_batch_prediction_request(

@@ -4,15 +4,41 @@ Also home of the readers' shared base: labels, weights and filters.
 """
 
 import math
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Protocol, Sequence, Tuple, cast
 
 import tensorflow.compat.v1 as tf
 
 import libtwml
 from twml import filters
 
+if TYPE_CHECKING:  # twml.feature_config imports twml.parsers, which imports this module
+    from twml.feature_config import FeatureConfig
+
 #: The hashed-record fields a sparse parse function can return (reference §5.2 getters).
 SPARSE_DATA_RECORD_FEATURE_FIELDS = ("ids", "ukeys", "keys", "values", "codes", "types", "batch_size", "total_size")
+
+
+class DecodeConfig(Protocol):
+    """What a reader reads of a feature config: :class:`twml.FeatureConfig` and the v2
+    ``twml.contrib.feature_config.FeatureConfig`` both are one."""
+
+    @property
+    def keep_features(self) -> Sequence[int]: ...
+
+    @property
+    def keep_codes(self) -> Sequence[int]: ...
+
+    @property
+    def label_features(self) -> Sequence[int]: ...
+
+    @property
+    def weight_features(self) -> Sequence[int]: ...
+
+    @property
+    def filter_features(self) -> Sequence[int]: ...
+
+    @property
+    def decode_mode(self) -> int: ...
 
 
 class _Reader:
@@ -27,7 +53,7 @@ class _Reader:
     _get_weights: Any = None
     _get_batch_size: Any = None
 
-    def __init__(self, serialized: Any, feature_config: Any, default_label: float = 0.0) -> None:
+    def __init__(self, serialized: tf.Tensor, feature_config: DecodeConfig, default_label: float = 0.0) -> None:
         self.feature_config = feature_config
         self.default_label = default_label
         config = feature_config
@@ -38,7 +64,7 @@ class _Reader:
         self.handle = self._decode(serialized)
         self._raw_labels: Optional[tf.Tensor] = None
 
-    def _decode(self, serialized: Any) -> tf.Tensor:
+    def _decode(self, serialized: tf.Tensor) -> tf.Tensor:
         raise NotImplementedError
 
     @property
@@ -122,7 +148,7 @@ class DataRecord(_Reader):
     _get_weights = staticmethod(lambda handle: libtwml.ops.get_weights_from_data_record(handle))
     _get_batch_size = staticmethod(lambda handle: libtwml.ops.get_batch_size_from_data_record(handle))
 
-    def _decode(self, serialized: Any) -> tf.Tensor:
+    def _decode(self, serialized: tf.Tensor) -> tf.Tensor:
         config = self.feature_config
         return libtwml.ops.decode_data_record(
             serialized,
@@ -157,7 +183,7 @@ class DataRecord(_Reader):
           dict ``ids`` (int64 ``[n]``, row), ``keys`` (int64 ``[n]``, hashed key), ``values``
           (float32 ``[n]``), ``batch_size`` (int64 scalar).
         """
-        config = self.feature_config
+        config = cast("FeatureConfig", self.feature_config)  # a v1 config: its features' types
         by_type: Dict[str, list] = {
             "binary": [],
             "continuous": [],

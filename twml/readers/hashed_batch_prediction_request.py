@@ -1,6 +1,5 @@
 """twml.readers.HashedBatchPredictionRequest: the hashed decode of one serialized request."""
 
-from typing import Any
 
 import tensorflow.compat.v1 as tf
 
@@ -20,7 +19,7 @@ class HashedBatchPredictionRequest(HashedDataRecord):
       feature_config: a :class:`twml.FeatureConfig` (keep map, codes, decode_mode).
     """
 
-    def _decode(self, serialized: Any) -> tf.Tensor:
+    def _decode(self, serialized: tf.Tensor) -> tf.Tensor:
         config = self.feature_config
         self._has_labels = False
         return libtwml.ops.decode_and_hash_batch_prediction_request(

@@ -1,6 +1,6 @@
 """twml.readers.HashedDataRecord: the hashed decode of a batch of serialized DataRecords."""
 
-from typing import Any, Dict, Sequence
+from typing import Dict, Sequence
 
 import tensorflow.compat.v1 as tf
 
@@ -48,7 +48,7 @@ class HashedDataRecord(_Reader):
     _get_weights = staticmethod(lambda handle: libtwml.ops.get_weights_from_hashed_data_record(handle))
     _get_batch_size = staticmethod(lambda handle: libtwml.ops.get_batch_size_from_hashed_data_record(handle))
 
-    def _decode(self, serialized: Any) -> tf.Tensor:
+    def _decode(self, serialized: tf.Tensor) -> tf.Tensor:
         config = self.feature_config
         return libtwml.ops.decode_and_hash_data_record(
             serialized,

@@ -11,6 +11,8 @@ import math
 import os
 from typing import Any, Dict, Optional
 
+from twml.params import ParamsLike
+
 HOGWILD_PORTS = "TWML_HOGWILD_PORTS"
 HOGWILD_TASK_TYPE = "TWML_HOGWILD_TASK_TYPE"
 HOGWILD_TASK_ID = "TWML_HOGWILD_TASK_ID"
@@ -81,7 +83,7 @@ def worker_index() -> int:
     return 0
 
 
-def setup_hogwild(params: Any) -> bool:
+def setup_hogwild(params: ParamsLike) -> bool:
     """Writes TF_CONFIG for a single-machine multi-process run when ``params.num_workers > 1``.
 
     Reads ``TWML_HOGWILD_PORTS`` (``num_workers + 1`` comma-separated ports: ps, chief, then

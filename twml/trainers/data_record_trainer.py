@@ -15,7 +15,7 @@ import tensorflow.compat.v1 as tf
 from twml import export_output_fns, util
 from twml.argument_parser import add_data_record_trainer_arguments
 from twml.input_fns import data_record_input_fn
-from twml.params import get_param
+from twml.params import Params, get_param
 from twml.spec_check import check_corrupt_records
 from twml.trainers.trainer import Trainer
 
@@ -126,7 +126,7 @@ class DataRecordTrainer(Trainer):
       ValueError: train and eval files overlap (unless ``allow_train_eval_overlap``), bad dates.
     """
 
-    def __init__(self, name: str, params: Any, build_graph_fn: Callable, feature_config: Any = None,
+    def __init__(self, name: str, params: Params, build_graph_fn: Callable, feature_config: Any = None,
                  **kwargs: Any) -> None:
         super().__init__(name=name, params=params, build_graph_fn=build_graph_fn, **kwargs)
         self._feature_config = feature_config
@@ -271,7 +271,8 @@ class DataRecordTrainer(Trainer):
     def train(self, input_fn: Optional[Callable] = None, steps: Optional[int] = None,
               hooks: Optional[Sequence[tf.train.SessionRunHook]] = None) -> "DataRecordTrainer":
         """:meth:`Trainer.train`; ``input_fn`` defaults to :meth:`get_train_input_fn`."""
-        return super().train(input_fn or self.get_train_input_fn(), steps=steps, hooks=hooks)
+        super().train(input_fn or self.get_train_input_fn(), steps=steps, hooks=hooks)
+        return self
 
     def evaluate(self, input_fn: Optional[Callable] = None, steps: Optional[int] = None,
                  hooks: Optional[Sequence[tf.train.SessionRunHook]] = None, name: Optional[str] = None,
@@ -280,14 +281,16 @@ class DataRecordTrainer(Trainer):
         return super().evaluate(input_fn or self.get_eval_input_fn(repeat=False), steps=steps, hooks=hooks,
                                 name=name, checkpoint_path=checkpoint_path)
 
-    def learn(self, train_input_fn: Optional[Callable] = None, eval_input_fn: Optional[Callable] = None,
-              **kwargs: Any) -> str:
+    def learn(  # type: ignore[override]  # the original's signature: Trainer.learn's other arguments by keyword
+        self, train_input_fn: Optional[Callable] = None, eval_input_fn: Optional[Callable] = None, **kwargs: Any
+    ) -> str:
         """:meth:`Trainer.learn` with the default input functions."""
         return super().learn(train_input_fn or self.get_train_input_fn(),
                              eval_input_fn or self.get_eval_input_fn(), **kwargs)
 
-    def train_and_evaluate(self, train_input_fn: Optional[Callable] = None,
-                           eval_input_fn: Optional[Callable] = None, **kwargs: Any) -> None:
+    def train_and_evaluate(  # type: ignore[override]  # the original's signature, as learn's
+        self, train_input_fn: Optional[Callable] = None, eval_input_fn: Optional[Callable] = None, **kwargs: Any
+    ) -> None:
         """:meth:`Trainer.train_and_evaluate` with the default input functions."""
         return super().train_and_evaluate(train_input_fn or self.get_train_input_fn(),
                                           eval_input_fn or self.get_eval_input_fn(), **kwargs)

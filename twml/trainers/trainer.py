@@ -34,7 +34,7 @@ from twml.optimizers import (
     LazyAdamOptimizer,
     optimize_loss,
 )
-from twml.params import get_param, params_to_dict
+from twml.params import Params, get_param, params_to_dict
 from twml.trainers import cluster
 
 _LOG = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ EARLY_STOP_FILE = "earlystop_now.txt"
 BEST_CHECKPOINT_DIR = "best_checkpoint"
 
 
-def _params_to_hparams(params: Any) -> util.HParams:
+def _params_to_hparams(params: Params) -> util.HParams:
     """An HParams of a Namespace, dict or HParams, with ``hdfs://`` paths sanitized."""
     values = params_to_dict(params)
     for key, value in values.items():
@@ -85,7 +85,7 @@ class Trainer:
     def __init__(
         self,
         name: str,
-        params: Any,
+        params: Params,
         build_graph_fn: BuildGraphFn,
         metric_fn: Optional[Callable[..., Dict[str, Any]]] = None,
         optimize_loss_fn: Optional[Callable[[Any, tf.Tensor], Any]] = None,
@@ -362,7 +362,7 @@ class Trainer:
         return graph_output
 
     @staticmethod
-    def get_train_op(params: Any, loss: tf.Tensor) -> tf.Operation:
+    def get_train_op(params: Params, loss: tf.Tensor) -> tf.Operation:
         """The default optimize_loss_fn: :func:`twml.optimizers.optimize_loss` with the optimizer
         named by ``params.optimizer`` (default 'SGD'; 'LazyAdam'; 'DGC' with the ``dgc_*`` params),
         ``learning_rate``, ``gradient_noise_scale``, ``clip_gradients`` and the learning-rate decay
