@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -25,8 +24,3 @@ def test_unsupported_python_is_a_clear_error(tmp_path, version):
     assert "twml needs CPython 3.9, 3.10 or 3.11" in result.stderr
     assert "python%s=%s" % (version, version) in result.stderr
     assert not venv.exists()
-
-
-if __name__ == "__main__":
-    os.environ["TWML_TEST_WRAPPER"] = os.path.abspath(sys.argv[1])
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

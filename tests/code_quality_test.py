@@ -10,8 +10,6 @@ import subprocess
 import sys
 import tempfile
 
-import pytest
-
 
 def source_root():
     return os.path.dirname(os.path.realpath(os.environ["TWML_TEST_PYPROJECT"]))
@@ -35,8 +33,3 @@ def test_public_api_modules_type_check():
                                 text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout
-
-
-if __name__ == "__main__":
-    os.environ["TWML_TEST_PYPROJECT"] = os.path.abspath(sys.argv[1])
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -114,7 +114,3 @@ def test_hogwild_cluster(data, tmp_path):
     launch(data, save_dir, {"ps": hogwild("ps"), "chief": hogwild("chief"), "worker": hogwild("worker")},
            extra=["--num_workers", "2"], servers=("ps",))
     check_trained(save_dir)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -455,7 +455,3 @@ def test_json_export_keeps_the_bits_of_every_nan(tmp_path):
     jsonl.write_text(cat.stdout)
     assert records_command("from-json", str(jsonl), str(tmp_path / "copy")).returncode == 0
     assert list(read_records([str(tmp_path / "copy")])) == [record]
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -3,13 +3,13 @@
 every name resolves; ``import twml`` has the recorded side effects; parse functions give the static
 shapes callers rely on; and a script written against the original API runs unedited.
 
-Arguments: the wheel, requirements.lock, python_env.json (the probed environment), the surface JSON.
+Inputs (BUILD.bazel's env_paths): TWML_TEST_WHEEL, TWML_TEST_LOCK (requirements.lock), TWML_TEST_PYTHON_ENV
+(python_env.json, the probed environment), TWML_TEST_SURFACE (the surface JSON).
 """
 
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -169,10 +169,3 @@ def test_a_script_written_for_the_original_api_runs_unchanged(installed):
     assert result["n_bin"] == 8
     pair, listnet, ndcg = result["losses"]
     assert pair >= 0 and listnet > 0 and 0 <= ndcg <= 1
-
-
-if __name__ == "__main__":
-    wheel_path, lock_path, python_env_path, surface = (os.path.abspath(path) for path in sys.argv[1:5])
-    os.environ.update(TWML_TEST_WHEEL=wheel_path, TWML_TEST_LOCK=lock_path, TWML_TEST_PYTHON_ENV=python_env_path,
-                      TWML_TEST_SURFACE=surface)
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q", "-s"]))

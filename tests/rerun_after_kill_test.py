@@ -213,7 +213,3 @@ def test_rerun_of_an_early_stopped_run_trains_no_further(data, tmp_path):
     again = train_and_evaluate()
     assert again.latest_checkpoint == latest and again.best_or_latest_checkpoint == best
     assert int(tf.train.load_variable(again.latest_checkpoint, "global_step")) == step
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,15 +1,13 @@
 """The wheel installs with pip into a fresh environment made from the lock file, and works there.
 
 Everything installs from the local wheelhouse that tools/bazel filled, so the test needs no network.
-Arguments: the wheel, requirements.lock, python_env.json (the probed environment).
+Inputs (BUILD.bazel's env_paths): TWML_TEST_WHEEL, TWML_TEST_LOCK (requirements.lock), TWML_TEST_PYTHON_ENV
+(python_env.json, the probed environment).
 """
 
 import json
 import os
 import subprocess
-import sys
-
-import pytest
 
 CHECK_SCRIPT = r"""
 import json, os
@@ -79,9 +77,3 @@ def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
     assert missing.returncode == 2, missing.stderr
     site_packages = str(venv / "lib")
     assert all(path.startswith(site_packages) for path in result["module_files"]), result["module_files"]
-
-
-if __name__ == "__main__":
-    wheel_path, lock_path, python_env_path = (os.path.abspath(path) for path in sys.argv[1:4])
-    os.environ.update(TWML_TEST_WHEEL=wheel_path, TWML_TEST_LOCK=lock_path, TWML_TEST_PYTHON_ENV=python_env_path)
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,7 +1,6 @@
 """The data_spec job end to end: feature list in, validated spec out."""
 
 import json
-import sys
 
 import pytest
 
@@ -64,7 +63,3 @@ def test_bad_feature_lists_fail_clearly(tmp_path, content, message):
 def test_missing_feature_list_fails_clearly(tmp_path):
     with pytest.raises(SystemExit, match="No such file or directory.*nowhere.txt"):
         job.main(["--features", str(tmp_path / "nowhere.txt")])
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -5,7 +5,6 @@ Fixtures are written by the project's own writers (libtwml._core), never downloa
 
 import os
 import re
-import sys
 
 import pytest
 import tensorflow as tf
@@ -279,7 +278,3 @@ def test_corrupt_files_are_data_loss(tmp_path):
     bad_version = write_bytes(tmp_path / "bad_version", MARKER + b"\x05\x00\x00\x00\x08\x02\x12\x01c")
     with pytest.raises(tf.errors.DataLossError, match="corrupt block at byte 0: unsupported version 2"):
         read(bad_version)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -3,7 +3,6 @@
 Files are written by the project's own BlockWriter; the tests then corrupt their bytes.
 """
 
-import sys
 
 import pytest
 import tensorflow as tf
@@ -208,7 +207,3 @@ def test_gzip_data_without_its_extension_is_read_by_its_magic_bytes(tmp_path):
     path = write_bytes(tmp_path / "part-00000", _core.gzip_compress(write_file(tmp_path / "src"), 6))
     assert list(_core.BlockFileReader(path)) == RECORDS
     assert [r.numpy() for r in dataset(path)] == RECORDS
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -5,7 +5,6 @@ Python iteration order, so the ops' wire-order output can be compared exactly.
 """
 
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -354,7 +353,3 @@ def test_bpr_with_unknown_field_and_empty_string_input():
         )
         with pytest.raises(tf.errors.InvalidArgumentError, match="got an empty string tensor"):
             run(ops.get_batch_size_from_data_record(empty))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

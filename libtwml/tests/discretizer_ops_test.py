@@ -1,6 +1,5 @@
 """The discretizer and calibration ops (reference §5.5-5.7) against the reference values and numpy."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -475,7 +474,3 @@ def test_isotonic_calibration_bad_inputs(input_, xs, ys, message):
     with pytest.raises(tf.errors.InvalidArgumentError) as info:
         run_fed(feeds, ops.isotonic_calibration)
     assert message in str(info.value)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

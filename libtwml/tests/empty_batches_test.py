@@ -6,7 +6,6 @@ legal) and must answer them; each getter's outputs must have the dtypes its op d
 getters are found from the op registry, so a new one is covered without editing this file.
 """
 
-import sys
 
 import numpy as np
 import pytest
@@ -149,7 +148,3 @@ def test_batch_prediction_request_decoders(hashed, v2, case):
         keys = results["GetKeysFromHashedDataRecord"][0]
         assert keys.dtype == np.int64 and keys.size == 0
         assert results["GetBatchSizeFromHashedDataRecord"][0] == rows
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -70,7 +70,3 @@ def test_decode_errors_in_an_exec_built_graph_do_not_crash(tmp_path, mode):
     )
     assert result.returncode == 0, "exit %d\n%s" % (result.returncode, result.stderr[-3000:])
     assert result.stdout.strip().endswith("errors 2000")
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

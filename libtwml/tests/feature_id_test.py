@@ -1,6 +1,5 @@
 """libtwml feature-id hashing through the pybind11 core and through the FeatureId op."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -72,7 +71,3 @@ def test_feature_id_op_rejects_invalid_utf8():
 def test_oplib_is_the_loaded_library():
     assert libtwml.OPLIB.feature_id is libtwml.ops.feature_id
     assert "feature_id" in libtwml.ops.OP_NAMES
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -5,7 +5,6 @@ Skipped, with the reason, where the tool is not installed; tools/bazel installs 
 
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -83,7 +82,3 @@ def test_lzop_detects_our_checksums(tmp_path):
     assert result.returncode != 0 and b"checksum error" in result.stderr.lower()
     with pytest.raises(_core.Error, match="adler32 checksum mismatch"):
         _core.decompress(bytes(compressed), "lzo")
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

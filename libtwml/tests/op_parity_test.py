@@ -7,7 +7,6 @@ maps are Python sets and dicts), so they are assembled here from the binary prot
 
 import math
 import struct
-import sys
 
 import numpy as np
 import pytest
@@ -359,7 +358,3 @@ def test_a_nan_value_under_an_invalid_name_is_an_error_not_dropped():
     # Under a valid name a NaN value is skipped, as every NaN value.
     keys, _ = hashed_keys(sparse_continuous_field(SC10, [(b"ok", math.nan), (b"x", 2.0)]) + STOP)
     assert keys.tolist() == [libtwml.feature_id("x")[0]]
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,6 +1,5 @@
 """The pybind11 record codecs: byte-identical to thriftpy2 from the project's IDL, and strict."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -204,7 +203,3 @@ def test_data_spec_decodes_in_the_core_skipping_unknown_fields():
     assert libtwml.decode_data_spec(data) == [(5, b"a", 2)]
     with pytest.raises(libtwml.Error, match="nested more than 64 deep"):
         libtwml.decode_data_spec(b"\x0c\x00\x09" * 70 + b"\x00" * 71)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,6 +1,5 @@
 """SparseTensorDenseMatMulUniqueGrad (dense and resource forms) and its gradients against numpy."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -143,7 +142,3 @@ def test_resource_form_reads_the_variable_in_place_and_trains():
     np.add.at(expected, indices[:, 1], -0.1 * values[:, None] * np.ones((1, 4)))
     # The learning rate is a float32 0.1 cast to float64.
     np.testing.assert_allclose(updated, expected, rtol=1e-7, atol=1e-7)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,6 +1,5 @@
 """The sparse math ops (reference §5.9) against numpy and tf.sparse.sparse_dense_matmul."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -276,7 +275,3 @@ def test_batch_norm_welford_across_calls():
             np.testing.assert_array_equal(session.run(means), stored_means)
             with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[0\] = 4"):
                 session.run(outputs, {indices: [4], values: [1.0], is_training: True})
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

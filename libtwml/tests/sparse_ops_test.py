@@ -1,6 +1,5 @@
 """The sparse helper ops (reference §5.9) and GetSubstrings (§5.10) against plain Python."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -499,7 +498,3 @@ def test_get_substrings_rejects_bad_attrs_and_huge_output():
         "take more than 4194304 bytes",
     ):
         run(lambda: ops.get_substrings(["ok", "x" * 3000], min_n=1, max_n=100000))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,6 +1,5 @@
 """Tensor getters of decoded batches (reference §5.4), from DataRecord and HashedDataRecord."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -143,7 +142,3 @@ def test_missing_tensor_and_mismatched_types_fail_clearly():
         different = handles([data[0], reshaped])["DataRecord"]
         with pytest.raises(tf.errors.InvalidArgumentError, match="row 1 differs in shape"):
             tf.Session().run(ops.get_tensors_from_data_record(different, assert_shape=True, feature_id=RAW))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

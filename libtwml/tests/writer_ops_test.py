@@ -1,6 +1,5 @@
 """The writer ops (reference §5.8), decoded through the project's Thrift IDL and libtwml's decoder."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -267,7 +266,3 @@ def test_data_record_bad_inputs(keys, values, message):
 def test_data_record_rejects_other_types(dtype):
     with pytest.raises(TypeError, match="not in list of allowed values"):
         run(lambda: ops.data_record_tensor_writer([1], [np.zeros(2, dtype)]))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

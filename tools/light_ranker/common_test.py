@@ -4,7 +4,6 @@ run's results."""
 
 import logging
 import os
-import sys
 import tempfile
 
 import pytest
@@ -54,7 +53,3 @@ def test_print_outputs_names_exports_plots_and_predictions(capsys):
         "  plots          /runs/lr/exported_models/plots/{roc_curve,pr_curve,reliability}.png",
         "  predictions    /runs/lr/exported_models/batch_predictions",
     ]
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -3,7 +3,6 @@
 import gzip
 import hashlib
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -74,7 +73,3 @@ def test_roc_auc_matches_the_pairwise_definition():
     assert synthetic_data.roc_auc(labels, scores) == pytest.approx(np.mean(pairs), abs=1e-12)
     with pytest.raises(ValueError, match="both positive and negative"):
         synthetic_data.roc_auc(np.ones(3, bool), np.arange(3.0))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

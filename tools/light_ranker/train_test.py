@@ -3,7 +3,6 @@ leaves its artefacts (discretizer module, checkpoints, export, plots, run record
 
 import os
 import sqlite3
-import sys
 
 import pytest
 
@@ -62,7 +61,3 @@ def test_mlp_example_with_isotonic_phase(tmp_path, capsys):
 def test_user_data_needs_a_data_spec(tmp_path):
     with pytest.raises(ValueError, match="--data_spec"):
         train.main(["--train.data_dir", str(tmp_path), "--save_dir", str(tmp_path / "m")])
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

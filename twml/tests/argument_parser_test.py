@@ -7,7 +7,6 @@ import logging
 import math
 import os
 import re
-import sys
 
 import numpy as np
 import pytest
@@ -464,7 +463,3 @@ def test_check_unsupported_params_rejects(args, flag, reason):
         with pytest.raises(ValueError) as error:
             check_unsupported_params(given)
         assert flag in str(error.value) and reason in str(error.value)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

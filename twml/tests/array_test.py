@@ -2,7 +2,6 @@
 no copy, and strides counted in elements as the original handed them to C."""
 
 import logging
-import sys
 
 import numpy as np
 import pytest
@@ -46,7 +45,3 @@ def test_refuses_non_arrays_and_other_dtypes(caplog):
     assert "unsupported dtype float16" in caplog.text
     with pytest.raises(KeyError):
         Array(np.array(["a"]))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -306,7 +306,3 @@ def test_the_export_answers_requests_without_any_kept_feature(setup):
             floats = predictor.predict_batch(rows)
             assert floats.shape == (len(rows), 1)
             np.testing.assert_array_equal(floats[:, 0].astype(np.float64), np.float32(values).astype(np.float64))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q", "-x"]))

@@ -137,7 +137,3 @@ def test_a_rerun_removes_the_temporaries_of_its_parts_whatever_pid_they_name(tmp
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout.strip().split("summary: ", 1)[1])["parts_already_done"] == len(names)
     assert [path for path in debris if os.path.exists(path)] == []
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q", "-s"]))

@@ -2,7 +2,6 @@
 
 import gc
 import os
-import sys
 
 import pytest
 import tensorflow as tf
@@ -92,7 +91,3 @@ def test_written_files_read_back_with_block_format_dataset(tmp_path):
 def test_bad_records_per_block_is_an_error(tmp_path):
     with pytest.raises(ValueError):
         twml.BlockFormatWriter(str(tmp_path / "part"), records_per_block=0)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

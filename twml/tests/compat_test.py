@@ -3,7 +3,6 @@ twml.SparseTensor <-> tf.SparseTensor, sparse_dense_matmul and its gradients, ad
 partition_sparse_tensor, set_logging_level, and CLIB's error naming the alternatives."""
 
 import logging
-import sys
 
 import numpy as np
 import pytest
@@ -126,7 +125,3 @@ def test_clib_raises_naming_the_local_alternatives():
     assert "twml_tensor_create" in message and "C ABI" in message
     assert "twml.Array" in message and "libtwml._core" in message and "libtwml.ops" in message
     assert "not provided" in repr(twml.CLIB)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -5,7 +5,6 @@ tf.estimator's own progress lines."""
 import io
 import logging
 import re
-import sys
 
 import numpy as np
 import pytest
@@ -225,7 +224,3 @@ def test_train_and_evaluate_names_its_early_stop_once(tmp_path, monkeypatch):
     assert [line.split(":")[1] for line in evaluations] == [" evaluation at step 10", " evaluation at step 20"]
     (progress,) = [line for line in lines if line.startswith("twml.training: ")]
     assert parsed(progress.split(": ", 1)[1])[0] >= 20
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

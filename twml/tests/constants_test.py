@@ -1,6 +1,5 @@
 """twml.constants drive the ops they name."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -49,7 +48,3 @@ def test_hashing_discretizer_options_match_the_reference(options, second_key):
             )
         )
     assert keys.tolist() == [second_key]
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,6 +1,5 @@
 """twml.dataset's skip_corrupt: corrupt blocks of synthetic files are dropped, not fatal."""
 
-import sys
 
 import pytest
 import tensorflow as tf
@@ -78,7 +77,3 @@ def test_stream_block_format_dataset_skip_corrupt(files):
     with pytest.raises(tf.errors.DataLossError):
         read()
     assert read(skip_corrupt=True) == records_of(files[0], skip_corrupt=True) + records_of(files[1])
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,7 +1,6 @@
 """twml.dataset and twml.input_fns over synthetic DataRecord files, in graph mode."""
 
 import collections
-import sys
 
 import numpy as np
 import pytest
@@ -280,7 +279,3 @@ def test_input_fn_trains_an_estimator(raw_files, tmp_path):
     estimator = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
     estimator.train(input_fn, steps=3)
     assert estimator.get_variable_value("global_step") == 3
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

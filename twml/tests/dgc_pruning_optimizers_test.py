@@ -1,6 +1,5 @@
 """DeepGradientCompressionOptimizer and PruningOptimizer against numpy re-implementations."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -324,7 +323,3 @@ def test_pruning_rejects_bad_arguments():
             PruningOptimizer(0.1).minimize(loss, method="Taylor")
         with pytest.raises(ValueError, match="flops_weight"):
             PruningOptimizer(0.1).minimize(loss, flops_weight="MANUAL")
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -374,7 +374,3 @@ def test_cli_errors(cli_db, tmp_path, capsys):
     assert code == 2 and "not a twml tracking database" in err
     code, _, _ = _cli(capsys, "--db", db, "bogus")
     assert code == 2
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

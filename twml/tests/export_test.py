@@ -138,7 +138,3 @@ def test_bad_request_bytes_give_a_clear_error(trained):
     with SavedModelPredictor(export_path) as predictor:
         with pytest.raises(tf.errors.InvalidArgumentError, match="BatchPredictionRequest|offset"):
             predictor.predict_request(b"\x0f\x00\x01\x0c\x7f\xff\xff\xff")
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -5,7 +5,6 @@ import json
 import math
 import os
 import re
-import sys
 
 import numpy as np
 import pytest
@@ -398,7 +397,3 @@ def test_batch_prediction_request_readers(dataset):
     assert weights.tolist() == [[1.0], [1.0]] and out["weights"].tolist() == [[1.0], [1.0]]
     assert out["ukeys"].tolist() == [link, reply, link] and kept_labels is None
     np.testing.assert_array_equal(kept["ids"], out["ids"])
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

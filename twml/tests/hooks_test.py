@@ -6,7 +6,6 @@ import importlib
 import importlib.util
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -381,7 +380,3 @@ def test_metrics_update_hook_every_n_iter_and_at_end():
         assert reports == [{"v": 9.0}]
     with pytest.raises(ValueError):
         MetricsUpdateHook(lambda: spec, print, every_n_iter=1, every_n_secs=1)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -89,7 +89,3 @@ def test_tensorboard_launcher_arguments(written):
     assert result.returncode == 0, result.stderr[-3000:]
     marker = [line for line in result.stdout.splitlines() if line.startswith("ARGV0")]
     assert marker == ["ARGV0 ['/opt/bin/tensorboard', 'C:/tb/tensorboard', 'tb', 'plain'] %d" % 30]
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,7 +1,6 @@
 """twml.layers: Layer, FullDense and FullSparse against numpy, gradients and training; SparseMaxNorm,
 Sequential, Partition, Stitch, the writers and Isotonic (reference §6)."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -659,7 +658,3 @@ def test_mdl_matches_the_discretizer_and_remaps_unknown_ids():
 def test_mdl_bad_inputs():
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match=r"bin_ids must have shape \[8\]"):
         MDL(2, 3, 22, BIN_VALS, FEATURE_IDS, [0, 1], BIN_IDS[:3], OFFSETS)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

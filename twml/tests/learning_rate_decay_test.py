@@ -2,7 +2,6 @@
 
 import argparse
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -121,7 +120,3 @@ def test_unknown_decay_raises():
 
 def test_exported_from_twml():
     assert twml.learning_rate_decay.get_learning_rate_decay_fn is get_learning_rate_decay_fn
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

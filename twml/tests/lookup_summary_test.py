@@ -2,7 +2,6 @@
 vocabulary files written here and the event files read back."""
 
 import glob
-import sys
 
 import numpy as np
 import pytest
@@ -85,7 +84,3 @@ def test_summary_flush_writes_the_buffered_events(tmp_path):
             session.run(write, {step: 10})
             session.run(flush_default)
             assert scalars(logdir)[-1] == ("loss", 10, 5.0)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

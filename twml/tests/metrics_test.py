@@ -1,7 +1,6 @@
 """twml.metrics (reference §10): every streaming metric against an independent numpy computation."""
 
 import os
-import sys
 import tempfile
 
 import numpy as np
@@ -544,7 +543,3 @@ def test_metric_fn_as_estimator_eval_metric_ops(data):
     np.testing.assert_allclose(result["total_weight"], w.astype(np.float64).sum(), rtol=1e-6)
     assert abs(result["roc_auc"] - np_exact_auc(y.astype(np.float64), p.astype(np.float64),
                                                 w.astype(np.float64))) < 0.01
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,6 +1,5 @@
 """twml.optimizers: LazyAdamOptimizer's sparse and dense updates, and optimize_loss (reference §11)."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -280,7 +279,3 @@ def test_bad_arguments_raise(kwargs, message):
         loss, _, global_step = regression_graph()
         with pytest.raises(ValueError, match=message):
             optimize_loss(loss, global_step, **kwargs)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

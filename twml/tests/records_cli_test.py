@@ -3,7 +3,6 @@ synthetic files; damaged files with and without --skip_corrupt."""
 
 import io
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -252,7 +251,3 @@ def test_cat_head_and_stats_skip(damaged_files, capsys):
     code, output = run("--skip_corrupt", "stats", bad_record)
     assert code == 0 and output.startswith("29 records\n")
     assert "1 records that do not decode" in capsys.readouterr().err
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

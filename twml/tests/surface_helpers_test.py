@@ -3,7 +3,6 @@ PERCENTILES, twml.trainers.trainer.init_from_checkpoint on a checkpoint written 
 twml.argument_parser's DefaultSubcommandArgParse, SortingHelpFormatter and LOG_LEVELS."""
 
 import logging
-import sys
 
 import numpy as np
 import pytest
@@ -86,7 +85,3 @@ def test_log_levels():
                                           "error": logging.ERROR}
     assert twml.LOG_LEVELS is argument_parser.LOG_LEVELS
     assert (argument_parser.SERIAL, argument_parser.TREE) == ("serial", "tree")
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -2,7 +2,6 @@
 element offsets, memmap vs loaded copies, data entries, cleaned names and the dotted-prefix helper."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -100,7 +99,3 @@ def test_unsupported_type_and_missing_spec(tmp_path):
     write_dump(str(tmp_path), {"half": tensor("h.bin", "Half", 1, [2])}, {"h.bin": np.zeros(2, np.float16)})
     with pytest.raises(ValueError, match="unsupported tensorType 'Half'"):
         TensorIO(str(tmp_path))["half"]
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

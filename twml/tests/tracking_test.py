@@ -10,7 +10,6 @@ import json
 import os
 import re
 import sqlite3
-import sys
 
 import numpy as np
 import pytest
@@ -209,7 +208,3 @@ def test_guess_path():
     assert guessed.startswith("%s:default:unnamed:Unnamed_" % getpass.getuser())
     assert before in guessed or datetime.datetime.now().strftime("%m_%d_%Y") in guessed
     assert twml.tracking.experiment_tracker.ExperimentTracker is ExperimentTracker
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

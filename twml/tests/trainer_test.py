@@ -333,7 +333,3 @@ def test_tracking_can_be_disabled(tmp_path, data):
     trainer = make_trainer(tmp_path, data, "--disable_experiment_tracking")
     trainer.train(steps=1)
     assert not os.path.exists(os.environ["TWML_EXPERIMENT_DB"])
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

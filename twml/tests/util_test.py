@@ -6,7 +6,6 @@ import argparse
 import datetime
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -351,7 +350,3 @@ def test_change_name_scope_from_dir(tmp_path):
     np.testing.assert_array_equal(tf.train.load_variable(save_dir, "new/inner/w"), [1.0, 2.0])
     with pytest.raises(twml.errors.CheckpointNotFoundError, match="no checkpoint"):
         util.change_name_scope_from_dir("a", "b", str(tmp_path / "empty"))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

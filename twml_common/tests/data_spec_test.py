@@ -1,6 +1,5 @@
 """Data spec files: JSON and Thrift forms, and clear errors for malformed ones."""
 
-import sys
 
 import pytest
 
@@ -94,7 +93,3 @@ def test_thrift_with_an_unknown_type_or_a_bad_name_is_rejected(tmp_path):
     path.write_bytes(data.replace(b"\x00\x00\x00\x01a", b"\x00\x00\x00\x01\xff"))
     with pytest.raises(ValueError, match=r"spec.bin: contents\[0\]: fullFeatureName is not valid UTF-8 \(byte 0\)"):
         data_spec.read_data_spec(str(path))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

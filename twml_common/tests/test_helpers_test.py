@@ -2,7 +2,6 @@
 partitions) and twml_common.sparse_inputs against the draws the spec describes (NumPy's global RNG)
 and their statistics."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -63,7 +62,3 @@ def test_create_sparse_tensor_statistics_and_reference_input():
     assert len(np.unique(indices, axis=0)) < len(indices)
     np.testing.assert_array_equal(ones, np.ones(20000, np.float32))
     np.testing.assert_array_equal(binary_indices, indices)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

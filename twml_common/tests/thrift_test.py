@@ -1,7 +1,6 @@
 """The IDL of thrift/: field ids and types on the wire, namespaces, round-trips of every struct."""
 
 import math
-import sys
 
 import pytest
 
@@ -187,7 +186,3 @@ def test_every_struct_is_round_tripped():
         normalized(struct, STRUCT, type(struct), STRUCTS_SEEN)
     defined = {name for name, value in vars(twml_common).items() if hasattr(value, "thrift_spec")}
     assert defined - STRUCTS_SEEN == set()
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

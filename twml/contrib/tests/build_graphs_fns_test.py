@@ -1,9 +1,7 @@
 """twml.contrib.build_graphs_fns: the saved-modules graph builder in real graphs."""
 
-import sys
 
 import numpy as np
-import pytest
 import tensorflow.compat.v1 as tf
 
 import twml  # noqa: F401  (graph mode)
@@ -30,7 +28,3 @@ def test_get_saved_modules_graph():
             session.run(trained["train_op"])
             session.run(trained["train_op"])
             assert session.run(tf.train.get_global_step()) == 2
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -3,7 +3,6 @@ PercentileDiscretizer calibrators' layers, and their saved TF-Hub modules (§7.1
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -244,7 +243,3 @@ def test_write_summary(tmp_path):
     for event in tf.train.summary_iterator(os.path.join(str(tmp_path), events[0])):
         tags.update(v.tag for v in event.summary.value)
     assert tags == {"percentile_discretizer_calibrator/3", "percentile_discretizer_calibrator/4"}
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

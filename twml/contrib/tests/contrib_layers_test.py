@@ -2,7 +2,6 @@
 ZscoreNormalization against numpy, with gradient checks and short training runs (reference §6)."""
 
 import os
-import sys
 import tempfile
 
 import numpy as np
@@ -624,7 +623,3 @@ def test_embedding_lookup_bad_inputs():
     with tf.Graph().as_default():
         with pytest.raises(TypeError, match="string"):
             EmbeddingLookup(3, 2, ["a", "b", "c"])(tf.constant([1, 2]))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,7 +1,6 @@
 """twml.contrib.trainers: BatchPredictionRequestTrainer, PruningDataRecordTrainer, build_keras_trainer."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -176,7 +175,3 @@ def test_build_keras_trainer_one_sgd_step(tmp_path):
     p = 1 / (1 + np.exp(-(x @ kernel + bias)))
     expected = np.sum(w * -(y * np.log(p) + (1 - y) * np.log(1 - p))) / len(x)
     assert metrics["loss"] == pytest.approx(expected, rel=1e-4)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,10 +1,8 @@
 """twml.contrib.export.export_fn: the train-graph receiver over a BatchPredictionRequest and the
 build-graph wrapper (the response bytes decoded back and compared with the model's outputs)."""
 
-import sys
 
 import numpy as np
-import pytest
 import tensorflow.compat.v1 as tf
 
 import libtwml
@@ -60,7 +58,3 @@ def test_update_build_graph_fn_for_train_adds_the_serialized_response():
     for row, values in zip(rows, output):
         assert sorted(row) == [0, 1]  # keys 0..n-1 without graph_output['keys']
         np.testing.assert_allclose([row[0], row[1]], values, rtol=1e-7)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

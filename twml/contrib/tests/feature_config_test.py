@@ -5,7 +5,6 @@ them), and twml.util.fix_shape_sparse over the config's output."""
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -655,7 +654,3 @@ def test_fix_shape_sparse(light_ranker):
     v1 = twml.FeatureConfigBuilder(light_ranker["spec"]).add_feature(r"ebd\..*", "A").build()
     with pytest.raises(ValueError, match="needs a twml.contrib.feature_config.FeatureConfig"):
         twml.util.fix_shape_sparse({}, v1)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -4,7 +4,6 @@ algorithms) of a tiny DataRecordTrainer that only uses one feature, computed thr
 
 import json
 import os
-import sys
 
 import pytest
 import tensorflow.compat.v1 as tf
@@ -135,7 +134,3 @@ def test_tree_importances_split_only_the_group_that_matters(data):
     trainer.params.feature_importance_metric = "pr_auc"
     with pytest.raises(ValueError, match="stopping_metric"):
         trainer.contrib_run_feature_importances()
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

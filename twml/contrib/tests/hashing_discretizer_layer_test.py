@@ -1,6 +1,5 @@
 """The contrib HashingDiscretizer layer against the op's reference values (reference §5.6, §6)."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -68,7 +67,3 @@ def test_bad_arguments():
             HashingDiscretizer(FEATURE_IDS, BIN_VALS, n_bin=3, out_bits=22, options=options)
     with pytest.raises(ValueError, match="feature ids must be unique: %d appears 2 times" % FEATURE_IDS[0]):
         HashingDiscretizer([FEATURE_IDS[0]] * 2, BIN_VALS, n_bin=3, out_bits=22)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -3,7 +3,6 @@ here, the words and vectors checked against the file's lines, and the initialize
 in real (partitioned) variables; PartitionConstant's slices and shape check."""
 
 import collections
-import sys
 
 import numpy as np
 import pytest
@@ -120,7 +119,3 @@ def test_partition_constant_slices_along_both_axes():
     np.testing.assert_array_equal(parts[0], value[0:2])
     np.testing.assert_array_equal(np.concatenate(parts), value)
     np.testing.assert_array_equal(whole_cols, value.astype(np.float32))
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

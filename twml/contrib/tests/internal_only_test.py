@@ -4,7 +4,6 @@ dashboard); the portable parts of those modules work on real records."""
 
 import json
 import os
-import sys
 from argparse import Namespace
 from types import SimpleNamespace
 
@@ -125,7 +124,3 @@ def test_ml_dash_writes_the_importances_next_to_the_model(tmp_path):
     blocked.write_text("")
     trainer.save_dir = str(blocked)
     write_feature_importances_to_ml_dash(trainer, importances)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -4,7 +4,6 @@ MDLCalibrator and HashedPercentileDiscretizerCalibrator with their layers (refer
 import itertools
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -493,7 +492,3 @@ def test_mdl_calibrator_errors(tmp_path):
     small = calibrated(MDLCalibrator, [20, 20, 20, 20], n_bin=3, out_bits=4)
     with pytest.raises(ValueError, match="must exceed"):
         small.to_layer()
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -10,7 +10,6 @@ parameters only where no original caller can see them: keyword-only ones with de
 import ast
 import importlib
 import inspect
-import sys
 
 import pytest
 import tensorflow.compat.v1 as tf
@@ -167,7 +166,3 @@ def test_package_level_names_are_the_same_objects():
     assert twml.contrib.layers.zscore_normalization is zscore_normalization.zscore_normalization
     assert twml.contrib.metrics.ndcg is search_metrics.ndcg
     assert twml.contrib.calibrators.discretize is common_calibrators.discretize
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

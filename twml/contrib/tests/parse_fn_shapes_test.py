@@ -5,7 +5,6 @@ Each parse function is built on a ``[None]`` string placeholder (what batched Bl
 its static shapes checked, then run on real records to check that the run-time shapes agree."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -117,7 +116,3 @@ def test_v2_parse_fns_static_shapes(dataset):
     with tf.Graph().as_default():
         merged = contrib_parsers.get_features_as_tensor_dict(config, tf.placeholder(tf.string, [None]))
         assert shape(merged["labels"]) == [None, len(LABELS)]
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

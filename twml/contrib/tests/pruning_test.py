@@ -2,7 +2,6 @@
 three-layer network computed by hand (chain rule in numpy), the order in which ``prune`` removes
 channels across layers, and the FLOP counts of MatMul / Conv2D networks as masks shrink."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -275,7 +274,3 @@ def test_pruning_optimizer_prunes_apply_mask_masks():
                 session.run(train, {net["x"]: X, net["t"]: T})
                 active.append(int(sum(session.run(m).sum() for m in masks)))
     assert active == [5, 4, 3]
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

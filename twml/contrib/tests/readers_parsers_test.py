@@ -3,7 +3,6 @@ and receivers) on DataRecords and BatchPredictionRequests built here with the Th
 groups, hashed sparse columns (feature id / mixDiscreteIdAndValue masked to the hash bits, computed
 in Python), labels, weights, common features and StringTensors, checked value by value."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -212,7 +211,3 @@ def test_string_tensors(config):
     check_features(features, [0, 1, 2, 3], 4)
     np.testing.assert_array_equal(labels, LABELS)
     np.testing.assert_array_equal(served["s.words"], padded(3, b"")[:2])
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -1,6 +1,5 @@
 """twml.contrib.metrics: NDCG (search_metrics) and the contrib metric fns against numpy computations."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -257,7 +256,3 @@ def test_single_and_dual_binary_task_metric_fns(multitask):
     top2 = np.argsort(-preds[:, 1], kind="stable")[:2]
     np.testing.assert_allclose(result["mean_numeric_label_topk__k_2"], counts[top2].mean(), rtol=1e-6)
     np.testing.assert_allclose(result["mean_gated_numeric_label_topk__k_2"], np.mean(counts[top2] > 2), rtol=1e-6)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -3,7 +3,6 @@ against numpy formulas and hand-computed cases; datasets (overlap resolution, da
 on real files and device against TensorFlow."""
 
 import datetime
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -196,7 +195,3 @@ def test_device_helpers_agree_with_tensorflow():
     assert device.get_gpu_count() == len(gpus) == len(device.get_gpu_list())
     assert device.is_gpu_available() == bool(gpus)
     assert all(devices[name] == "GPU" for name in device.get_gpu_list())
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))
