@@ -1,5 +1,5 @@
-"""The Python sources are ruff-clean under the rules of pyproject.toml, and the public API modules
-(pyproject.toml's [tool.mypy] files) type-check under mypy.
+"""The Python sources are ruff-clean under the rules of pyproject.toml and formatted by `ruff format`,
+and the public API modules (pyproject.toml's [tool.mypy] files) type-check under mypy.
 
 The test reads the source tree itself: it resolves pyproject.toml's runfiles symlink back to the
 checkout. It is tagged `external` in BUILD.bazel so Bazel never serves it from the cache.
@@ -23,6 +23,13 @@ def test_python_sources_are_ruff_clean():
     # Run from the checkout so that pyproject.toml's relative patterns resolve against it.
     result = subprocess.run([tool("ruff"), "check", "--no-cache", "."], cwd=source_root(), capture_output=True,
                             text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_sources_are_ruff_formatted():
+    # `.venv/bin/ruff format` formats them; the excluded paths are pyproject.toml's (bazel-*, .venv).
+    result = subprocess.run([tool("ruff"), "format", "--check", "--no-cache", "."], cwd=source_root(),
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
