@@ -68,7 +68,11 @@ def launch(data, save_dir, env_by_task, extra=(), servers=()):
     for task, env in env_by_task.items():
         processes[task] = subprocess.Popen(
             [sys.executable, "-c", TRAIN_SCRIPT, data[0], data[1], save_dir] + list(extra),
-            env=dict(base, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            env=dict(base, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     outputs = {}
     try:
         for task, process in processes.items():
@@ -98,8 +102,9 @@ def test_ps_chief_worker_cluster(data, tmp_path):
         return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": kind, "index": 0}})}
 
     save_dir = str(tmp_path / "model")
-    outputs = launch(data, save_dir, {"ps": tf_config("ps"), "chief": tf_config("chief"),
-                                      "worker": tf_config("worker")})
+    outputs = launch(
+        data, save_dir, {"ps": tf_config("ps"), "chief": tf_config("chief"), "worker": tf_config("worker")}
+    )
     assert "DONE True" in outputs["chief"] and "DONE False" in outputs["worker"]
     check_trained(save_dir)
 
@@ -111,6 +116,11 @@ def test_hogwild_cluster(data, tmp_path):
         return {"TWML_HOGWILD_PORTS": ports, "TWML_HOGWILD_TASK_TYPE": kind, "TWML_HOGWILD_TASK_ID": "0"}
 
     save_dir = str(tmp_path / "hogwild")
-    launch(data, save_dir, {"ps": hogwild("ps"), "chief": hogwild("chief"), "worker": hogwild("worker")},
-           extra=["--num_workers", "2"], servers=("ps",))
+    launch(
+        data,
+        save_dir,
+        {"ps": hogwild("ps"), "chief": hogwild("chief"), "worker": hogwild("worker")},
+        extra=["--num_workers", "2"],
+        servers=("ps",),
+    )
     check_trained(save_dir)

@@ -37,8 +37,9 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), TF_
 def data(tmp_path_factory):
     """Two training files and one eval file of 1,000 records each, and the data spec."""
     root = tmp_path_factory.mktemp("data")
-    paths = synthetic_data.write_dataset(str(root / "train"), num_files=3, records_per_file=1000, seed=13,
-                                         compression="lzo")
+    paths = synthetic_data.write_dataset(
+        str(root / "train"), num_files=3, records_per_file=1000, seed=13, compression="lzo"
+    )
     os.makedirs(str(root / "eval"))
     os.replace(paths[-1], str(root / "eval" / os.path.basename(paths[-1])))
     return {"train": str(root / "train"), "eval": str(root / "eval"), "spec": str(root / "train" / "data_spec.json")}
@@ -65,9 +66,21 @@ def start_and_kill(command, ready_file, timeout=180):
 
 
 def light_ranker(data, save_dir, *flags):
-    return [sys.executable, "-m", "tools.light_ranker.train", "--data_spec", data["spec"], "--train.data_dir",
-            data["train"], "--eval.data_dir", data["eval"], "--save_dir", save_dir, "--disable_experiment_tracking",
-            *flags]
+    return [
+        sys.executable,
+        "-m",
+        "tools.light_ranker.train",
+        "--data_spec",
+        data["spec"],
+        "--train.data_dir",
+        data["train"],
+        "--eval.data_dir",
+        data["eval"],
+        "--save_dir",
+        save_dir,
+        "--disable_experiment_tracking",
+        *flags,
+    ]
 
 
 def mislabelled_spec(data, path):
@@ -118,8 +131,12 @@ def test_bad_configuration_is_one_line_and_exit_2_before_any_work(data, tmp_path
     if flags == "mislabelled":
         flags = ["--data_spec", mislabelled_spec(data, str(tmp_path / "spec.json"))]
     elif flags == "no_label_records":
-        flags = ["--data_spec", spec_without_label_records(data, str(tmp_path / "spec.json")), "--label",
-                 "made.up.label"]
+        flags = [
+            "--data_spec",
+            spec_without_label_records(data, str(tmp_path / "spec.json")),
+            "--label",
+            "made.up.label",
+        ]
     try:
         status = common.guarded_main(train.main, light_ranker(data, save_dir, *flags)[3:])
     except SystemExit as exit_:  # argparse's usage errors
@@ -135,8 +152,13 @@ def test_bad_configuration_is_one_line_and_exit_2_before_any_work(data, tmp_path
 def test_the_command_exits_2_with_one_line_and_a_traceback_only_with_verbose(data, tmp_path):
     spec = mislabelled_spec(data, str(tmp_path / "spec.json"))
     for verbose in ([], ["--verbose"]):
-        result = subprocess.run(light_ranker(data, str(tmp_path / "model"), "--data_spec", spec, *verbose), env=ENV,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            light_ranker(data, str(tmp_path / "model"), "--data_spec", spec, *verbose),
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 2
         assert ("Traceback" in result.stderr) == bool(verbose)
         assert "is BINARY in the spec" in result.stderr.splitlines()[-1]
@@ -144,8 +166,11 @@ def test_the_command_exits_2_with_one_line_and_a_traceback_only_with_verbose(dat
 
 def test_trainer_params_with_an_unknown_optimizer_are_refused_at_construction(tmp_path):
     with pytest.raises(ValueError, match="params.optimizer 'Foo' is not one of .*DGC"):
-        twml.trainers.Trainer("t", {"train_batch_size": 8, "optimizer": "Foo", "save_dir": str(tmp_path),
-                                    "disable_experiment_tracking": True}, build_graph)
+        twml.trainers.Trainer(
+            "t",
+            {"train_batch_size": 8, "optimizer": "Foo", "save_dir": str(tmp_path), "disable_experiment_tracking": True},
+            build_graph,
+        )
 
 
 # ------------------------------------------------------------------------------------------ item 8
@@ -224,11 +249,25 @@ EXPORT_SCRIPT = textwrap.dedent("""
 def trained(data, tmp_path_factory):
     """A checkpoint of the export script's model (trained here, in-process)."""
     save_dir = str(tmp_path_factory.mktemp("trained") / "model")
-    config = (twml.FeatureConfigBuilder(data_spec_path=data["spec"]).batch_add_features([(r"ebd\..*", "A")])
-              .add_labels([synthetic_data.MAIN_LABEL]).build())
-    params = DataRecordTrainer.add_parser_arguments().parse_args([
-        "--save_dir", save_dir, "--data_spec", data["spec"], "--train.data_dir", data["train"], "--eval_name",
-        "train", "--disable_experiment_tracking"])
+    config = (
+        twml.FeatureConfigBuilder(data_spec_path=data["spec"])
+        .batch_add_features([(r"ebd\..*", "A")])
+        .add_labels([synthetic_data.MAIN_LABEL])
+        .build()
+    )
+    params = DataRecordTrainer.add_parser_arguments().parse_args(
+        [
+            "--save_dir",
+            save_dir,
+            "--data_spec",
+            data["spec"],
+            "--train.data_dir",
+            data["train"],
+            "--eval_name",
+            "train",
+            "--disable_experiment_tracking",
+        ]
+    )
     DataRecordTrainer("debris", params, build_graph, feature_config=config).train(steps=5)
     return save_dir
 
@@ -237,16 +276,20 @@ def test_killed_exports_leave_neither_debris_nor_an_export_without_feature_spec(
     export_dir = os.path.join(trained, "exported_models")
     for fault in ("graph", "feature_spec"):
         ready = str(tmp_path / fault)
-        start_and_kill([sys.executable, "-c", EXPORT_SCRIPT, data["spec"], data["train"], trained, fault, ready],
-                       ready)
+        start_and_kill([sys.executable, "-c", EXPORT_SCRIPT, data["spec"], data["train"], trained, fault, ready], ready)
         # Whatever the kill left, no export is in place without its feature spec.
         for name in os.listdir(export_dir):
             if name.isdigit():
                 assert os.path.exists(os.path.join(export_dir, name, "feature_spec.yaml")), name
     assert any(name.startswith("temp-") for name in os.listdir(export_dir))  # the killed exports' debris
 
-    result = subprocess.run([sys.executable, "-c", EXPORT_SCRIPT, data["spec"], data["train"], trained, "none",
-                             str(tmp_path / "unused")], env=ENV, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-c", EXPORT_SCRIPT, data["spec"], data["train"], trained, "none", str(tmp_path / "unused")],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     export = result.stdout.strip().splitlines()[-1]
     assert sorted(os.listdir(export_dir)) == [os.path.basename(export)]  # the rerun cleaned the debris
@@ -269,7 +312,8 @@ def test_staging_directories_of_killed_processes_are_removed_and_live_ones_kept(
         sleeper.send_signal(signal.SIGKILL)
         sleeper.wait()
         assert run_state.remove_stale_staging_dirs(str(tmp_path), "hub_export_") == [
-            str(tmp_path / ("hub_export_%d-live" % sleeper.pid))]
+            str(tmp_path / ("hub_export_%d-live" % sleeper.pid))
+        ]
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -296,8 +340,7 @@ def test_rerun_of_a_killed_conversion_removes_its_temporary_file(data, tmp_path)
     names = record_json.FeatureNames(None)
     with open(jsonl, "w") as handle:
         for record in records:
-            handle.write(json.dumps(record_json.record_to_json(_core.decode_data_record(record), names))
-                         + "\n")
+            handle.write(json.dumps(record_json.record_to_json(_core.decode_data_record(record), names)) + "\n")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     output = str(out_dir / "converted")
@@ -305,8 +348,13 @@ def test_rerun_of_a_killed_conversion_removes_its_temporary_file(data, tmp_path)
     start_and_kill([sys.executable, "-c", CONVERT_SCRIPT, ready, "from-json", jsonl, output], ready)
     assert [name for name in os.listdir(str(out_dir)) if name.startswith(".")]  # the killed writer's temporary
 
-    subprocess.run([sys.executable, "-m", "twml.records_cli", "from-json", jsonl, output], env=ENV,
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "twml.records_cli", "from-json", jsonl, output],
+        env=ENV,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert os.listdir(str(out_dir)) == ["converted"]
     assert len(list(read_records([output]))) == 300
 
@@ -362,14 +410,30 @@ def test_trainer_skips_corrupt_records_counts_them_and_stops_beyond_the_ratio(da
     files_list = str(tmp_path / "files.json")
     with open(files_list, "w") as handle:
         json.dump({"files": paths}, handle)
-    config = (twml.FeatureConfigBuilder(data_spec_path=data["spec"]).batch_add_features([(r"ebd\..*", "A")])
-              .add_labels([synthetic_data.MAIN_LABEL]).build())
+    config = (
+        twml.FeatureConfigBuilder(data_spec_path=data["spec"])
+        .batch_add_features([(r"ebd\..*", "A")])
+        .add_labels([synthetic_data.MAIN_LABEL])
+        .build()
+    )
 
     def trainer(*flags):
-        params = DataRecordTrainer.add_parser_arguments().parse_args([
-            "--save_dir", str(tmp_path / ("model%d" % len(flags))), "--data_spec", data["spec"],
-            "--train.files_list", files_list, "--train.batch_size", "100", "--disable_experiment_tracking",
-            "--eval_name", "train", *flags])
+        params = DataRecordTrainer.add_parser_arguments().parse_args(
+            [
+                "--save_dir",
+                str(tmp_path / ("model%d" % len(flags))),
+                "--data_spec",
+                data["spec"],
+                "--train.files_list",
+                files_list,
+                "--train.batch_size",
+                "100",
+                "--disable_experiment_tracking",
+                "--eval_name",
+                "train",
+                *flags,
+            ]
+        )
         return DataRecordTrainer("corrupt", params, build_graph, feature_config=config)
 
     with pytest.raises(tf.errors.OpError):  # without the flag the damage stops training
@@ -429,8 +493,9 @@ def test_report_metrics_are_exact_and_nan_with_a_reason_for_a_single_class(caplo
 
 
 def records_command(*args):
-    return subprocess.run([sys.executable, "-m", "twml.records_cli", *args], env=ENV, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "twml.records_cli", *args], env=ENV, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_records_count_of_a_directory_is_an_error_even_when_skipping(data):

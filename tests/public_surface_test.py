@@ -111,8 +111,22 @@ def installed(tmp_path_factory):
     venv = tmp_path / "venv"
     run([python_env["base_python"], "-m", "venv", str(venv)], env=env)
     python = str(venv / "bin" / "python")
-    run([python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", python_env["wheelhouse"],
-         "--require-hashes", "-r", os.environ["TWML_TEST_LOCK"]], env=env)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            python_env["wheelhouse"],
+            "--require-hashes",
+            "-r",
+            os.environ["TWML_TEST_LOCK"],
+        ],
+        env=env,
+    )
     run([python, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", os.environ["TWML_TEST_WHEEL"]], env=env)
     return {"python": python, "env": env, "tmp": tmp_path, "site": str(venv / "lib")}
 
@@ -124,22 +138,26 @@ def last_json(output):
 def test_every_module_and_name_of_the_surface_resolves_from_the_wheel(installed):
     surface_path = os.environ["TWML_TEST_SURFACE"]
     surface = json.load(open(surface_path))
-    result = last_json(run([installed["python"], "-c", SURFACE_SCRIPT, surface_path], env=installed["env"],
-                           cwd=str(installed["tmp"])))
+    result = last_json(
+        run([installed["python"], "-c", SURFACE_SCRIPT, surface_path], env=installed["env"], cwd=str(installed["tmp"]))
+    )
     assert result["missing_modules"] == {}
     assert result["missing_names"] == []
     modules = [m for m in surface if not m.startswith("_")]
     names = sum(len(surface[m]) for m in modules)
-    print("surface: %d/%d modules, %d/%d names" % (len(modules) - len(result["missing_modules"]), len(modules),
-                                                    names - len(result["missing_names"]), names))
+    print(
+        "surface: %d/%d modules, %d/%d names"
+        % (len(modules) - len(result["missing_modules"]), len(modules), names - len(result["missing_names"]), names)
+    )
     # everything came from the installed wheel, not from a source tree
     assert all(path is None or path.startswith(installed["site"]) for path in result["files"].values())
 
 
 def test_import_twml_side_effects(installed):
     surface_path = os.environ["TWML_TEST_SURFACE"]
-    result = last_json(run([installed["python"], "-c", SURFACE_SCRIPT, surface_path], env=installed["env"],
-                           cwd=str(installed["tmp"])))
+    result = last_json(
+        run([installed["python"], "-c", SURFACE_SCRIPT, surface_path], env=installed["env"], cwd=str(installed["tmp"]))
+    )
     assert result["loaded_before"] == []  # tensorio, saved_model_cli, ... are not imported by `import twml`
     assert all(result["bound"].values()), result["bound"]
     assert all(result["contrib_bound"].values()), result["contrib_bound"]
@@ -152,8 +170,13 @@ def test_import_twml_side_effects(installed):
 
 def test_python_m_launchers_start(installed):
     for module in ("twml.saved_model_cli", "twml.tensorboard"):
-        out = subprocess.run([installed["python"], "-m", module, "--help"], env=installed["env"], capture_output=True,
-                             text=True, cwd=str(installed["tmp"]))
+        out = subprocess.run(
+            [installed["python"], "-m", module, "--help"],
+            env=installed["env"],
+            capture_output=True,
+            text=True,
+            cwd=str(installed["tmp"]),
+        )
         # absl (saved_model_cli) exits 1 after printing --help; what matters is that the tool itself ran
         assert out.returncode in (0, 1), (module, out.returncode, out.stderr[-3000:])
         assert "Traceback" not in out.stderr, (module, out.stderr[-3000:])
@@ -162,8 +185,13 @@ def test_python_m_launchers_start(installed):
 
 def test_a_script_written_for_the_original_api_runs_unchanged(installed):
     synthetic_data.write_dataset(str(installed["tmp"] / "data"), num_files=1, records_per_file=64)
-    result = last_json(run([installed["python"], "-c", USER_SCRIPT, str(installed["tmp"] / "data")],
-                           env=installed["env"], cwd=str(installed["tmp"])))
+    result = last_json(
+        run(
+            [installed["python"], "-c", USER_SCRIPT, str(installed["tmp"] / "data")],
+            env=installed["env"],
+            cwd=str(installed["tmp"]),
+        )
+    )
     assert result["shapes"] == {"labels": [None, 2], "weights": [None, 1]}
     assert "rce_fav" in result["metrics"] and "ctr_reply" in result["metrics"]
     assert result["n_bin"] == 8

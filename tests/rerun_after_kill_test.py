@@ -36,8 +36,9 @@ MODULE_FILES = ("tfhub_module.pb", "saved_model.pb", "variables", "assets", "has
 def data(tmp_path_factory):
     """Two training files and one eval file of 2,000 records each, and the data spec."""
     root = tmp_path_factory.mktemp("data")
-    paths = synthetic_data.write_dataset(str(root / "train"), num_files=3, records_per_file=2000, seed=11,
-                                         compression="lzo")
+    paths = synthetic_data.write_dataset(
+        str(root / "train"), num_files=3, records_per_file=2000, seed=11, compression="lzo"
+    )
     os.makedirs(str(root / "eval"))
     os.replace(paths[-1], str(root / "eval" / os.path.basename(paths[-1])))
     return {"train": str(root / "train"), "eval": str(root / "eval"), "spec": str(root / "train" / "data_spec.json")}
@@ -48,10 +49,13 @@ def module_hash(module_dir):
     digest = hashlib.sha1()
     for name in MODULE_FILES:
         path = os.path.join(module_dir, name)
-        files = [path] if os.path.isfile(path) else sorted(
-            os.path.join(root, f) for root, _, names in os.walk(path) for f in names)
+        files = (
+            [path]
+            if os.path.isfile(path)
+            else sorted(os.path.join(root, f) for root, _, names in os.walk(path) for f in names)
+        )
         for file_path in files:
-            digest.update(file_path[len(module_dir):].encode())
+            digest.update(file_path[len(module_dir) :].encode())
             with open(file_path, "rb") as handle:
                 digest.update(handle.read())
     return digest.hexdigest()
@@ -60,12 +64,38 @@ def module_hash(module_dir):
 def light_ranker(data, save_dir, *extra):
     """The light-ranker example's command line on the small data (the discretizer samples half the
     records, so that two calibrations differ)."""
-    return [sys.executable, "-m", "tools.light_ranker.train", "--data_spec", data["spec"],
-            "--train.data_dir", data["train"], "--eval.data_dir", data["eval"], "--save_dir", save_dir,
-            "--train.max_steps", "100", "--save_checkpoints_steps", "20", "--train.batch_size", "128",
-            "--eval.batch_size", "1000", "--discretizer.keep_rate", "0.5", "--discretizer.parts_downsampling_rate",
-            "1", "--discretizer.num_bins", "8", "--discretizer.output_size_bits", "16", "--predict_batch_size",
-            "1000", "--disable_experiment_tracking"] + list(extra)
+    return [
+        sys.executable,
+        "-m",
+        "tools.light_ranker.train",
+        "--data_spec",
+        data["spec"],
+        "--train.data_dir",
+        data["train"],
+        "--eval.data_dir",
+        data["eval"],
+        "--save_dir",
+        save_dir,
+        "--train.max_steps",
+        "100",
+        "--save_checkpoints_steps",
+        "20",
+        "--train.batch_size",
+        "128",
+        "--eval.batch_size",
+        "1000",
+        "--discretizer.keep_rate",
+        "0.5",
+        "--discretizer.parts_downsampling_rate",
+        "1",
+        "--discretizer.num_bins",
+        "8",
+        "--discretizer.output_size_bits",
+        "16",
+        "--predict_batch_size",
+        "1000",
+        "--disable_experiment_tracking",
+    ] + list(extra)
 
 
 def run(command):
@@ -80,8 +110,9 @@ def numbered(directory):
 def test_light_ranker_rerun_after_sigkill_reuses_the_discretizer_and_the_export(data, tmp_path):
     save_dir = str(tmp_path / "lr")
     module = os.path.join(save_dir, "discretizer")
-    first = subprocess.Popen(light_ranker(data, save_dir), env=ENV, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        light_ranker(data, save_dir), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.time() + 240
         while not tf.io.gfile.glob(os.path.join(save_dir, "model.ckpt-[1-9]*.index")):
@@ -142,22 +173,45 @@ def build_graph(features, label, mode, params, config=None):
 def test_isotonic_phase_is_run_state(data, tmp_path):
     """calibrate -> train -> isotonic: the isotonic calibration is reused by a rerun (same export),
     redone when its state was never recorded (a kill before), and refused once the model changed."""
-    config = (twml.FeatureConfigBuilder(data_spec_path=data["spec"]).batch_add_features([(r"ebd\..*", "A")])
-              .add_labels([synthetic_data.MAIN_LABEL]).define_weight(synthetic_data.WEIGHT).build())
+    config = (
+        twml.FeatureConfigBuilder(data_spec_path=data["spec"])
+        .batch_add_features([(r"ebd\..*", "A")])
+        .add_labels([synthetic_data.MAIN_LABEL])
+        .define_weight(synthetic_data.WEIGHT)
+        .build()
+    )
     parser = DataRecordTrainer.add_parser_arguments()
     add_isotonic_calibrator_arguments(parser)
     save_dir = str(tmp_path / "model")
-    params = parser.parse_args([
-        "--save_dir", save_dir, "--data_spec", data["spec"], "--train.data_dir", data["train"],
-        "--eval.data_dir", data["eval"], "--train.batch_size", "200", "--disable_experiment_tracking",
-        "--calibrator.num_bins", "20", "--calibrator.parts_downsampling_rate", "1", "--calibrator.batch_size", "500"])
+    params = parser.parse_args(
+        [
+            "--save_dir",
+            save_dir,
+            "--data_spec",
+            data["spec"],
+            "--train.data_dir",
+            data["train"],
+            "--eval.data_dir",
+            data["eval"],
+            "--train.batch_size",
+            "200",
+            "--disable_experiment_tracking",
+            "--calibrator.num_bins",
+            "20",
+            "--calibrator.parts_downsampling_rate",
+            "1",
+            "--calibrator.batch_size",
+            "500",
+        ]
+    )
     params.calibrator_keep_rate = 0.5  # a random half: two calibrations differ
     trainer = DataRecordTrainer("iso", params, build_graph, feature_config=config)
     trainer.train(steps=10)
 
     def phase():
-        return calibrate_calibrator_and_export("iso", IsotonicCalibrator(20), build_graph, params, config,
-                                               run_eval=False)
+        return calibrate_calibrator_and_export(
+            "iso", IsotonicCalibrator(20), build_graph, params, config, run_eval=False
+        )
 
     first = phase()
     calibrator_dir = os.path.join(save_dir, "calibrator")
@@ -188,20 +242,50 @@ def test_isotonic_phase_is_run_state(data, tmp_path):
 def test_rerun_of_an_early_stopped_run_trains_no_further(data, tmp_path):
     """A rerun of a run that early stopping ended keeps its checkpoints: no step more, so the best
     and latest checkpoints (and so the export) stay what the finished run left."""
-    config = (twml.FeatureConfigBuilder(data_spec_path=data["spec"]).batch_add_features([(r"ebd\..*", "A")])
-              .add_labels([synthetic_data.MAIN_LABEL]).build())
+    config = (
+        twml.FeatureConfigBuilder(data_spec_path=data["spec"])
+        .batch_add_features([(r"ebd\..*", "A")])
+        .add_labels([synthetic_data.MAIN_LABEL])
+        .build()
+    )
 
     def train_and_evaluate():
-        params = DataRecordTrainer.add_parser_arguments().parse_args([
-            "--save_dir", str(tmp_path / "model"), "--data_spec", data["spec"], "--train.data_dir", data["train"],
-            "--eval.data_dir", data["eval"], "--train.batch_size", "100", "--train.max_steps", "400",
-            "--eval.delay", "0", "--eval.period", "0", "--disable_experiment_tracking"])
+        params = DataRecordTrainer.add_parser_arguments().parse_args(
+            [
+                "--save_dir",
+                str(tmp_path / "model"),
+                "--data_spec",
+                data["spec"],
+                "--train.data_dir",
+                data["train"],
+                "--eval.data_dir",
+                data["eval"],
+                "--train.batch_size",
+                "100",
+                "--train.max_steps",
+                "400",
+                "--eval.delay",
+                "0",
+                "--eval.period",
+                "0",
+                "--disable_experiment_tracking",
+            ]
+        )
         params.save_checkpoints_steps = 10
-        trainer = DataRecordTrainer("stop", params, build_graph, feature_config=config,
-                                    metric_fn=twml.metrics.get_binary_class_metric_fn(["total_weight"]))
+        trainer = DataRecordTrainer(
+            "stop",
+            params,
+            build_graph,
+            feature_config=config,
+            metric_fn=twml.metrics.get_binary_class_metric_fn(["total_weight"]),
+        )
         # The eval set's total weight never changes: the second evaluation ends the run.
-        trainer.train_and_evaluate(train_input_fn=trainer.get_train_input_fn(repeat=True),
-                                   early_stop_metric="total_weight", early_stop_patience=1, early_stop_minimize=True)
+        trainer.train_and_evaluate(
+            train_input_fn=trainer.get_train_input_fn(repeat=True),
+            early_stop_metric="total_weight",
+            early_stop_patience=1,
+            early_stop_minimize=True,
+        )
         return trainer
 
     first = train_and_evaluate()

@@ -49,8 +49,22 @@ def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
     venv = tmp_path / "venv"
     run([python_env["base_python"], "-m", "venv", str(venv)], env=env)
     python = str(venv / "bin" / "python")
-    run([python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", python_env["wheelhouse"],
-         "--require-hashes", "-r", lock_file], env=env)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            python_env["wheelhouse"],
+            "--require-hashes",
+            "-r",
+            lock_file,
+        ],
+        env=env,
+    )
     run([python, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", wheel], env=env)
     # The wheel's pins agree with what the lock file installed (TensorFlow included).
     run([python, "-m", "pip", "check"], env=env)
@@ -69,11 +83,22 @@ def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
     assert run([str(venv / "bin" / "twml-records"), "count", str(block_file)], env=env).splitlines()[-1] == "2\ttotal"
     # The run-tracking CLI too: an empty database lists no runs; a missing one is exit status 2.
     db = tmp_path / "experiments.sqlite"
-    runs = run([python, "-c", "from twml.experiment_tracker import ExperimentTracker as T; "
-                "T({}, name='wheel', save_dir='.', db_path=%r).start()" % str(db)], env=env)
+    runs = run(
+        [
+            python,
+            "-c",
+            "from twml.experiment_tracker import ExperimentTracker as T; "
+            "T({}, name='wheel', save_dir='.', db_path=%r).start()" % str(db),
+        ],
+        env=env,
+    )
     assert "wheel" in run([str(venv / "bin" / "twml-runs"), "--db", str(db), "list"], env=env), runs
-    missing = subprocess.run([str(venv / "bin" / "twml-runs"), "--db", str(tmp_path / "none.sqlite"), "list"],
-                             env=env, capture_output=True, text=True)
+    missing = subprocess.run(
+        [str(venv / "bin" / "twml-runs"), "--db", str(tmp_path / "none.sqlite"), "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2, missing.stderr
     site_packages = str(venv / "lib")
     assert all(path.startswith(site_packages) for path in result["module_files"]), result["module_files"]

@@ -39,8 +39,9 @@ def test_stdout_json(tmp_path, capsys):
     features.write_text("a CONTINUOUS\n")
     job.main(["--features", str(features)])
     document = json.loads(capsys.readouterr().out)
-    assert document == {"contents": [{"featureId": -7591212652331886403, "fullFeatureName": "a",
-                                      "featureType": "CONTINUOUS"}]}
+    assert document == {
+        "contents": [{"featureId": -7591212652331886403, "fullFeatureName": "a", "featureType": "CONTINUOUS"}]
+    }
 
 
 @pytest.mark.parametrize(

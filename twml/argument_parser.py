@@ -57,12 +57,20 @@ LEARNING_RATE_DECAY_SUBCOMMANDS = (
 # services (or by code this build does not have). Each entry: (dest, flag, default, why it is rejected).
 # The parser takes the defaults from here, so the check and the flag definitions cannot drift apart.
 UNSUPPORTED_PARAMS: Tuple[Tuple[str, str, Any, str], ...] = (
-    ("log_aggregation_app_id", "--log_aggregation_app_id", None,
-     "log aggregation is a Twitter-internal (Aurora/HDFS) service"),
+    (
+        "log_aggregation_app_id",
+        "--log_aggregation_app_id",
+        None,
+        "log aggregation is a Twitter-internal (Aurora/HDFS) service",
+    ),
     ("health_port", "--health_port", None, "the health-check server is a Twitter-internal (Aurora) service"),
     ("stats_port", "--stats_port", None, "the stats exporter is a Twitter-internal service"),
-    ("distributed_training_cleanup", "--distributed_training_cleanup", False,
-     "deleting the job's deployment once it finishes is Twitter-internal (GKE) job plumbing"),
+    (
+        "distributed_training_cleanup",
+        "--distributed_training_cleanup",
+        False,
+        "deleting the job's deployment once it finishes is Twitter-internal (GKE) job plumbing",
+    ),
 )
 
 _UNSUPPORTED_DEFAULTS = {dest: default for dest, _, default, _ in UNSUPPORTED_PARAMS}
@@ -185,12 +193,18 @@ class SortingHelpFormatter(argparse.HelpFormatter):
 class _VerbosityAction(argparse.Action):
     """Stores the verbosity name and sets the TensorFlow log level (C++ and Python) right away."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: Optional[str] = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: Optional[str] = None,
+    ) -> None:
         level = str(values).lower()
         if level not in _VERBOSITY_LEVELS:
-            parser.error("argument %s: invalid choice %r (choose from debug, info, warn, error)" % (option_string,
-                                                                                                 values))
+            parser.error(
+                "argument %s: invalid choice %r (choose from debug, info, warn, error)" % (option_string, values)
+            )
         set_tensorflow_log_level(_VERBOSITY_LEVELS[level])
         setattr(namespace, self.dest, level)
 
@@ -216,13 +230,15 @@ class DefaultSubcommandArgParse(argparse.ArgumentParser):
                 names.extend(action.choices.keys())
         return names
 
-    def parse_known_args(self, args: Optional[Sequence[str]] = None,  # type: ignore[override]
-                         namespace: Optional[argparse.Namespace] = None) -> Tuple[argparse.Namespace, List[str]]:
+    def parse_known_args(
+        self,
+        args: Optional[Sequence[str]] = None,  # type: ignore[override]
+        namespace: Optional[argparse.Namespace] = None,
+    ) -> Tuple[argparse.Namespace, List[str]]:
         """``argparse.ArgumentParser.parse_known_args`` after appending the default sub-command if needed."""
         arg_list = list(sys.argv[1:] if args is None else args)
         names = self._subcommand_names()
-        if names and not any(arg in names for arg in arg_list) and not any(
-                arg in ("-h", "--help") for arg in arg_list):
+        if names and not any(arg in names for arg in arg_list) and not any(arg in ("-h", "--help") for arg in arg_list):
             arg_list.append(self._DEFAULT_SUBCOMMAND)
         return super().parse_known_args(arg_list, namespace)
 
@@ -233,8 +249,9 @@ class DefaultSubcommandArgParse(argparse.ArgumentParser):
         in_subcommand = not self._subcommand_names()
         positional_choice = "invalid choice" in message and not message.startswith("argument -")
         if in_subcommand or positional_choice or "unrecognized arguments" in message:
-            note = _SUBCOMMAND_ORDER_HELP.format(names=", ".join(LEARNING_RATE_DECAY_SUBCOMMANDS),
-                                                 default=self._DEFAULT_SUBCOMMAND)
+            note = _SUBCOMMAND_ORDER_HELP.format(
+                names=", ".join(LEARNING_RATE_DECAY_SUBCOMMANDS), default=self._DEFAULT_SUBCOMMAND
+            )
             super().error("%s\n%s" % (message, note))
         self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
 
@@ -257,7 +274,7 @@ def _add_learning_rate_decay_subcommands(parser: argparse.ArgumentParser) -> Non
     subparsers = parser.add_subparsers(
         title="Learning Rate Decay Functions",
         description="Optional sub-command choosing the learning-rate decay; it must come after all the "
-                    "optional arguments (default: %s)." % DEFAULT_LEARNING_RATE_DECAY,
+        "optional arguments (default: %s)." % DEFAULT_LEARNING_RATE_DECAY,
         dest="learning_rate_decay",
         parser_class=DefaultSubcommandArgParse,
     )
@@ -276,10 +293,18 @@ def _add_learning_rate_decay_subcommands(parser: argparse.ArgumentParser) -> Non
     polynomial.add_argument("--decay_steps", type=float, default=None, help="steps to reach end_learning_rate")
 
     piecewise = sub("piecewise_constant_learning_rate_decay", "piecewise-constant learning rate (lr ignored)")
-    piecewise.add_argument("--piecewise_constant_values", type=parse_comma_separated_list(float), default=None,
-                           help="comma-separated learning rates, one more than the boundaries")
-    piecewise.add_argument("--piecewise_constant_boundaries", type=parse_comma_separated_list(int), default=None,
-                           help="comma-separated global-step boundaries")
+    piecewise.add_argument(
+        "--piecewise_constant_values",
+        type=parse_comma_separated_list(float),
+        default=None,
+        help="comma-separated learning rates, one more than the boundaries",
+    )
+    piecewise.add_argument(
+        "--piecewise_constant_boundaries",
+        type=parse_comma_separated_list(int),
+        default=None,
+        help="comma-separated global-step boundaries",
+    )
 
     inverse = sub("inverse_learning_rate_decay", "max(lr / (1 + decay_rate * step / decay_steps), min_learning_rate)")
     inverse.add_argument("--decay_rate", type=float, default=None, help="decay rate")
@@ -311,103 +336,312 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
     parser = DefaultSubcommandArgParse(formatter_class=SortingHelpFormatter)
     unsupported = _UNSUPPORTED_DEFAULTS
 
-    _add(parser, "--save_dir", type=str, default=tempfile.mkdtemp(),
-         help="directory of checkpoints, summaries and exports (default: a new temporary directory)")
+    _add(
+        parser,
+        "--save_dir",
+        type=str,
+        default=tempfile.mkdtemp(),
+        help="directory of checkpoints, summaries and exports (default: a new temporary directory)",
+    )
     _add(parser, "--export_dir", type=str, default=None, help="directory to export the SavedModel to")
-    _add(parser, "--log_aggregation_app_id", type=str, default=unsupported["log_aggregation_app_id"],
-         help="[unsupported] Twitter-internal log aggregation app id")
+    _add(
+        parser,
+        "--log_aggregation_app_id",
+        type=str,
+        default=unsupported["log_aggregation_app_id"],
+        help="[unsupported] Twitter-internal log aggregation app id",
+    )
     _add(parser, "--train.batch_size", "--train_batch_size", type=positive_int, default=32, help="training batch size")
     _add(parser, "--eval.batch_size", "--eval_batch_size", type=positive_int, default=32, help="evaluation batch size")
-    _add(parser, "--train.learning_rate", "--learning_rate", type=non_negative_float, default=0.002,
-         help="learning rate")
-    _add(parser, "--train.steps", "--train_steps", type=int, default=-1,
-         help="training steps per epoch; <= 0 means the whole dataset")
-    _add(parser, "--eval.steps", "--eval_steps", type=int, default=-1,
-         help="evaluation steps; <= 0 means the whole dataset")
-    _add(parser, "--eval.period", "--eval_period", type=int, default=600,
-         help="train_and_evaluate: minimum seconds between evaluations")
-    _add(parser, "--eval.delay", "--eval_delay", type=int, default=120,
-         help="train_and_evaluate: seconds before the first evaluation")
-    _add(parser, "--train.max_steps", "--train_max_steps", type=positive_int, default=None,
-         help="maximum total training steps; None means a single epoch")
-    _add(parser, "--train.log_metrics", action="store_true", default=False,
-         help="compute and log the metrics during training")
-    _add(parser, "--train.early_stop_patience", "--early_stop_patience", type=int, default=-1,
-         help="evaluations without improvement before stopping; <= 0 disables early stopping")
-    _add(parser, "--train.early_stop_tolerance", "--early_stop_tolerance", type=float, default=0,
-         help="tolerance applied to the best metric restored from a previous run")
-    _add(parser, "--train.dataset_shards", "--train_dataset_shards", type=int, default=None,
-         help="number of shards of the training dataset")
-    _add(parser, "--train.dataset_shard_index", "--train_dataset_shard_index", type=int, default=None,
-         help="index of this worker's training shard")
-    _add(parser, "--continue_from_checkpoint", action="store_true", default=False,
-         help="deprecated no-op: training always continues from the latest checkpoint in save_dir")
-    _add(parser, "--overwrite_save_dir", action="store_true", default=False,
-         help="delete save_dir before training")
-    _add(parser, "--data_threads", "--num_threads", type=positive_int, default=2, dest="num_threads",
-         help="threads used to read and parse data")
+    _add(
+        parser, "--train.learning_rate", "--learning_rate", type=non_negative_float, default=0.002, help="learning rate"
+    )
+    _add(
+        parser,
+        "--train.steps",
+        "--train_steps",
+        type=int,
+        default=-1,
+        help="training steps per epoch; <= 0 means the whole dataset",
+    )
+    _add(
+        parser,
+        "--eval.steps",
+        "--eval_steps",
+        type=int,
+        default=-1,
+        help="evaluation steps; <= 0 means the whole dataset",
+    )
+    _add(
+        parser,
+        "--eval.period",
+        "--eval_period",
+        type=int,
+        default=600,
+        help="train_and_evaluate: minimum seconds between evaluations",
+    )
+    _add(
+        parser,
+        "--eval.delay",
+        "--eval_delay",
+        type=int,
+        default=120,
+        help="train_and_evaluate: seconds before the first evaluation",
+    )
+    _add(
+        parser,
+        "--train.max_steps",
+        "--train_max_steps",
+        type=positive_int,
+        default=None,
+        help="maximum total training steps; None means a single epoch",
+    )
+    _add(
+        parser,
+        "--train.log_metrics",
+        action="store_true",
+        default=False,
+        help="compute and log the metrics during training",
+    )
+    _add(
+        parser,
+        "--train.early_stop_patience",
+        "--early_stop_patience",
+        type=int,
+        default=-1,
+        help="evaluations without improvement before stopping; <= 0 disables early stopping",
+    )
+    _add(
+        parser,
+        "--train.early_stop_tolerance",
+        "--early_stop_tolerance",
+        type=float,
+        default=0,
+        help="tolerance applied to the best metric restored from a previous run",
+    )
+    _add(
+        parser,
+        "--train.dataset_shards",
+        "--train_dataset_shards",
+        type=int,
+        default=None,
+        help="number of shards of the training dataset",
+    )
+    _add(
+        parser,
+        "--train.dataset_shard_index",
+        "--train_dataset_shard_index",
+        type=int,
+        default=None,
+        help="index of this worker's training shard",
+    )
+    _add(
+        parser,
+        "--continue_from_checkpoint",
+        action="store_true",
+        default=False,
+        help="deprecated no-op: training always continues from the latest checkpoint in save_dir",
+    )
+    _add(parser, "--overwrite_save_dir", action="store_true", default=False, help="delete save_dir before training")
+    _add(
+        parser,
+        "--data_threads",
+        "--num_threads",
+        type=positive_int,
+        default=2,
+        dest="num_threads",
+        help="threads used to read and parse data",
+    )
     _add(parser, "--max_duration", type=float, default=None, help="maximum job duration in seconds")
     _add(parser, "--num_workers", type=int, default=None, help="number of distributed workers")
     _add(parser, "--distributed", action="store_true", default=False, help="run distributed training")
-    _add(parser, "--distributed_training_cleanup", action="store_true", default=False,
-         help="clean up distributed training state after the job")
-    _add(parser, "--disable_auto_ps_shutdown", action="store_true", default=False,
-         help="keep parameter servers alive after the job finishes")
+    _add(
+        parser,
+        "--distributed_training_cleanup",
+        action="store_true",
+        default=False,
+        help="clean up distributed training state after the job",
+    )
+    _add(
+        parser,
+        "--disable_auto_ps_shutdown",
+        action="store_true",
+        default=False,
+        help="keep parameter servers alive after the job finishes",
+    )
     _add(parser, "--disable_tensorboard", action="store_true", default=False, help="do not start TensorBoard")
     _add(parser, "--tensorboard_port", type=int, default=None, help="TensorBoard port")
-    _add(parser, "--health_port", type=int, default=unsupported["health_port"],
-         help="[unsupported] Twitter-internal health-check port")
-    _add(parser, "--stats_port", type=int, default=unsupported["stats_port"],
-         help="[unsupported] Twitter-internal stats exporter port")
-    _add(parser, "--experiment_tracking_path", type=str, default=None,
-         help="experiment tracking path user:project:experiment:run")
-    _add(parser, "--disable_experiment_tracking", action="store_true", default=False,
-         help="disable experiment tracking")
-    _add(parser, "--config.save_checkpoints_secs", "--save_checkpoints_secs", type=int, default=600,
-         help="seconds between checkpoints")
-    _add(parser, "--config.keep_checkpoint_max", "--keep_checkpoint_max", type=int_in_range(0, 1 << 31), default=20,
-         help="checkpoints kept")
+    _add(
+        parser,
+        "--health_port",
+        type=int,
+        default=unsupported["health_port"],
+        help="[unsupported] Twitter-internal health-check port",
+    )
+    _add(
+        parser,
+        "--stats_port",
+        type=int,
+        default=unsupported["stats_port"],
+        help="[unsupported] Twitter-internal stats exporter port",
+    )
+    _add(
+        parser,
+        "--experiment_tracking_path",
+        type=str,
+        default=None,
+        help="experiment tracking path user:project:experiment:run",
+    )
+    _add(
+        parser, "--disable_experiment_tracking", action="store_true", default=False, help="disable experiment tracking"
+    )
+    _add(
+        parser,
+        "--config.save_checkpoints_secs",
+        "--save_checkpoints_secs",
+        type=int,
+        default=600,
+        help="seconds between checkpoints",
+    )
+    _add(
+        parser,
+        "--config.keep_checkpoint_max",
+        "--keep_checkpoint_max",
+        type=int_in_range(0, 1 << 31),
+        default=20,
+        help="checkpoints kept",
+    )
     _add(parser, "--config.tf_random_seed", "--tf_random_seed", type=int, default=None, help="TF graph random seed")
-    _add(parser, "--optimizer", type=str, default="SGD", choices=OPTIMIZER_CHOICES,
-         help="optimizer: %s" % ", ".join(OPTIMIZER_CHOICES))
+    _add(
+        parser,
+        "--optimizer",
+        type=str,
+        default="SGD",
+        choices=OPTIMIZER_CHOICES,
+        help="optimizer: %s" % ", ".join(OPTIMIZER_CHOICES),
+    )
     _add(parser, "--gradient_noise_scale", type=float, default=None, help="scale of the gradient noise")
     _add(parser, "--clip_gradients", type=float, default=None, help="clip gradients to this global norm")
     _add(parser, "--dgc.density", "--dgc_density", type=float, default=0.1, help="DGC: gradient density")
-    _add(parser, "--dgc.density_decay", "--dgc_density_decay", type=str2bool, default=True,
-         help="DGC: decay the density (true/false)")
-    _add(parser, "--dgc.density_decay_steps", "--dgc_density_decay_steps", type=int, default=10000,
-         help="DGC: steps per density decay")
-    _add(parser, "--dgc.density_decay_rate", "--dgc_density_decay_rate", type=float, default=0.5,
-         help="DGC: density decay rate")
+    _add(
+        parser,
+        "--dgc.density_decay",
+        "--dgc_density_decay",
+        type=str2bool,
+        default=True,
+        help="DGC: decay the density (true/false)",
+    )
+    _add(
+        parser,
+        "--dgc.density_decay_steps",
+        "--dgc_density_decay_steps",
+        type=int,
+        default=10000,
+        help="DGC: steps per density decay",
+    )
+    _add(
+        parser,
+        "--dgc.density_decay_rate",
+        "--dgc_density_decay_rate",
+        type=float,
+        default=0.5,
+        help="DGC: density decay rate",
+    )
     _add(parser, "--dgc.min_density", "--dgc_min_density", type=float, default=0.1, help="DGC: minimum density")
-    _add(parser, "--dgc.accumulation", "--dgc_accumulation", type=str2bool, default=False,
-         help="DGC: accumulate the unsent gradients (true/false)")
-    _add(parser, "--show_optimizer_summaries", action="store_true", default=False,
-         help="add the optimizer summaries (learning rate, gradients, ...)")
+    _add(
+        parser,
+        "--dgc.accumulation",
+        "--dgc_accumulation",
+        type=str2bool,
+        default=False,
+        help="DGC: accumulate the unsent gradients (true/false)",
+    )
+    _add(
+        parser,
+        "--show_optimizer_summaries",
+        action="store_true",
+        default=False,
+        help="add the optimizer summaries (learning rate, gradients, ...)",
+    )
     _add(parser, "--num_mkl_threads", type=int, default=1, help="MKL threads")
-    _add(parser, "--verbosity", action=_VerbosityAction, default=None, metavar="{debug,info,warn,error}",
-         help="TensorFlow log level (C++ and Python)")
+    _add(
+        parser,
+        "--verbosity",
+        action=_VerbosityAction,
+        default=None,
+        metavar="{debug,info,warn,error}",
+        help="TensorFlow log level (C++ and Python)",
+    )
 
     # Permutation feature importances (DataRecordTrainer.contrib_run_feature_importances).
-    _add(parser, "--feature_importance.algorithm", type=str, choices=[SERIAL, TREE], default=TREE,
-         help="feature importance algorithm: serial (each feature alone) or tree (name-prefix groups)")
-    _add(parser, "--feature_importance.sensitivity", type=float, default=0.03,
-         help="tree algorithm: split a group when its relative metric drop exceeds this")
-    _add(parser, "--feature_importance.dont_build_tree", action="store_true", dest="dont_build_tree", default=False,
-         help="tree algorithm: only the baseline and the extra groups, no prefix tree")
-    _add(parser, "--feature_importance.split_feature_group_on_period", action="store_true",
-         dest="split_feature_group_on_period", default=False,
-         help="tree algorithm: group features by name segments ending in a period")
-    _add(parser, "--feature_importance.example_count", type=int, default=10000,
-         help="records loaded to compute feature importances")
-    _add(parser, "--feature_importance.data_dir", type=str, default=None,
-         help="records to compute feature importances on (default: the evaluation files)")
-    _add(parser, "--feature_importance.metric", type=str, default="roc_auc",
-         help="evaluation metric whose drop measures the importance")
-    _add(parser, "--feature_importance.is_metric_larger_the_better", action="store_true",
-         dest="is_metric_larger_the_better", default=False, help="the metric is better when larger")
-    _add(parser, "--feature_importance.is_metric_smaller_the_better", action="store_true",
-         dest="is_metric_smaller_the_better", default=False, help="the metric is better when smaller")
+    _add(
+        parser,
+        "--feature_importance.algorithm",
+        type=str,
+        choices=[SERIAL, TREE],
+        default=TREE,
+        help="feature importance algorithm: serial (each feature alone) or tree (name-prefix groups)",
+    )
+    _add(
+        parser,
+        "--feature_importance.sensitivity",
+        type=float,
+        default=0.03,
+        help="tree algorithm: split a group when its relative metric drop exceeds this",
+    )
+    _add(
+        parser,
+        "--feature_importance.dont_build_tree",
+        action="store_true",
+        dest="dont_build_tree",
+        default=False,
+        help="tree algorithm: only the baseline and the extra groups, no prefix tree",
+    )
+    _add(
+        parser,
+        "--feature_importance.split_feature_group_on_period",
+        action="store_true",
+        dest="split_feature_group_on_period",
+        default=False,
+        help="tree algorithm: group features by name segments ending in a period",
+    )
+    _add(
+        parser,
+        "--feature_importance.example_count",
+        type=int,
+        default=10000,
+        help="records loaded to compute feature importances",
+    )
+    _add(
+        parser,
+        "--feature_importance.data_dir",
+        type=str,
+        default=None,
+        help="records to compute feature importances on (default: the evaluation files)",
+    )
+    _add(
+        parser,
+        "--feature_importance.metric",
+        type=str,
+        default="roc_auc",
+        help="evaluation metric whose drop measures the importance",
+    )
+    _add(
+        parser,
+        "--feature_importance.is_metric_larger_the_better",
+        action="store_true",
+        dest="is_metric_larger_the_better",
+        default=False,
+        help="the metric is better when larger",
+    )
+    _add(
+        parser,
+        "--feature_importance.is_metric_smaller_the_better",
+        action="store_true",
+        dest="is_metric_smaller_the_better",
+        default=False,
+        help="the metric is better when smaller",
+    )
 
     _add_learning_rate_decay_subcommands(parser)
     return parser
@@ -415,67 +649,198 @@ def get_trainer_parser() -> DefaultSubcommandArgParse:
 
 def add_data_record_trainer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Adds the DataRecordTrainer flags of reference §9 (``--data_spec`` required). Returns ``parser``."""
-    _add(parser, "--train.files_list", "--train_files_list", type=str, default=None,
-         help="file listing the training files (one per line)")
-    _add(parser, "--train.overwrite_files_list", "--train_overwrite_files_list", action="store_true", default=False,
-         help="rewrite train.files_list from train.data_dir")
-    _add(parser, "--train.data_dir", "--train_data_dir", type=str, default=None,
-         help="training data directory (local, hdfs://)")
-    _add(parser, "--train.start_date", "--train_start_datetime", type=str, default=None,
-         help="first training date (inclusive), in datetime_format")
-    _add(parser, "--train.end_date", "--train_end_datetime", type=str, default=None,
-         help="last training date (inclusive), in datetime_format")
-    _add(parser, "--eval.files_list", "--eval_files_list", type=str, default=None,
-         help="file listing the evaluation files (one per line)")
-    _add(parser, "--eval.overwrite_files_list", "--eval_overwrite_files_list", action="store_true", default=False,
-         help="rewrite eval.files_list from eval.data_dir")
+    _add(
+        parser,
+        "--train.files_list",
+        "--train_files_list",
+        type=str,
+        default=None,
+        help="file listing the training files (one per line)",
+    )
+    _add(
+        parser,
+        "--train.overwrite_files_list",
+        "--train_overwrite_files_list",
+        action="store_true",
+        default=False,
+        help="rewrite train.files_list from train.data_dir",
+    )
+    _add(
+        parser,
+        "--train.data_dir",
+        "--train_data_dir",
+        type=str,
+        default=None,
+        help="training data directory (local, hdfs://)",
+    )
+    _add(
+        parser,
+        "--train.start_date",
+        "--train_start_datetime",
+        type=str,
+        default=None,
+        help="first training date (inclusive), in datetime_format",
+    )
+    _add(
+        parser,
+        "--train.end_date",
+        "--train_end_datetime",
+        type=str,
+        default=None,
+        help="last training date (inclusive), in datetime_format",
+    )
+    _add(
+        parser,
+        "--eval.files_list",
+        "--eval_files_list",
+        type=str,
+        default=None,
+        help="file listing the evaluation files (one per line)",
+    )
+    _add(
+        parser,
+        "--eval.overwrite_files_list",
+        "--eval_overwrite_files_list",
+        action="store_true",
+        default=False,
+        help="rewrite eval.files_list from eval.data_dir",
+    )
     _add(parser, "--eval.data_dir", "--eval_data_dir", type=str, default=None, help="evaluation data directory")
-    _add(parser, "--eval.start_date", "--eval_start_datetime", type=str, default=None,
-         help="first evaluation date (inclusive)")
-    _add(parser, "--eval.end_date", "--eval_end_datetime", type=str, default=None,
-         help="last evaluation date (inclusive)")
-    _add(parser, "--datetime_format", type=str, default="%Y/%m/%d",
-         help="strftime format of the dated sub-directories (default: %%Y/%%m/%%d)")
+    _add(
+        parser,
+        "--eval.start_date",
+        "--eval_start_datetime",
+        type=str,
+        default=None,
+        help="first evaluation date (inclusive)",
+    )
+    _add(
+        parser,
+        "--eval.end_date",
+        "--eval_end_datetime",
+        type=str,
+        default=None,
+        help="last evaluation date (inclusive)",
+    )
+    _add(
+        parser,
+        "--datetime_format",
+        type=str,
+        default="%Y/%m/%d",
+        help="strftime format of the dated sub-directories (default: %%Y/%%m/%%d)",
+    )
     _add(parser, "--hour_resolution", type=int, default=None, help="hours per dated sub-directory")
     _add(parser, "--data_spec", type=str, required=True, help="path of the data_spec JSON decoding the DataRecords")
-    _add(parser, "--train.keep_rate", "--train_keep_rate", type=rate, default=None,
-         help="keep each training record with this probability, in (0, 1]")
-    _add(parser, "--eval.keep_rate", "--eval_keep_rate", type=rate, default=None,
-         help="keep each evaluation record with this probability, in (0, 1]")
-    _add(parser, "--train.parts_downsampling_rate", "--train_parts_downsampling_rate", type=rate, default=None,
-         help="keep each training file with this probability, in (0, 1]")
-    _add(parser, "--eval.parts_downsampling_rate", "--eval_parts_downsampling_rate", type=rate, default=None,
-         help="keep each evaluation file with this probability, in (0, 1]")
-    _add(parser, "--allow_train_eval_overlap", action="store_true", default=False,
-         help="allow files shared by the training and evaluation sets")
-    _add(parser, "--skip_corrupt_records", action="store_true", default=False,
-         help="skip corrupt records (damaged blocks, records that do not decode, bytes outside blocks) instead "
-              "of failing; the files are scanned once first and the counts logged")
-    _add(parser, "--max_corrupt_records_ratio", type=fraction, default=0.01,
-         help="with --skip_corrupt_records: stop before training when more than this share of the records "
-              "is corrupt (default 0.01)")
-    _add(parser, "--eval_name", type=str, default=None,
-         help="name of the evaluation ('train' evaluates on the training files)")
+    _add(
+        parser,
+        "--train.keep_rate",
+        "--train_keep_rate",
+        type=rate,
+        default=None,
+        help="keep each training record with this probability, in (0, 1]",
+    )
+    _add(
+        parser,
+        "--eval.keep_rate",
+        "--eval_keep_rate",
+        type=rate,
+        default=None,
+        help="keep each evaluation record with this probability, in (0, 1]",
+    )
+    _add(
+        parser,
+        "--train.parts_downsampling_rate",
+        "--train_parts_downsampling_rate",
+        type=rate,
+        default=None,
+        help="keep each training file with this probability, in (0, 1]",
+    )
+    _add(
+        parser,
+        "--eval.parts_downsampling_rate",
+        "--eval_parts_downsampling_rate",
+        type=rate,
+        default=None,
+        help="keep each evaluation file with this probability, in (0, 1]",
+    )
+    _add(
+        parser,
+        "--allow_train_eval_overlap",
+        action="store_true",
+        default=False,
+        help="allow files shared by the training and evaluation sets",
+    )
+    _add(
+        parser,
+        "--skip_corrupt_records",
+        action="store_true",
+        default=False,
+        help="skip corrupt records (damaged blocks, records that do not decode, bytes outside blocks) instead "
+        "of failing; the files are scanned once first and the counts logged",
+    )
+    _add(
+        parser,
+        "--max_corrupt_records_ratio",
+        type=fraction,
+        default=0.01,
+        help="with --skip_corrupt_records: stop before training when more than this share of the records "
+        "is corrupt (default 0.01)",
+    )
+    _add(
+        parser,
+        "--eval_name",
+        type=str,
+        default=None,
+        help="name of the evaluation ('train' evaluates on the training files)",
+    )
     return parser
 
 
 def add_batch_prediction_request_trainer_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Adds BatchPredictionRequestTrainer's flags (reference §9). Returns ``parser``."""
-    _add(parser, "--model.use_existing_discretizer", action="store_true", default=False,
-         help="load the calibrated discretizer instead of calibrating")
-    _add(parser, "--model.use_binary_values", action="store_true", default=False,
-         help="use binary feature values")
+    _add(
+        parser,
+        "--model.use_existing_discretizer",
+        action="store_true",
+        default=False,
+        help="load the calibrated discretizer instead of calibrating",
+    )
+    _add(parser, "--model.use_binary_values", action="store_true", default=False, help="use binary feature values")
     _add(parser, "--input_size_bits", type=int, default=12, help="bits of the sparse input size")
-    _add(parser, "--loss_function", type=str, default="ranknet",
-         choices=["ranknet", "lambdarank", "listnet", "listmle", "attrank", "pointwise"], help="ranking loss")
+    _add(
+        parser,
+        "--loss_function",
+        type=str,
+        default="ranknet",
+        choices=["ranknet", "lambdarank", "listnet", "listmle", "attrank", "pointwise"],
+        help="ranking loss",
+    )
     _add(parser, "--use_dense_tensor", action="store_true", default=False, help="use dense input tensors")
     # The misspellings are the original option values.
-    _add(parser, "--dense_normalization", type=str, default="mean_max_normalizaiton",
-         choices=["mean_max_normalizaiton", "standard_normalizaiton"], help="dense feature normalization")
-    _add(parser, "--sparse_normalization", type=str, default="SparseMaxNorm",
-         choices=["SparseMaxNorm", "SparseBatchNorm"], help="sparse feature normalization")
-    _add(parser, "--mask", type=str, default="full_mask", choices=["full_mask", "diag_mask"],
-         help="pair mask of the ranking loss")
+    _add(
+        parser,
+        "--dense_normalization",
+        type=str,
+        default="mean_max_normalizaiton",
+        choices=["mean_max_normalizaiton", "standard_normalizaiton"],
+        help="dense feature normalization",
+    )
+    _add(
+        parser,
+        "--sparse_normalization",
+        type=str,
+        default="SparseMaxNorm",
+        choices=["SparseMaxNorm", "SparseBatchNorm"],
+        help="sparse feature normalization",
+    )
+    _add(
+        parser,
+        "--mask",
+        type=str,
+        default="full_mask",
+        choices=["full_mask", "diag_mask"],
+        help="pair mask of the ranking loss",
+    )
     return parser
 
 
@@ -500,5 +865,7 @@ def check_unsupported_params(params: Any) -> None:
     values = params_to_dict(params)
     for dest, flag, default, reason in UNSUPPORTED_PARAMS:
         if dest in values and values[dest] != default:
-            raise ValueError("%s=%r is not supported in this build: %s (leave it at its default %r)"
-                             % (flag, values[dest], reason, default))
+            raise ValueError(
+                "%s=%r is not supported in this build: %s (leave it at its default %r)"
+                % (flag, values[dest], reason, default)
+            )

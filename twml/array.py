@@ -41,8 +41,9 @@ class Array:
         try:
             self._type = TYPE_CODES[array.dtype]
         except KeyError:
-            _LOG.error("twml.Array: unsupported dtype %s (supported: %s)", array.dtype,
-                       ", ".join(str(d) for d in TYPE_CODES))
+            _LOG.error(
+                "twml.Array: unsupported dtype %s (supported: %s)", array.dtype, ", ".join(str(d) for d in TYPE_CODES)
+            )
             raise
         self._array = array
 

@@ -65,23 +65,28 @@ class SavedModelPredictor:
       ValueError: the signature has no ``request`` input or no ``prediction`` output.
     """
 
-    def __init__(self, export_dir: str, signature: str = _SERVING_KEY,
-                 session_config: Optional[tf.ConfigProto] = None) -> None:
+    def __init__(
+        self, export_dir: str, signature: str = _SERVING_KEY, session_config: Optional[tf.ConfigProto] = None
+    ) -> None:
         self._graph = tf.Graph()
         self._session = tf.Session(graph=self._graph, config=session_config)
         meta_graph = tf.saved_model.loader.load(self._session, [tf.saved_model.tag_constants.SERVING], export_dir)
         if signature not in meta_graph.signature_def:
-            raise ValueError("%s has no signature %r (it has %s)"
-                             % (export_dir, signature, sorted(meta_graph.signature_def)))
+            raise ValueError(
+                "%s has no signature %r (it has %s)" % (export_dir, signature, sorted(meta_graph.signature_def))
+            )
         signature_def = meta_graph.signature_def[signature]
         if "request" not in signature_def.inputs or "prediction" not in signature_def.outputs:
-            raise ValueError("%s: signature %r must map the input 'request' to the output 'prediction' (it maps %s "
-                             "to %s)" % (export_dir, signature, sorted(signature_def.inputs),
-                                         sorted(signature_def.outputs)))
+            raise ValueError(
+                "%s: signature %r must map the input 'request' to the output 'prediction' (it maps %s "
+                "to %s)" % (export_dir, signature, sorted(signature_def.inputs), sorted(signature_def.outputs))
+            )
         self._request = self._graph.get_tensor_by_name(signature_def.inputs["request"].name)
         if self._request.dtype != tf.uint8:
-            raise ValueError("%s: signature %r: the input 'request' is %s, not uint8 (a serialized "
-                             "BatchPredictionRequest)" % (export_dir, signature, self._request.dtype.name))
+            raise ValueError(
+                "%s: signature %r: the input 'request' is %s, not uint8 (a serialized "
+                "BatchPredictionRequest)" % (export_dir, signature, self._request.dtype.name)
+            )
         self._prediction = self._graph.get_tensor_by_name(signature_def.outputs["prediction"].name)
         self._writer_inputs = self._response_writer_inputs(self._prediction)
         self._keys: Optional[np.ndarray] = None
@@ -150,12 +155,14 @@ class SavedModelPredictor:
         elif not np.array_equal(keys, self._keys):
             raise ValueError("the model answered the keys %s after %s" % (keys.tolist(), self._keys.tolist()))
         if values.shape != (rows, len(keys)):
-            raise ValueError("the model answered %s predictions for %d records and %d keys"
-                             % (list(values.shape), rows, len(keys)))
+            raise ValueError(
+                "the model answered %s predictions for %d records and %d keys" % (list(values.shape), rows, len(keys))
+            )
         return values
 
-    def predict_records(self, records: Iterable[bytes], batch_size: int = 512,
-                        keys: Optional[Sequence[int]] = None) -> Iterator[np.ndarray]:
+    def predict_records(
+        self, records: Iterable[bytes], batch_size: int = 512, keys: Optional[Sequence[int]] = None
+    ) -> Iterator[np.ndarray]:
         """Predictions for serialized DataRecords, ``batch_size`` records per request.
 
         Args:
@@ -195,4 +202,3 @@ class SavedModelPredictor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -77,49 +77,88 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of twml-batch-predict."""
     parser = _Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--export_dir", required=True,
-                        help="a SavedModel directory, or a directory of timestamped exports (the newest complete "
-                             "one is used and logged), e.g. <save_dir>/exported_models")
-    parser.add_argument("--input", required=True, nargs="+",
-                        help="DataRecord block files (raw, .gz or .lzo), directories (their files, except hidden, "
-                             "_* and *.json ones) or glob patterns; any tf.io.gfile path (non-local files are "
-                             "copied to the output dir one at a time)")
+    parser.add_argument(
+        "--export_dir",
+        required=True,
+        help="a SavedModel directory, or a directory of timestamped exports (the newest complete "
+        "one is used and logged), e.g. <save_dir>/exported_models",
+    )
+    parser.add_argument(
+        "--input",
+        required=True,
+        nargs="+",
+        help="DataRecord block files (raw, .gz or .lzo), directories (their files, except hidden, "
+        "_* and *.json ones) or glob patterns; any tf.io.gfile path (non-local files are "
+        "copied to the output dir one at a time)",
+    )
     parser.add_argument("--output_dir", required=True, help="where the parts, _manifests/ and _SUCCESS go (local)")
-    parser.add_argument("--output_format", default="datarecord", choices=OUTPUT_FORMATS,
-                        help="datarecord: block files of DataRecords holding the --keep_fields features of the "
-                             "input record and each prediction as a continuous feature keyed by the export's "
-                             "response key (the label's feature id), readable by twml-records; csv: a header "
-                             "row, then the kept fields and the predictions as columns (default: %(default)s)")
-    parser.add_argument("--keep_fields", nargs="*", default=[],
-                        help="feature names copied from each input record to its output row; each must be "
-                             "known to the export's feature_spec.yaml or to --data_spec")
+    parser.add_argument(
+        "--output_format",
+        default="datarecord",
+        choices=OUTPUT_FORMATS,
+        help="datarecord: block files of DataRecords holding the --keep_fields features of the "
+        "input record and each prediction as a continuous feature keyed by the export's "
+        "response key (the label's feature id), readable by twml-records; csv: a header "
+        "row, then the kept fields and the predictions as columns (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep_fields",
+        nargs="*",
+        default=[],
+        help="feature names copied from each input record to its output row; each must be "
+        "known to the export's feature_spec.yaml or to --data_spec",
+    )
     parser.add_argument("--data_spec", help="a data spec naming more features for --keep_fields and CSV headers")
     parser.add_argument("--batch_size", type=_positive, default=512, help="records per request (default %(default)s)")
-    parser.add_argument("--signature", default="serving_default",
-                        help="the signature to run: input 'request', output 'prediction' (default %(default)s)")
-    parser.add_argument("--skip_corrupt", action="store_true",
-                        help="skip damaged blocks, undecodable records and bytes outside blocks (as twml-records "
-                             "--skip_corrupt), counted in the summary and manifests; without it damage stops the "
-                             "job with an error naming the file and byte offset")
-    parser.add_argument("--max_records", type=_positive,
-                        help="a dry run: score at most this many records, print the summary, write no output")
-    parser.add_argument("--num_shards", type=_positive, default=1,
-                        help="workers sharing the job: input file i (in sorted order) goes to shard i %% N")
-    parser.add_argument("--shard_index", type=int,
-                        help="this worker's shard, 0..N-1 (default $JOB_COMPLETION_INDEX, else 0)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="redo parts committed by another model, other flags or from changed input")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="also print TensorFlow's deprecation notices and its INFO lines")
-    parser.add_argument("--log_every_secs", type=float, default=30.0,
-                        help="progress log period when stderr is not a terminal (default %(default)s)")
+    parser.add_argument(
+        "--signature",
+        default="serving_default",
+        help="the signature to run: input 'request', output 'prediction' (default %(default)s)",
+    )
+    parser.add_argument(
+        "--skip_corrupt",
+        action="store_true",
+        help="skip damaged blocks, undecodable records and bytes outside blocks (as twml-records "
+        "--skip_corrupt), counted in the summary and manifests; without it damage stops the "
+        "job with an error naming the file and byte offset",
+    )
+    parser.add_argument(
+        "--max_records",
+        type=_positive,
+        help="a dry run: score at most this many records, print the summary, write no output",
+    )
+    parser.add_argument(
+        "--num_shards",
+        type=_positive,
+        default=1,
+        help="workers sharing the job: input file i (in sorted order) goes to shard i %% N",
+    )
+    parser.add_argument(
+        "--shard_index", type=int, help="this worker's shard, 0..N-1 (default $JOB_COMPLETION_INDEX, else 0)"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo parts committed by another model, other flags or from changed input",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="TensorFlow intra/inter-op threads (0: TensorFlow's default)"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print TensorFlow's deprecation notices and its INFO lines"
+    )
+    parser.add_argument(
+        "--log_every_secs",
+        type=float,
+        default=30.0,
+        help="progress log period when stderr is not a terminal (default %(default)s)",
+    )
     return parser
 
 
 # ---------------------------------------------------------------------------------------------
 # The export.
+
 
 def _gfile() -> Any:
     import tensorflow.compat.v1 as tf
@@ -152,13 +191,17 @@ def resolve_export(export_dir: str) -> Tuple[str, str]:
         raise JobError("--export_dir %s: no such directory" % export_dir)
     if _is_savedmodel(export_dir):
         return export_dir, "the SavedModel %s" % export_dir
-    stamps = sorted((int(name.rstrip("/")), name.rstrip("/")) for name in gfile.listdir(export_dir)
-                    if name.rstrip("/").isdigit())
-    complete = [os.path.join(export_dir, name) for _, name in stamps
-                if _is_complete_export(os.path.join(export_dir, name))]
+    stamps = sorted(
+        (int(name.rstrip("/")), name.rstrip("/")) for name in gfile.listdir(export_dir) if name.rstrip("/").isdigit()
+    )
+    complete = [
+        os.path.join(export_dir, name) for _, name in stamps if _is_complete_export(os.path.join(export_dir, name))
+    ]
     if not complete:
-        raise JobError("--export_dir %s: not a SavedModel (no saved_model.pb) and holds no complete timestamped "
-                       "export" % export_dir)
+        raise JobError(
+            "--export_dir %s: not a SavedModel (no saved_model.pb) and holds no complete timestamped "
+            "export" % export_dir
+        )
     return complete[-1], "the newest of %d complete exports in %s: %s" % (len(complete), export_dir, complete[-1])
 
 
@@ -202,6 +245,7 @@ def feature_names(export_path: str, data_spec_path: Optional[str]) -> Dict[str, 
 # ---------------------------------------------------------------------------------------------
 # Inputs, parts, shards.
 
+
 def expand_inputs(patterns: Sequence[str]) -> List[str]:
     """The input files of `patterns` (files, directories, globs), sorted, without duplicates.
 
@@ -212,8 +256,11 @@ def expand_inputs(patterns: Sequence[str]) -> List[str]:
     files = set()
     for pattern in patterns:
         if gfile.isdir(pattern):
-            found = [os.path.join(pattern, name.rstrip("/")) for name in gfile.listdir(pattern)
-                     if not name.startswith((".", "_")) and not name.endswith(".json")]
+            found = [
+                os.path.join(pattern, name.rstrip("/"))
+                for name in gfile.listdir(pattern)
+                if not name.startswith((".", "_")) and not name.endswith(".json")
+            ]
             found = [path for path in found if not gfile.isdir(path)]
             if not found:
                 raise JobError("--input %s: the directory holds no input files" % pattern)
@@ -238,6 +285,7 @@ def part_names(inputs: Sequence[str], output_format: str) -> List[str]:
     Raises:
       JobError: two inputs would write the same part.
     """
+
     def strip(name: str) -> str:
         for suffix in _COMPRESSION_SUFFIXES:
             if name.endswith(suffix):
@@ -247,8 +295,9 @@ def part_names(inputs: Sequence[str], output_format: str) -> List[str]:
     names = [strip(os.path.basename(path)) for path in inputs]
     if len(set(names)) != len(names):
         common = os.path.dirname(os.path.commonprefix([os.path.dirname(p) + "/" for p in inputs]))
-        names = [strip(os.path.relpath(path, common) if common else path.lstrip("/")).replace("/", "_")
-                 for path in inputs]
+        names = [
+            strip(os.path.relpath(path, common) if common else path.lstrip("/")).replace("/", "_") for path in inputs
+        ]
     seen: Dict[str, str] = {}
     for path, name in zip(inputs, names):
         if name in seen:
@@ -327,6 +376,7 @@ def _mismatch(manifest: Dict[str, Any], expected: Dict[str, Any]) -> Optional[st
 # ---------------------------------------------------------------------------------------------
 # Output rows.
 
+
 def _cell(record: Dict[str, Any], feature: int) -> str:
     """A kept feature of a decoded record as a CSV cell ("" when absent)."""
     if feature in record.get("binary", ()):
@@ -340,8 +390,9 @@ def _cell(record: Dict[str, Any], feature: int) -> str:
     if feature in record.get("sparse_binary", {}):
         return json.dumps(sorted(v.decode("utf-8", "replace") for v in record["sparse_binary"][feature]))
     if feature in record.get("sparse_continuous", {}):
-        return json.dumps({k.decode("utf-8", "replace"): v for k, v in record["sparse_continuous"][feature].items()},
-                          sort_keys=True)
+        return json.dumps(
+            {k.decode("utf-8", "replace"): v for k, v in record["sparse_continuous"][feature].items()}, sort_keys=True
+        )
     if feature in record.get("blobs", {}):
         import base64
 
@@ -358,12 +409,17 @@ def _csv_field(text: str) -> str:
 class _Formatter:
     """Turns a batch (input records, predictions) into the output bytes of the format."""
 
-    def __init__(self, output_format: str, keep: Sequence[Tuple[str, int]], keys: np.ndarray,
-                 key_names: Dict[int, str]) -> None:
+    def __init__(
+        self, output_format: str, keep: Sequence[Tuple[str, int]], keys: np.ndarray, key_names: Dict[int, str]
+    ) -> None:
         self.output_format, self.keep, self.keys = output_format, list(keep), [int(k) for k in keys]
         self.keep_ids = [feature for _, feature in self.keep]
-        self.header = (",".join(_csv_field(c) for c in [name for name, _ in self.keep]
-                                + [key_names.get(k, str(k)) for k in self.keys]) + "\n").encode()
+        self.header = (
+            ",".join(
+                _csv_field(c) for c in [name for name, _ in self.keep] + [key_names.get(k, str(k)) for k in self.keys]
+            )
+            + "\n"
+        ).encode()
 
     def encode(self, records: Sequence[bytes], values: np.ndarray) -> bytes:
         if self.output_format == "csv":
@@ -390,6 +446,7 @@ class _Formatter:
 
 # ---------------------------------------------------------------------------------------------
 # The pipeline: reader -> model -> writer threads.
+
 
 class _Stop(Exception):
     """Another stage failed: this one stops quietly."""
@@ -495,27 +552,39 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     started = time.monotonic()
     shard = shard_index_from_env(args.shard_index)
     if not 0 <= shard < args.num_shards:
-        raise JobError("--shard_index %d: not in 0..%d (--num_shards %d)" % (shard, args.num_shards - 1,
-                                                                           args.num_shards))
+        raise JobError(
+            "--shard_index %d: not in 0..%d (--num_shards %d)" % (shard, args.num_shards - 1, args.num_shards)
+        )
     export_path, how = resolve_export(args.export_dir)
     _LOG.info("export: %s", how)
     names = feature_names(export_path, args.data_spec)
     unknown = [name for name in args.keep_fields if name not in names]
     if unknown:
-        raise JobError("--keep_fields: unknown feature(s) %s (not in %s%s)" % (
-            ", ".join(unknown), os.path.join(export_path, "feature_spec.yaml"),
-            " nor in --data_spec" if args.data_spec else "; name more with --data_spec"))
+        raise JobError(
+            "--keep_fields: unknown feature(s) %s (not in %s%s)"
+            % (
+                ", ".join(unknown),
+                os.path.join(export_path, "feature_spec.yaml"),
+                " nor in --data_spec" if args.data_spec else "; name more with --data_spec",
+            )
+        )
     keep = [(name, names[name]) for name in args.keep_fields]
     inputs = expand_inputs(args.input)
-    all_parts = [Part(i, path, name, args.output_dir)
-                 for i, (path, name) in enumerate(zip(inputs, part_names(inputs, args.output_format)))]
+    all_parts = [
+        Part(i, path, name, args.output_dir)
+        for i, (path, name) in enumerate(zip(inputs, part_names(inputs, args.output_format)))
+    ]
     mine = [part for part in all_parts if part.index % args.num_shards == shard]
     dry_run = args.max_records is not None
     _check_output_dir(args.output_dir, create=not dry_run)
 
-    identity = {"export": os.path.abspath(export_path) if "://" not in export_path else export_path,
-                "export_fingerprint": export_fingerprint(export_path), "signature": args.signature,
-                "output_format": args.output_format, "keep_fields": list(args.keep_fields)}
+    identity = {
+        "export": os.path.abspath(export_path) if "://" not in export_path else export_path,
+        "export_fingerprint": export_fingerprint(export_path),
+        "signature": args.signature,
+        "output_format": args.output_format,
+        "keep_fields": list(args.keep_fields),
+    }
     stats = {part.index: input_stat(part.input_path) for part in mine}
     pending: List[Part] = []
     skipped_done: List[Dict[str, Any]] = []
@@ -527,8 +596,9 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
         expected = dict(identity, input=part.input_path, **stats[part.index])
         why = _mismatch(manifest, expected)
         if why is not None and not args.overwrite:
-            raise JobError("%s: committed by another run (%s); rerun with --overwrite to redo it"
-                           % (part.manifest_path, why))
+            raise JobError(
+                "%s: committed by another run (%s); rerun with --overwrite to redo it" % (part.manifest_path, why)
+            )
         if why is None and part.output_intact(manifest):
             skipped_done.append(manifest)
         else:
@@ -554,11 +624,15 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     with predictor:
         totals = _score(args, predictor, pending, identity, stats, keep, key_names, dry_run, stderr)
     summary: Dict[str, Any] = {
-        "export": identity["export"], "shard": "%d/%d" % (shard, args.num_shards),
-        "parts_written": totals["parts"], "parts_already_done": len(skipped_done),
-        "records": totals["records"], "skipped_corrupt": totals["skipped"],
+        "export": identity["export"],
+        "shard": "%d/%d" % (shard, args.num_shards),
+        "parts_written": totals["parts"],
+        "parts_already_done": len(skipped_done),
+        "records": totals["records"],
+        "skipped_corrupt": totals["skipped"],
         "records_per_s": round(totals["records"] / max(totals["seconds"], 1e-9), 1),
-        "wall_s": round(time.monotonic() - started, 3), "dry_run": dry_run,
+        "wall_s": round(time.monotonic() - started, 3),
+        "dry_run": dry_run,
     }
     if not dry_run:
         summary["success"] = _write_success_if_complete(args.output_dir, all_parts, identity)
@@ -605,16 +679,28 @@ def _local_copy(part: Part, output_dir: str) -> Tuple[str, Optional[str]]:
     return staging, staging
 
 
-def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], identity: Dict[str, Any],
-           stats: Dict[int, Dict[str, int]], keep: Sequence[Tuple[str, int]], key_names: Dict[int, str],
-           dry_run: bool, stderr: TextIO) -> Dict[str, Any]:
+def _score(
+    args: argparse.Namespace,
+    predictor: Any,
+    pending: Sequence[Part],
+    identity: Dict[str, Any],
+    stats: Dict[int, Dict[str, int]],
+    keep: Sequence[Tuple[str, int]],
+    key_names: Dict[int, str],
+    dry_run: bool,
+    stderr: TextIO,
+) -> Dict[str, Any]:
     """Reads, predicts and writes the pending parts in three overlapping threads."""
     pipeline = _Pipeline()
     to_model: "queue.Queue[Any]" = queue.Queue(_QUEUE_DEPTH)
     to_writer: "queue.Queue[Any]" = queue.Queue(_QUEUE_DEPTH)
     progress = _Progress(sum(stats[p.index]["input_size"] for p in pending), stderr, args.log_every_secs)
-    totals: Dict[str, Any] = {"parts": 0, "records": 0, "skipped": {"blocks": 0, "records": 0, "bytes": 0},
-                              "seconds": 0.0}
+    totals: Dict[str, Any] = {
+        "parts": 0,
+        "records": 0,
+        "skipped": {"blocks": 0, "records": 0, "bytes": 0},
+        "seconds": 0.0,
+    }
     limit = args.max_records
     started = time.monotonic()
 
@@ -643,8 +729,12 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
                     pipeline.put(to_model, ("batch", part, (batch, request, count, reader.block_offset)))
                     if remaining is not None:
                         remaining -= count
-                skipped = {"blocks": reader.skipped_blocks, "records": reader.skipped_records,
-                           "bytes": reader.skipped_bytes, "last": reader.last_skip_message}
+                skipped = {
+                    "blocks": reader.skipped_blocks,
+                    "records": reader.skipped_records,
+                    "bytes": reader.skipped_bytes,
+                    "last": reader.last_skip_message,
+                }
                 pipeline.put(to_model, ("end", part, skipped))
             except ValueError as error:  # libtwml.Error: damaged data, named by file and offset
                 text = str(error)
@@ -664,8 +754,11 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
             kind, part, payload = pipeline.get(to_model)
             if kind == "batch":
                 records, request, count, offset = payload
-                values = (predictor.predict_batch(records) if request is None
-                          else predictor.predict_request_values(request, count))
+                values = (
+                    predictor.predict_batch(records)
+                    if request is None
+                    else predictor.predict_request_values(request, count)
+                )
                 payload = (records, count, offset, values)
             pipeline.put(to_writer, (kind, part, payload))
             if kind in ("done", "error"):
@@ -715,27 +808,46 @@ def _score(args: argparse.Namespace, predictor: Any, pending: Sequence[Part], id
                 continue
             # "end": the part is complete
             if output is not None and records == 0 and args.output_format == "csv":
-                header = _Formatter(args.output_format, keep, predictor.keys if predictor.keys is not None
-                                    else np.zeros(0, np.int64), key_names).header
+                header = _Formatter(
+                    args.output_format,
+                    keep,
+                    predictor.keys if predictor.keys is not None else np.zeros(0, np.int64),
+                    key_names,
+                ).header
                 output.write(header)
                 digest.update(header)
                 size += len(header)
             if context is not None:
                 context.__exit__(None, None, None)
                 context, output = None, None
-                manifest = dict(identity, input=part.input_path, **stats[part.index], part=part.name,
-                                records=records, output_bytes=size, output_sha256=digest.hexdigest(),
-                                skipped_corrupt=payload, batch_size=args.batch_size)
-                atomic_files.write_file_atomically(part.manifest_path, (json.dumps(manifest, indent=1, sort_keys=True)
-                                                                        + "\n").encode())
+                manifest = dict(
+                    identity,
+                    input=part.input_path,
+                    **stats[part.index],
+                    part=part.name,
+                    records=records,
+                    output_bytes=size,
+                    output_sha256=digest.hexdigest(),
+                    skipped_corrupt=payload,
+                    batch_size=args.batch_size,
+                )
+                atomic_files.write_file_atomically(
+                    part.manifest_path, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+                )
             totals["parts"] += 1
             totals["records"] += records
             for key in ("blocks", "records", "bytes"):
                 totals["skipped"][key] += payload[key]
             if payload["last"]:
-                _LOG.warning("skipped in %s: %d damaged blocks, %d records that do not decode, %d bytes outside "
-                             "blocks; the last: %s", part.input_path, payload["blocks"], payload["records"],
-                             payload["bytes"], payload["last"])
+                _LOG.warning(
+                    "skipped in %s: %d damaged blocks, %d records that do not decode, %d bytes outside "
+                    "blocks; the last: %s",
+                    part.input_path,
+                    payload["blocks"],
+                    payload["records"],
+                    payload["bytes"],
+                    payload["last"],
+                )
             progress.done_bytes += stats[part.index]["input_size"]
             progress.current_bytes, progress.current_fraction = 0, 0.0
             progress.tick()
@@ -770,13 +882,19 @@ def _write_success_if_complete(output_dir: str, parts: Sequence[Part], identity:
         if not os.path.exists(part.path):
             return False
         manifests.append(manifest)
-    success = dict(identity, parts=len(parts), records=sum(m["records"] for m in manifests),
-                   output_bytes=sum(m["output_bytes"] for m in manifests),
-                   skipped_corrupt={key: sum(m["skipped_corrupt"][key] for m in manifests)
-                                    for key in ("blocks", "records", "bytes")},
-                   part_sha256={m["part"]: m["output_sha256"] for m in manifests})
-    atomic_files.write_file_atomically(os.path.join(output_dir, SUCCESS_FILE),
-                                       (json.dumps(success, indent=1, sort_keys=True) + "\n").encode())
+    success = dict(
+        identity,
+        parts=len(parts),
+        records=sum(m["records"] for m in manifests),
+        output_bytes=sum(m["output_bytes"] for m in manifests),
+        skipped_corrupt={
+            key: sum(m["skipped_corrupt"][key] for m in manifests) for key in ("blocks", "records", "bytes")
+        },
+        part_sha256={m["part"]: m["output_sha256"] for m in manifests},
+    )
+    atomic_files.write_file_atomically(
+        os.path.join(output_dir, SUCCESS_FILE), (json.dumps(success, indent=1, sort_keys=True) + "\n").encode()
+    )
     return True
 
 

@@ -11,8 +11,15 @@ import tensorflow.compat.v1 as tf
 
 import libtwml
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "WARNING": logging.WARNING,
-           "ERROR": logging.ERROR, "FATAL": logging.FATAL, "CRITICAL": logging.CRITICAL}
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.FATAL,
+    "CRITICAL": logging.CRITICAL,
+}
 
 
 class SparseTensor:
@@ -35,14 +42,16 @@ class SparseTensor:
 
     def to_tf(self) -> tf.SparseTensor:
         """The ``tf.SparseTensor`` with indices ``stack([ids, indices], 1)`` (``[N, 2]``)."""
-        return tf.SparseTensor(indices=tf.stack([self.ids, self.indices], axis=1), values=self.values,
-                               dense_shape=self.dense_shape)
+        return tf.SparseTensor(
+            indices=tf.stack([self.ids, self.indices], axis=1), values=self.values, dense_shape=self.dense_shape
+        )
 
     @staticmethod
     def from_tf(sparse: tf.SparseTensor) -> "SparseTensor":
         """The inverse of :meth:`to_tf`: splits the ``[N, 2]`` indices into ids and columns."""
-        return SparseTensor(ids=sparse.indices[:, 0], indices=sparse.indices[:, 1], values=sparse.values,
-                            dense_shape=sparse.dense_shape)
+        return SparseTensor(
+            ids=sparse.indices[:, 0], indices=sparse.indices[:, 1], values=sparse.values, dense_shape=sparse.dense_shape
+        )
 
 
 def _to_tf_sparse(sparse: Any) -> tf.SparseTensor:
@@ -143,8 +152,9 @@ def partition_sparse_tensor(sparse: Any, num_partitions: int) -> List[tf.SparseT
     sparse = _to_tf_sparse(sparse)
     values = sparse.values
     types = [tf.int64, values.dtype] * int(num_partitions)
-    outputs = libtwml.ops.partition_sparse_tensor_mod(sparse.indices, values, num_partitions=int(num_partitions),
-                                                      output_types=types)
+    outputs = libtwml.ops.partition_sparse_tensor_mod(
+        sparse.indices, values, num_partitions=int(num_partitions), output_types=types
+    )
     width = sparse.dense_shape[1]
     part_width = (width + num_partitions - 1) // num_partitions
     shape = tf.stack([sparse.dense_shape[0], part_width])
@@ -159,8 +169,7 @@ class _NoCLib:
         raise RuntimeError(
             "twml.CLIB.%s is not available: the original's libtwml C ABI (ctypes functions such as "
             "twml_tensor_create) is not part of this rebuild; use twml.Array for numpy tensors, libtwml._core "
-            "for the core (hashing, record codecs, block files) and libtwml.ops / twml.util.OPLIB for the TF ops"
-            % name
+            "for the core (hashing, record codecs, block files) and libtwml.ops / twml.util.OPLIB for the TF ops" % name
         )
 
     def __repr__(self) -> str:

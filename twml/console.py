@@ -107,16 +107,23 @@ class ProgressHook(tf.train.SessionRunHook):
       ValueError: both or a non-positive cadence.
     """
 
-    def __init__(self, loss: Union[tf.Tensor, Callable[[], Optional[tf.Tensor]], None] = None,
-                 every_n_secs: Optional[float] = None, every_n_steps: Optional[int] = None,
-                 last_step: Optional[int] = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        loss: Union[tf.Tensor, Callable[[], Optional[tf.Tensor]], None] = None,
+        every_n_secs: Optional[float] = None,
+        every_n_steps: Optional[int] = None,
+        last_step: Optional[int] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if every_n_secs is not None and every_n_steps is not None:
             raise ValueError("ProgressHook: give at most one of every_n_secs and every_n_steps")
         if every_n_secs is None and every_n_steps is None:
             every_n_secs = 30.0
         if (every_n_secs is not None and every_n_secs <= 0) or (every_n_steps is not None and every_n_steps <= 0):
-            raise ValueError("ProgressHook: the cadence must be positive, got every_n_secs=%r, every_n_steps=%r"
-                             % (every_n_secs, every_n_steps))
+            raise ValueError(
+                "ProgressHook: the cadence must be positive, got every_n_secs=%r, every_n_steps=%r"
+                % (every_n_secs, every_n_steps)
+            )
         self._loss_source = loss
         self._every_n_secs = every_n_secs
         self._every_n_steps = every_n_steps
@@ -220,6 +227,7 @@ class StepRateSummaryHook(tf.train.StepCounterHook):
 
     def _log_and_record(self, elapsed_steps: int, elapsed_time: float, global_step: int) -> None:
         if self._summary_writer is not None:
-            summary = tf.Summary(value=[tf.Summary.Value(tag=self._summary_tag,
-                                                         simple_value=elapsed_steps / elapsed_time)])
+            summary = tf.Summary(
+                value=[tf.Summary.Value(tag=self._summary_tag, simple_value=elapsed_steps / elapsed_time)]
+            )
             self._summary_writer.add_summary(summary, global_step)

@@ -30,6 +30,7 @@ class HashingDiscretizerOptions:
     HASH_64BIT = 4
     DEFAULT = SEARCH_LOWER_BOUND | HASH_32BIT
 
+
 #: The graph collection of ``(placeholder, value)`` pairs that ``twml.contrib.initializers``'
 #: PlaceholderInitializer registers; the Trainer feeds them once, at variable initialisation.
 TWML_INIT_FEED_KEY = "TWML_INIT_FEED_COLLECTION"

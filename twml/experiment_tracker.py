@@ -175,7 +175,9 @@ def mark_dead_runs(conn: sqlite3.Connection, host: str | None = None) -> list[in
     has_start = "process_start" in _run_columns(conn)
     rows = conn.execute(
         "SELECT id, pid, start_time%s FROM runs WHERE status = 'running' AND host = ?"
-        % (", process_start" if has_start else ""), (host,)).fetchall()
+        % (", process_start" if has_start else ""),
+        (host,),
+    ).fetchall()
     marked = []
     for row in rows:
         pid = row["pid"]
@@ -187,11 +189,13 @@ def mark_dead_runs(conn: sqlite3.Connection, host: str | None = None) -> list[in
             "SELECT MAX(t) FROM (SELECT MAX(time) AS t FROM metrics WHERE run_id = ? UNION ALL "
             "SELECT MAX(time) FROM checkpoints WHERE run_id = ? UNION ALL "
             "SELECT MAX(time) FROM exports WHERE run_id = ?)",
-            (row["id"], row["id"], row["id"])).fetchone()[0]
+            (row["id"], row["id"], row["id"]),
+        ).fetchone()[0]
         error = f"process {pid} on {host} ended without recording an end (killed?); found at {time.ctime()}"
         cursor = conn.execute(
             "UPDATE runs SET status = 'killed', end_time = ?, error = ? WHERE id = ? AND status = 'running'",
-            (last if last is not None else row["start_time"], error, row["id"]))
+            (last if last is not None else row["start_time"], error, row["id"]),
+        )
         if cursor.rowcount:
             marked.append(int(row["id"]))
     return marked
@@ -229,8 +233,12 @@ def hash_export(path: str) -> str:
 
 def _run_git(args: list[str], cwd: str, deadline: float) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=max(0.1, deadline - time.monotonic()), check=False,
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=max(0.1, deadline - time.monotonic()),
+        check=False,
     )
 
 
@@ -249,8 +257,11 @@ def code_version(probe_file: str | None = None, git_timeout: float = 5.0) -> str
     try:
         head = _run_git(["rev-parse", "HEAD"], directory, deadline)
         # The probe must be tracked: twml installed into a venv inside some other checkout is not that checkout.
-        tracked = head.returncode == 0 and _run_git(
-            ["ls-files", "--error-unmatch", os.path.basename(probe_file)], directory, deadline).returncode == 0
+        tracked = (
+            head.returncode == 0
+            and _run_git(["ls-files", "--error-unmatch", os.path.basename(probe_file)], directory, deadline).returncode
+            == 0
+        )
         if tracked:
             status = _run_git(["status", "--porcelain"], directory, deadline)
             if status.returncode == 0:
@@ -315,8 +326,7 @@ class ExperimentTracker:
     # Seconds a write waits for another process's lock before giving up (and disabling tracking).
     BUSY_TIMEOUT_S = 30.0
 
-    def __init__(self, params: Any, name: str, save_dir: str, db_path: str | None = None,
-                 enabled: bool = True) -> None:
+    def __init__(self, params: Any, name: str, save_dir: str, db_path: str | None = None, enabled: bool = True) -> None:
         self.params = params
         self.name = name
         self.save_dir = save_dir
@@ -328,8 +338,9 @@ class ExperimentTracker:
         self._finished = False
 
     def _disable(self, error: BaseException) -> None:
-        _LOGGER.warning("Experiment tracking disabled: cannot write %s (%s: %s)",
-                        self.db_path, type(error).__name__, error)
+        _LOGGER.warning(
+            "Experiment tracking disabled: cannot write %s (%s: %s)", self.db_path, type(error).__name__, error
+        )
         self.enabled = False
 
     @staticmethod
@@ -369,12 +380,24 @@ class ExperimentTracker:
         start id, start time, status ``running``) and sets :attr:`run_id`. A second call does nothing."""
         if self.run_id is not None:
             return
-        row = (self.name, self.save_dir, params_to_json(self.params), json.dumps(list(sys.argv)), code_version(),
-               socket.gethostname(), os.getpid(), process_start_id(os.getpid()), self._now(), "running")
+        row = (
+            self.name,
+            self.save_dir,
+            params_to_json(self.params),
+            json.dumps(list(sys.argv)),
+            code_version(),
+            socket.gethostname(),
+            os.getpid(),
+            process_start_id(os.getpid()),
+            self._now(),
+            "running",
+        )
         with self._connection() as conn:
             cursor = conn.execute(
                 "INSERT INTO runs (name, save_dir, params, command, code_version, host, pid, process_start, "
-                "start_time, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                "start_time, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
             self.run_id = int(cursor.lastrowid)
 
     @_guarded
@@ -390,15 +413,18 @@ class ExperimentTracker:
             if number is not None:
                 rows.append((self.run_id, step, eval_name, str(key), number, now))
         self._execute_many(
-            "INSERT INTO metrics (run_id, global_step, eval_name, name, value, time) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            "INSERT INTO metrics (run_id, global_step, eval_name, name, value, time) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
 
     @_guarded
     def log_checkpoint(self, path: str, global_step: int | None = None) -> None:
         """Records a checkpoint ``path`` written at ``global_step``."""
         self._ensure_started()
         step = None if global_step is None else int(global_step)
-        self._execute_many("INSERT INTO checkpoints (run_id, path, global_step, time) VALUES (?, ?, ?, ?)",
-                           [(self.run_id, str(path), step, self._now())])
+        self._execute_many(
+            "INSERT INTO checkpoints (run_id, path, global_step, time) VALUES (?, ?, ?, ?)",
+            [(self.run_id, str(path), step, self._now())],
+        )
 
     @_guarded
     def log_export(self, path: str) -> None:
@@ -411,8 +437,10 @@ class ExperimentTracker:
         except OSError as error:
             _LOGGER.warning("Experiment tracking: cannot hash export %s: %s", path, error)
             model_hash = None
-        self._execute_many("INSERT INTO exports (run_id, path, model_hash, time) VALUES (?, ?, ?, ?)",
-                           [(self.run_id, path, model_hash, self._now())])
+        self._execute_many(
+            "INSERT INTO exports (run_id, path, model_hash, time) VALUES (?, ?, ?, ?)",
+            [(self.run_id, path, model_hash, self._now())],
+        )
 
     @_guarded
     def finish(self, status: str = "finished", error: str | None = None) -> None:
@@ -421,8 +449,10 @@ class ExperimentTracker:
         if self.run_id is None or self._finished:
             return
         self._finished = True
-        self._execute_many("UPDATE runs SET end_time = ?, status = ?, error = ? WHERE id = ?",
-                           [(self._now(), str(status), error, self.run_id)])
+        self._execute_many(
+            "UPDATE runs SET end_time = ?, status = ?, error = ? WHERE id = ?",
+            [(self._now(), str(status), error, self.run_id)],
+        )
 
     def __enter__(self) -> ExperimentTracker:
         self.start()

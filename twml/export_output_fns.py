@@ -55,8 +55,10 @@ def batch_prediction_continuous_output_fn(graph_output: Dict[str, Any]) -> Dict[
     output = _output_2d(graph_output)
     width = output.shape[1]
     if width is None:
-        raise ValueError("batch_prediction_continuous_output_fn needs a static output width; "
-                         "use variable_length_continuous_output_fn")
+        raise ValueError(
+            "batch_prediction_continuous_output_fn needs a static output width; "
+            "use variable_length_continuous_output_fn"
+        )
     keys = _static_keys(graph_output, int(width))
     if not isinstance(keys, tf.Tensor) and len(keys) != int(width):
         raise ValueError("%d keys for an output of width %d" % (len(keys), int(width)))

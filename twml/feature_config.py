@@ -268,9 +268,7 @@ class FeatureConfigBuilder(DataSpecBuilder):
             raise ValueError("invalid feature regex %r: %s" % (regex, error)) from None
         code = group_code(group)
         if not any(pattern.fullmatch(name) for name, _, _ in self._spec):
-            raise ValueError(
-                "feature regex '%s' matches no feature of the data spec %s" % (regex, self.data_spec_path)
-            )
+            raise ValueError("feature regex '%s' matches no feature of the data spec %s" % (regex, self.data_spec_path))
         self._feature_regexes.append((regex, group, code))
         return self
 

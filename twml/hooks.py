@@ -125,9 +125,18 @@ class EarlyStopHook(tf.train.SessionRunHook):
       tolerance: see above.
     """
 
-    def __init__(self, metric: str, patience: int, minimize: bool, get_estimator_spec_fn: Callable[[], Any],
-                 checkpoint_dir: str, file_path: Optional[str] = None, exit_on_end: bool = True,
-                 start_epoch: int = 0, tolerance: float = 0) -> None:
+    def __init__(
+        self,
+        metric: str,
+        patience: int,
+        minimize: bool,
+        get_estimator_spec_fn: Callable[[], Any],
+        checkpoint_dir: str,
+        file_path: Optional[str] = None,
+        exit_on_end: bool = True,
+        start_epoch: int = 0,
+        tolerance: float = 0,
+    ) -> None:
         self._metric = metric
         self._patience = int(patience)
         self._current_patience = int(patience)
@@ -155,8 +164,7 @@ class EarlyStopHook(tf.train.SessionRunHook):
             with tf.io.gfile.GFile(self._best_metric_path, "r") as f:
                 restored = float(f.read().strip())
             self._best_value = restored - tolerance if self._minimize else restored + tolerance
-            tf.logging.info("EarlyStopHook: restored best %s = %f (tolerance %f applied)", metric, restored,
-                            tolerance)
+            tf.logging.info("EarlyStopHook: restored best %s = %f (tolerance %f applied)", metric, restored, tolerance)
 
     @property
     def should_stop(self) -> bool:
@@ -181,8 +189,10 @@ class EarlyStopHook(tf.train.SessionRunHook):
     def begin(self) -> None:
         metrics = _metric_value_tensors(self._get_estimator_spec_fn)
         if self._metric not in metrics:
-            raise ValueError("EarlyStopHook: metric %r is not among the eval_metric_ops (%s)"
-                             % (self._metric, ", ".join(sorted(metrics))))
+            raise ValueError(
+                "EarlyStopHook: metric %r is not among the eval_metric_ops (%s)"
+                % (self._metric, ", ".join(sorted(metrics)))
+            )
         self._metric_tensor = metrics[self._metric]
         latest = tf.train.latest_checkpoint(self._checkpoint_dir)
         if latest is None:
@@ -204,8 +214,14 @@ class EarlyStopHook(tf.train.SessionRunHook):
             with tf.io.gfile.GFile(self._best_metric_path, "w") as f:
                 f.write("%.8f" % value)
             self._current_patience = self._patience
-        tf.logging.info("EarlyStopHook epoch %d: %s = %f, best = %f, patience left = %d", self._epoch, self._metric,
-                        value, self._best_value, self._current_patience)
+        tf.logging.info(
+            "EarlyStopHook epoch %d: %s = %f, best = %f, patience left = %d",
+            self._epoch,
+            self._metric,
+            value,
+            self._best_value,
+            self._current_patience,
+        )
         if self._current_patience <= 0:
             self._should_stop = True
             if self._file_path is not None:
@@ -213,8 +229,10 @@ class EarlyStopHook(tf.train.SessionRunHook):
                 with tf.io.gfile.GFile(self._file_path, "w") as f:
                     f.write("early-stop\n")
                 if self._exit_on_end:
-                    raise EarlyStopError("Early stopping: %s did not improve for %d evaluations (best %f)"
-                                         % (self._metric, self._patience, self._best_value))
+                    raise EarlyStopError(
+                        "Early stopping: %s did not improve for %d evaluations (best %f)"
+                        % (self._metric, self._patience, self._best_value)
+                    )
 
 
 class MetricsUpdateHook(tf.train.SessionRunHook):
@@ -228,8 +246,13 @@ class MetricsUpdateHook(tf.train.SessionRunHook):
       every_n_secs: report at most every this many seconds. With neither, only at the end.
     """
 
-    def __init__(self, get_estimator_spec_fn: Callable[[], Any], add_metrics_fn: Callable[[Dict[str, Any]], Any],
-                 every_n_iter: Optional[int] = None, every_n_secs: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        get_estimator_spec_fn: Callable[[], Any],
+        add_metrics_fn: Callable[[Dict[str, Any]], Any],
+        every_n_iter: Optional[int] = None,
+        every_n_secs: Optional[float] = None,
+    ) -> None:
         if every_n_iter is not None and every_n_secs is not None:
             raise ValueError("MetricsUpdateHook: give at most one of every_n_iter and every_n_secs")
         if every_n_iter is not None and every_n_iter <= 0:
@@ -237,8 +260,9 @@ class MetricsUpdateHook(tf.train.SessionRunHook):
         self._get_estimator_spec_fn = get_estimator_spec_fn
         self._add_metrics_fn = add_metrics_fn
         self._periodic = every_n_iter is not None or every_n_secs is not None
-        self._timer = (tf.train.SecondOrStepTimer(every_secs=every_n_secs, every_steps=every_n_iter)
-                       if self._periodic else None)
+        self._timer = (
+            tf.train.SecondOrStepTimer(every_secs=every_n_secs, every_steps=every_n_iter) if self._periodic else None
+        )
         self._metrics: Dict[str, tf.Tensor] = {}
         self._iter_count = 0
         self._should_trigger = False
@@ -286,8 +310,9 @@ class EarlyStopDuration(tf.train.SessionRunHook):
 
     FILE_NAME = "early_stop_duration.txt"
 
-    def __init__(self, max_duration: float, exit_on_end: bool, save_dir: str, overwrite: bool,
-                 write_every_secs: float = 10.0) -> None:
+    def __init__(
+        self, max_duration: float, exit_on_end: bool, save_dir: str, overwrite: bool, write_every_secs: float = 10.0
+    ) -> None:
         self._max_duration = float(max_duration)
         self._exit_on_end = bool(exit_on_end)
         self._save_dir = save_dir
@@ -331,8 +356,9 @@ class EarlyStopDuration(tf.train.SessionRunHook):
             self._write()
             run_context.request_stop()
             if self._exit_on_end:
-                raise EarlyStopError("Job ran for %.1f s, more than max_duration = %.1f s"
-                                     % (self.elapsed_time, self._max_duration))
+                raise EarlyStopError(
+                    "Job ran for %.1f s, more than max_duration = %.1f s" % (self.elapsed_time, self._max_duration)
+                )
 
     def after_run(self, run_context: tf.train.SessionRunContext, run_values: tf.train.SessionRunValues) -> None:
         if time.time() - self._last_write >= self._write_every_secs:

@@ -30,17 +30,51 @@ MetricOps = Tuple[tf.Tensor, tf.Tensor]
 MetricFn = Callable[[Dict[str, tf.Tensor], tf.Tensor, Optional[tf.Tensor]], Dict[str, MetricOps]]
 
 __all__ = [
-    "CLAMP_EPSILON", "DEFAULT_BINARY_CLASS_METRICS", "SUPPORTED_BINARY_CLASS_METRICS",
-    "total_weight", "num_samples", "total_weight_metric", "num_samples_metric", "ce", "PERCENTILES",
-    "ctr", "predicted_ctr", "prediction_std_dev", "rce", "nrce", "arce",
-    "arce_original", "deprecated_nrce", "deprecated_arce", "deprecated_arce_original", "lolly_nrce",
-    "metric_std_err", "rce_transform", "rce_metric", "rce_std_err", "accuracy", "precision", "recall",
-    "false_positives", "false_negatives", "true_positives", "true_negatives", "precision_at_percentiles",
-    "recall_at_percentiles", "false_positives_at_percentiles", "false_negatives_at_percentiles",
-    "true_positives_at_percentiles", "true_negatives_at_percentiles", "roc_auc", "pr_auc", "pr_curve",
+    "CLAMP_EPSILON",
+    "DEFAULT_BINARY_CLASS_METRICS",
+    "SUPPORTED_BINARY_CLASS_METRICS",
+    "total_weight",
+    "num_samples",
+    "total_weight_metric",
+    "num_samples_metric",
+    "ce",
+    "PERCENTILES",
+    "ctr",
+    "predicted_ctr",
+    "prediction_std_dev",
+    "rce",
+    "nrce",
+    "arce",
+    "arce_original",
+    "deprecated_nrce",
+    "deprecated_arce",
+    "deprecated_arce_original",
+    "lolly_nrce",
+    "metric_std_err",
+    "rce_transform",
+    "rce_metric",
+    "rce_std_err",
+    "accuracy",
+    "precision",
+    "recall",
+    "false_positives",
+    "false_negatives",
+    "true_positives",
+    "true_negatives",
+    "precision_at_percentiles",
+    "recall_at_percentiles",
+    "false_positives_at_percentiles",
+    "false_negatives_at_percentiles",
+    "true_positives_at_percentiles",
+    "true_negatives_at_percentiles",
+    "roc_auc",
+    "pr_auc",
+    "pr_curve",
     "AUC_THRESHOLDS",
-    "get_binary_class_metric_fn", "get_multi_binary_class_metric_fn",
-    "get_multi_binary_class_uncalibrated_metric_fn", "combine_metric_fns",
+    "get_binary_class_metric_fn",
+    "get_multi_binary_class_metric_fn",
+    "get_multi_binary_class_uncalibrated_metric_fn",
+    "combine_metric_fns",
 ]
 
 
@@ -51,7 +85,10 @@ __all__ = [
 def metric_variable(name: str, shape: Sequence[int], dtype: tf.DType) -> tf.Variable:
     """A zero-initialised, non-trainable accumulator in LOCAL_VARIABLES + METRIC_VARIABLES."""
     return tf.Variable(
-        lambda: tf.zeros(shape, dtype), trainable=False, name=name, dtype=dtype,
+        lambda: tf.zeros(shape, dtype),
+        trainable=False,
+        name=name,
+        dtype=dtype,
         collections=[tf.GraphKeys.LOCAL_VARIABLES, tf.GraphKeys.METRIC_VARIABLES],
     )
 
@@ -76,8 +113,9 @@ def _align_weights(weights: Optional[tf.Tensor], labels: tf.Tensor) -> Optional[
     return weights * tf.ones_like(labels, dtype=weights.dtype)
 
 
-def _flat_inputs(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike],
-                 dtype: tf.DType) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def _flat_inputs(
+    labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike], dtype: tf.DType
+) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Returns (labels, predictions, weights) as flat 1-D ``dtype`` tensors; weights default to ones."""
     labels = tf.convert_to_tensor(labels)
     weights = _align_weights(weights, labels)
@@ -87,8 +125,9 @@ def _flat_inputs(labels: TensorLike, predictions: TensorLike, weights: Optional[
     return labels, predictions, weights
 
 
-def register_metric_ops(value_op: tf.Tensor, update_op: tf.Tensor, metrics_collections: Collections,
-                        updates_collections: Collections) -> MetricOps:
+def register_metric_ops(
+    value_op: tf.Tensor, update_op: tf.Tensor, metrics_collections: Collections, updates_collections: Collections
+) -> MetricOps:
     """Adds a metric's value and update ops to the given collections; returns ``(value_op, update_op)``."""
     if metrics_collections:
         tf.add_to_collections(metrics_collections, value_op)
@@ -117,9 +156,14 @@ def _rce_from_totals(ce_sum: tf.Tensor, label_sum: tf.Tensor, weight_sum: tf.Ten
 # simple weighted statistics
 
 
-def total_weight(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                 metrics_collections: Collections = None, updates_collections: Collections = None,
-                 name: Optional[str] = None) -> MetricOps:
+def total_weight(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Streaming sum of sample weights (float64 scalar).
 
     With ``weights=None`` each label element counts 1 (the metric equals ``num_samples``); otherwise the weights,
@@ -135,9 +179,14 @@ def total_weight(labels: TensorLike, predictions: TensorLike, weights: Optional[
         return register_metric_ops(tf.identity(total), update_op, metrics_collections, updates_collections)
 
 
-def num_samples(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                metrics_collections: Collections = None, updates_collections: Collections = None,
-                name: Optional[str] = None) -> MetricOps:
+def num_samples(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Streaming count of label elements (float64 scalar); ``predictions`` and ``weights`` are ignored."""
     with tf.variable_scope(name, "num_samples", (labels, predictions, weights)):
         total = metric_variable("total", [], tf.float64)
@@ -159,27 +208,48 @@ def ce(p_true: TensorLike, p_est: Optional[TensorLike] = None) -> tf.Tensor:
     return _binary_ce(p_est, p_true)
 
 
-def ctr(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-        metrics_collections: Collections = None, updates_collections: Collections = None,
-        name: Optional[str] = None) -> MetricOps:
+def ctr(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Weighted mean of the labels (``tf.metrics.mean``; float32 scalar)."""
     labels = tf.cast(labels, tf.float32)
-    return tf.metrics.mean(labels, _align_weights(weights, labels), metrics_collections, updates_collections,
-                           name or "ctr")
+    return tf.metrics.mean(
+        labels, _align_weights(weights, labels), metrics_collections, updates_collections, name or "ctr"
+    )
 
 
-def predicted_ctr(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                  metrics_collections: Collections = None, updates_collections: Collections = None,
-                  name: Optional[str] = None) -> MetricOps:
+def predicted_ctr(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Weighted mean of the predictions (``tf.metrics.mean``; float32 scalar)."""
     predictions = tf.cast(predictions, tf.float32)
-    return tf.metrics.mean(predictions, _align_weights(weights, predictions), metrics_collections,
-                           updates_collections, name or "predicted_ctr")
+    return tf.metrics.mean(
+        predictions,
+        _align_weights(weights, predictions),
+        metrics_collections,
+        updates_collections,
+        name or "predicted_ctr",
+    )
 
 
-def prediction_std_dev(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                       metrics_collections: Collections = None, updates_collections: Collections = None,
-                       name: Optional[str] = None) -> MetricOps:
+def prediction_std_dev(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Weighted standard deviation of the predictions, ``sqrt(Σw p²/Σw − (Σw p/Σw)²)`` (float64 scalar)."""
     with tf.variable_scope(name, "pred_std_dev", (labels, predictions, weights)):
         _, p, w = _flat_inputs(labels, predictions, weights, tf.float64)
@@ -192,20 +262,32 @@ def prediction_std_dev(labels: TensorLike, predictions: TensorLike, weights: Opt
             # max(0, .) guards the rounding of a near-zero variance
             return tf.sqrt(tf.maximum(s_wp2 / s_w - mean * mean, 0.0))
 
-        updates = [tf.assign_add(sum_w, tf.reduce_sum(w)), tf.assign_add(sum_wp, tf.reduce_sum(w * p)),
-                   tf.assign_add(sum_wp2, tf.reduce_sum(w * p * p))]
-        return register_metric_ops(value(sum_w, sum_wp, sum_wp2), value(*updates), metrics_collections,
-                                   updates_collections)
+        updates = [
+            tf.assign_add(sum_w, tf.reduce_sum(w)),
+            tf.assign_add(sum_wp, tf.reduce_sum(w * p)),
+            tf.assign_add(sum_wp2, tf.reduce_sum(w * p * p)),
+        ]
+        return register_metric_ops(
+            value(sum_w, sum_wp, sum_wp2), value(*updates), metrics_collections, updates_collections
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # relative cross entropy family
 
 
-def rce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-        normalize: bool = False, arce: bool = False, up_weight: bool = True,
-        metrics_collections: Collections = None, updates_collections: Collections = None,
-        name: Optional[str] = None, deprecated_rce: bool = False) -> MetricOps:
+def rce(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    normalize: bool = False,
+    arce: bool = False,
+    up_weight: bool = True,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+    deprecated_rce: bool = False,
+) -> MetricOps:
     """Relative cross entropy in percent (float32 scalar), optionally with normalised predictions.
 
     ``deprecated_rce=True`` computes the normaliser from the current batch only (the original's
@@ -225,14 +307,34 @@ def rce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLik
 
     Normaliser divisions are ``divide_no_nan`` (a degenerate batch gives a = 0 or b = 0 instead of NaN).
     """
-    return _rce_impl(labels, predictions, weights, normalize, arce, up_weight, running=not deprecated_rce,
-                     metrics_collections=metrics_collections, updates_collections=updates_collections,
-                     name=name, default_name="rce")
+    return _rce_impl(
+        labels,
+        predictions,
+        weights,
+        normalize,
+        arce,
+        up_weight,
+        running=not deprecated_rce,
+        metrics_collections=metrics_collections,
+        updates_collections=updates_collections,
+        name=name,
+        default_name="rce",
+    )
 
 
-def _rce_impl(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike], normalize: bool,
-              arce: bool, up_weight: bool, running: bool, metrics_collections: Collections,
-              updates_collections: Collections, name: Optional[str], default_name: str) -> MetricOps:
+def _rce_impl(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike],
+    normalize: bool,
+    arce: bool,
+    up_weight: bool,
+    running: bool,
+    metrics_collections: Collections,
+    updates_collections: Collections,
+    name: Optional[str],
+    default_name: str,
+) -> MetricOps:
     with tf.variable_scope(name, default_name, (labels, predictions, weights)):
         y, p, w = _flat_inputs(labels, predictions, weights, tf.float32)
         label_sum = metric_variable("label_sum", [], tf.float32)
@@ -284,57 +386,138 @@ def _rce_impl(labels: TensorLike, predictions: TensorLike, weights: Optional[Ten
         return register_metric_ops(value_op, update_op, metrics_collections, updates_collections)
 
 
-def nrce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-         metrics_collections: Collections = None, updates_collections: Collections = None,
-         name: Optional[str] = None) -> MetricOps:
+def nrce(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Normalised RCE: ``rce(normalize=True)`` (running normaliser; batch-order dependent)."""
-    return _rce_impl(labels, predictions, weights, True, False, True, True, metrics_collections,
-                     updates_collections, name, "nrce")
+    return _rce_impl(
+        labels, predictions, weights, True, False, True, True, metrics_collections, updates_collections, name, "nrce"
+    )
 
 
-def arce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-         metrics_collections: Collections = None, updates_collections: Collections = None,
-         name: Optional[str] = None) -> MetricOps:
+def arce(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Adjusted RCE: ``rce(normalize=True, arce=True, up_weight=True)``."""
-    return _rce_impl(labels, predictions, weights, True, True, True, True, metrics_collections,
-                     updates_collections, name, "arce")
+    return _rce_impl(
+        labels, predictions, weights, True, True, True, True, metrics_collections, updates_collections, name, "arce"
+    )
 
 
-def arce_original(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                  metrics_collections: Collections = None, updates_collections: Collections = None,
-                  name: Optional[str] = None) -> MetricOps:
+def arce_original(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Original adjusted RCE: ``rce(normalize=True, arce=True, up_weight=False)``."""
-    return _rce_impl(labels, predictions, weights, True, True, False, True, metrics_collections,
-                     updates_collections, name, "arce_original")
+    return _rce_impl(
+        labels,
+        predictions,
+        weights,
+        True,
+        True,
+        False,
+        True,
+        metrics_collections,
+        updates_collections,
+        name,
+        "arce_original",
+    )
 
 
-def deprecated_nrce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                    metrics_collections: Collections = None, updates_collections: Collections = None,
-                    name: Optional[str] = None) -> MetricOps:
+def deprecated_nrce(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """NRCE with the normaliser a = Σ_b w·y / Σ_b w·p taken from the current batch only."""
-    return _rce_impl(labels, predictions, weights, True, False, True, False, metrics_collections,
-                     updates_collections, name, "deprecated_nrce")
+    return _rce_impl(
+        labels,
+        predictions,
+        weights,
+        True,
+        False,
+        True,
+        False,
+        metrics_collections,
+        updates_collections,
+        name,
+        "deprecated_nrce",
+    )
 
 
-def deprecated_arce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                    metrics_collections: Collections = None, updates_collections: Collections = None,
-                    name: Optional[str] = None) -> MetricOps:
+def deprecated_arce(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """ARCE with a and b both taken from the current batch only."""
-    return _rce_impl(labels, predictions, weights, True, True, True, False, metrics_collections,
-                     updates_collections, name, "deprecated_arce")
+    return _rce_impl(
+        labels,
+        predictions,
+        weights,
+        True,
+        True,
+        True,
+        False,
+        metrics_collections,
+        updates_collections,
+        name,
+        "deprecated_arce",
+    )
 
 
-def deprecated_arce_original(labels: TensorLike, predictions: TensorLike,
-                             weights: Optional[TensorLike] = None, metrics_collections: Collections = None,
-                             updates_collections: Collections = None, name: Optional[str] = None) -> MetricOps:
+def deprecated_arce_original(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """ARCE original with a = Σ_b y / Σ_b w·y taken from the current batch only."""
-    return _rce_impl(labels, predictions, weights, True, True, False, False, metrics_collections,
-                     updates_collections, name, "deprecated_arce_original")
+    return _rce_impl(
+        labels,
+        predictions,
+        weights,
+        True,
+        True,
+        False,
+        False,
+        metrics_collections,
+        updates_collections,
+        name,
+        "deprecated_arce_original",
+    )
 
 
-def lolly_nrce(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-               metrics_collections: Collections = None, updates_collections: Collections = None,
-               name: Optional[str] = None) -> MetricOps:
+def lolly_nrce(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """NRCE with a dataset-level normaliser a = P/Q, via a 5-term Taylor expansion (float32 scalar).
 
     Accumulates P = Σ w·y, W = Σ w, Q = Σ w·p, L = Σ w·CE(clip(p), y) and S_j = Σ w·((1−y)·p)^j for
@@ -350,22 +533,28 @@ def lolly_nrce(labels: TensorLike, predictions: TensorLike, weights: Optional[Te
         powers = metric_variable("neg_pred_power_sums", [5], tf.float32)
 
         neg_p = (1.0 - y) * p
-        batch_powers = tf.stack([tf.reduce_sum(w * neg_p ** j) for j in range(1, 6)])
+        batch_powers = tf.stack([tf.reduce_sum(w * neg_p**j) for j in range(1, 6)])
 
-        def value(l_sum: tf.Tensor, w_sum: tf.Tensor, q_sum: tf.Tensor, c_sum: tf.Tensor,
-                  s: tf.Tensor) -> tf.Tensor:
+        def value(l_sum: tf.Tensor, w_sum: tf.Tensor, q_sum: tf.Tensor, c_sum: tf.Tensor, s: tf.Tensor) -> tf.Tensor:
             a = l_sum / q_sum
             orders = tf.range(1, 6, dtype=tf.float32)
             loss = c_sum - l_sum * tf.log(a) + tf.reduce_sum(s * (tf.pow(a, orders) - 1.0) / orders)
             ctr_ = l_sum / w_sum
             return 100.0 * (1.0 - (loss / w_sum) / _binary_ce(ctr_, ctr_))
 
-        updates = [tf.assign_add(label_sum, tf.reduce_sum(w * y)), tf.assign_add(weight_sum, tf.reduce_sum(w)),
-                   tf.assign_add(pred_sum, tf.reduce_sum(w * p)),
-                   tf.assign_add(ce_sum, tf.reduce_sum(w * _binary_ce(_clip(p), y))),
-                   tf.assign_add(powers, batch_powers)]
-        return register_metric_ops(value(label_sum, weight_sum, pred_sum, ce_sum, powers), value(*updates),
-                         metrics_collections, updates_collections)
+        updates = [
+            tf.assign_add(label_sum, tf.reduce_sum(w * y)),
+            tf.assign_add(weight_sum, tf.reduce_sum(w)),
+            tf.assign_add(pred_sum, tf.reduce_sum(w * p)),
+            tf.assign_add(ce_sum, tf.reduce_sum(w * _binary_ce(_clip(p), y))),
+            tf.assign_add(powers, batch_powers),
+        ]
+        return register_metric_ops(
+            value(label_sum, weight_sum, pred_sum, ce_sum, powers),
+            value(*updates),
+            metrics_collections,
+            updates_collections,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -387,10 +576,16 @@ def rce_metric(aggregates: tf.Tensor) -> tf.Tensor:
     return _rce_from_totals(aggregates[0], aggregates[1], aggregates[2])
 
 
-def metric_std_err(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                   transform: Callable = rce_transform, metric: Callable = rce_metric,
-                   metrics_collections: Collections = None, updates_collections: Collections = None,
-                   name: Optional[str] = None) -> MetricOps:
+def metric_std_err(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    transform: Callable = rce_transform,
+    metric: Callable = rce_metric,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Delta-method standard error of a metric that is a function of per-sample sums (float64 scalar).
 
     ``transform(predictions, labels, weights)`` (predictions first, as the original) must return
@@ -414,19 +609,34 @@ def metric_std_err(labels: TensorLike, predictions: TensorLike, weights: Optiona
             var = tf.reduce_sum(grad[:, None] * cov * grad[None, :])
             return tf.sqrt(tf.maximum(var, 0.0))
 
-        updates = [tf.assign_add(count, tf.cast(tf.shape(stats)[0], tf.float64)),
-                   tf.assign_add(sums, tf.reduce_sum(stats, axis=0)),
-                   tf.assign_add(outer, tf.matmul(stats, stats, transpose_a=True))]
+        updates = [
+            tf.assign_add(count, tf.cast(tf.shape(stats)[0], tf.float64)),
+            tf.assign_add(sums, tf.reduce_sum(stats, axis=0)),
+            tf.assign_add(outer, tf.matmul(stats, stats, transpose_a=True)),
+        ]
         value_op = std_err(count.read_value(), sums.read_value(), outer.read_value())
         return register_metric_ops(value_op, std_err(*updates), metrics_collections, updates_collections)
 
 
-def rce_std_err(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-                metrics_collections: Collections = None, updates_collections: Collections = None,
-                name: Optional[str] = None) -> MetricOps:
+def rce_std_err(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+) -> MetricOps:
     """Standard error of RCE: ``metric_std_err(transform=rce_transform, metric=rce_metric)``."""
-    return metric_std_err(labels, predictions, weights, rce_transform, rce_metric, metrics_collections,
-                          updates_collections, name or "rce_std_err")
+    return metric_std_err(
+        labels,
+        predictions,
+        weights,
+        rce_transform,
+        rce_metric,
+        metrics_collections,
+        updates_collections,
+        name or "rce_std_err",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -438,12 +648,23 @@ PERCENTILES = np.linspace(0, 1, 101, dtype=np.float32)
 
 
 def _tf_metric(tf_fn: Callable, default_name: str, **extra: Any) -> Callable[..., MetricOps]:
-    def metric(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-               metrics_collections: Collections = None, updates_collections: Collections = None,
-               name: Optional[str] = None) -> MetricOps:
-        return tf_fn(labels=labels, predictions=predictions, weights=_align_weights(weights, labels),
-                     metrics_collections=metrics_collections, updates_collections=updates_collections,
-                     name=name or default_name, **extra)
+    def metric(
+        labels: TensorLike,
+        predictions: TensorLike,
+        weights: Optional[TensorLike] = None,
+        metrics_collections: Collections = None,
+        updates_collections: Collections = None,
+        name: Optional[str] = None,
+    ) -> MetricOps:
+        return tf_fn(
+            labels=labels,
+            predictions=predictions,
+            weights=_align_weights(weights, labels),
+            metrics_collections=metrics_collections,
+            updates_collections=updates_collections,
+            name=name or default_name,
+            **extra,
+        )
 
     metric.__name__ = default_name
     return metric
@@ -469,17 +690,21 @@ precision_at_percentiles = _tf_metric(tf.metrics.precision_at_thresholds, "preci
 precision_at_percentiles.__doc__ = "Precision of ``predictions > t`` for t in linspace(0, 1, 101) (float32 [101])."
 recall_at_percentiles = _tf_metric(tf.metrics.recall_at_thresholds, "recall_at_percentiles", **_AT)
 recall_at_percentiles.__doc__ = "Recall of ``predictions > t`` for t in linspace(0, 1, 101) (float32 [101])."
-false_positives_at_percentiles = _tf_metric(tf.metrics.false_positives_at_thresholds,
-                                            "false_positives_at_percentiles", **_AT)
+false_positives_at_percentiles = _tf_metric(
+    tf.metrics.false_positives_at_thresholds, "false_positives_at_percentiles", **_AT
+)
 false_positives_at_percentiles.__doc__ = "Weighted FP of ``predictions > t``, t in linspace(0, 1, 101) ([101])."
-false_negatives_at_percentiles = _tf_metric(tf.metrics.false_negatives_at_thresholds,
-                                            "false_negatives_at_percentiles", **_AT)
+false_negatives_at_percentiles = _tf_metric(
+    tf.metrics.false_negatives_at_thresholds, "false_negatives_at_percentiles", **_AT
+)
 false_negatives_at_percentiles.__doc__ = "Weighted FN of ``predictions > t``, t in linspace(0, 1, 101) ([101])."
-true_positives_at_percentiles = _tf_metric(tf.metrics.true_positives_at_thresholds,
-                                           "true_positives_at_percentiles", **_AT)
+true_positives_at_percentiles = _tf_metric(
+    tf.metrics.true_positives_at_thresholds, "true_positives_at_percentiles", **_AT
+)
 true_positives_at_percentiles.__doc__ = "Weighted TP of ``predictions > t``, t in linspace(0, 1, 101) ([101])."
-true_negatives_at_percentiles = _tf_metric(tf.metrics.true_negatives_at_thresholds,
-                                           "true_negatives_at_percentiles", **_AT)
+true_negatives_at_percentiles = _tf_metric(
+    tf.metrics.true_negatives_at_thresholds, "true_negatives_at_percentiles", **_AT
+)
 true_negatives_at_percentiles.__doc__ = "Weighted TN of ``predictions > t``, t in linspace(0, 1, 101) ([101])."
 
 #: Thresholds of the streaming ``roc_auc`` and ``pr_auc`` (the original's ``tf.metrics.auc`` default).
@@ -492,9 +717,16 @@ def _single_class_warning(name: str, value: tf.Tensor, positives: tf.Tensor, neg
     then an artefact of the thresholds (0.0 or 1.0)."""
 
     def warn() -> tf.Tensor:
-        printed = tf.print("twml.metrics.%s: the evaluation data holds a single class (weighted positives" % name,
-                           positives, ", negatives", negatives, "): the AUC is undefined; the streaming value",
-                           value, "is meaningless", output_stream=tf.logging.warning)
+        printed = tf.print(
+            "twml.metrics.%s: the evaluation data holds a single class (weighted positives" % name,
+            positives,
+            ", negatives",
+            negatives,
+            "): the AUC is undefined; the streaming value",
+            value,
+            "is meaningless",
+            output_stream=tf.logging.warning,
+        )
         with tf.control_dependencies([printed]):
             return tf.constant(True)
 
@@ -505,21 +737,34 @@ def _single_class_warning(name: str, value: tf.Tensor, positives: tf.Tensor, neg
 
 
 def _streaming_auc(curve: str, default_name: str) -> Callable[..., MetricOps]:
-    def metric(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-               metrics_collections: Collections = None, updates_collections: Collections = None,
-               name: Optional[str] = None) -> MetricOps:
+    def metric(
+        labels: TensorLike,
+        predictions: TensorLike,
+        weights: Optional[TensorLike] = None,
+        metrics_collections: Collections = None,
+        updates_collections: Collections = None,
+        name: Optional[str] = None,
+    ) -> MetricOps:
         name = name or default_name
         aligned = _align_weights(weights, labels)
-        value, update = tf.metrics.auc(labels=labels, predictions=predictions, weights=aligned,
-                                       num_thresholds=AUC_THRESHOLDS, curve=curve,
-                                       summation_method="careful_interpolation", name=name)
+        value, update = tf.metrics.auc(
+            labels=labels,
+            predictions=predictions,
+            weights=aligned,
+            num_thresholds=AUC_THRESHOLDS,
+            curve=curve,
+            summation_method="careful_interpolation",
+            name=name,
+        )
         with tf.variable_scope(name + "_classes"):
             flat_labels, _, flat_weights = _flat_inputs(labels, predictions, weights, tf.float64)
             positive = tf.cast(flat_labels > 0, tf.float64)
             positives = metric_variable("positives", [], tf.float64)
             negatives = metric_variable("negatives", [], tf.float64)
-            count = tf.group(tf.assign_add(positives, tf.reduce_sum(flat_weights * positive)),
-                             tf.assign_add(negatives, tf.reduce_sum(flat_weights * (1.0 - positive))))
+            count = tf.group(
+                tf.assign_add(positives, tf.reduce_sum(flat_weights * positive)),
+                tf.assign_add(negatives, tf.reduce_sum(flat_weights * (1.0 - positive))),
+            )
         with tf.control_dependencies([count]):
             update = tf.identity(update)
         value = _single_class_warning(name, value, tf.identity(positives), tf.identity(negatives))
@@ -541,14 +786,18 @@ compatibility with the original.
 """
 
 roc_auc = _streaming_auc("ROC", "roc_auc")
-roc_auc.__doc__ = """Streaming ROC AUC (``tf.metrics.auc``, 200 thresholds, float32 scalar).
+roc_auc.__doc__ = (
+    """Streaming ROC AUC (``tf.metrics.auc``, 200 thresholds, float32 scalar).
 
 Confusion counts are taken at thresholds [−1e−7, 1/199, …, 198/199, 1 + 1e−7] with ``predictions > t``;
 the area is the trapezoidal sum over the (FPR, TPR) points (``careful_interpolation`` equals trapezoidal
 for ROC). Predictions must lie in [0, 1].
-""" + _AUC_RESOLUTION
+"""
+    + _AUC_RESOLUTION
+)
 pr_auc = _streaming_auc("PR", "pr_auc")
-pr_auc.__doc__ = """Streaming PR AUC (``tf.metrics.auc(curve='PR', summation_method='careful_interpolation')``).
+pr_auc.__doc__ = (
+    """Streaming PR AUC (``tf.metrics.auc(curve='PR', summation_method='careful_interpolation')``).
 
 Summation rule (Davis & Goadrich interpolation): weighted TP/FP/FN are counted at the 200 thresholds
 [−1e−7, 1/199, …, 198/199, 1 + 1e−7] with ``predictions > t``. Between consecutive thresholds A (lower) and
@@ -556,12 +805,20 @@ B, with P = TP + FP, dTP = TP_A − TP_B, slope = dTP / max(P_A − P_B, 0) and 
 the area increment is ``slope·(dTP + intercept·ln(P_A/P_B)) / (TP_B + FN_B)`` (the log ratio is taken as 1
 unless both P are positive; every division is divide-no-nan). The value is the sum of the increments
 (float32 scalar). Predictions must lie in [0, 1].
-""" + _AUC_RESOLUTION
+"""
+    + _AUC_RESOLUTION
+)
 
 
-def pr_curve(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None,
-             metrics_collections: Collections = None, updates_collections: Collections = None,
-             name: Optional[str] = None, num_thresholds: int = 201) -> MetricOps:
+def pr_curve(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+    num_thresholds: int = 201,
+) -> MetricOps:
     """Streaming precision-recall curve summary (TensorBoard's ``pr_curve.summary.streaming_op``).
 
     ``value_op`` is a string scalar: a serialized ``Summary`` holding a float32 ``[6, num_thresholds]`` tensor
@@ -573,52 +830,71 @@ def pr_curve(labels: TensorLike, predictions: TensorLike, weights: Optional[Tens
     labels = tf.cast(labels, tf.bool)
     predictions = tf.cast(predictions, tf.float32)
     weights = _align_weights(weights, predictions)
-    return pr_summary.streaming_op(name or "pr_curve", labels=labels, predictions=predictions,
-                                   num_thresholds=num_thresholds, weights=weights,
-                                   metrics_collections=metrics_collections,
-                                   updates_collections=updates_collections)
+    return pr_summary.streaming_op(
+        name or "pr_curve",
+        labels=labels,
+        predictions=predictions,
+        num_thresholds=num_thresholds,
+        weights=weights,
+        metrics_collections=metrics_collections,
+        updates_collections=updates_collections,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # metric-fn builders
 
 # name -> (factory, requires_threshold)
-SUPPORTED_BINARY_CLASS_METRICS: Dict[str, Tuple[Callable[..., MetricOps], bool]] = OrderedDict([
-    ("total_weight", (total_weight, False)),
-    ("num_samples", (num_samples, False)),
-    ("rce", (rce, False)),
-    ("rce_std_err", (rce_std_err, False)),
-    ("nrce", (nrce, False)),
-    ("lolly_nrce", (lolly_nrce, False)),
-    ("arce", (arce, False)),
-    ("arce_original", (arce_original, False)),
-    ("ctr", (ctr, False)),
-    ("predicted_ctr", (predicted_ctr, False)),
-    ("pred_std_dev", (prediction_std_dev, False)),
-    ("accuracy", (accuracy, True)),
-    ("precision", (precision, True)),
-    ("recall", (recall, True)),
-    ("false_positives", (false_positives, True)),
-    ("false_negatives", (false_negatives, True)),
-    ("true_positives", (true_positives, True)),
-    ("true_negatives", (true_negatives, True)),
-    ("precision_at_percentiles", (precision_at_percentiles, False)),
-    ("recall_at_percentiles", (recall_at_percentiles, False)),
-    ("false_positives_at_percentiles", (false_positives_at_percentiles, False)),
-    ("false_negatives_at_percentiles", (false_negatives_at_percentiles, False)),
-    ("true_positives_at_percentiles", (true_positives_at_percentiles, False)),
-    ("true_negatives_at_percentiles", (true_negatives_at_percentiles, False)),
-    ("roc_auc", (roc_auc, False)),
-    ("pr_auc", (pr_auc, False)),
-    ("pr_curve", (pr_curve, False)),
-    ("deprecated_nrce", (deprecated_nrce, False)),
-    ("deprecated_arce", (deprecated_arce, False)),
-    ("deprecated_arce_original", (deprecated_arce_original, False)),
-])
+SUPPORTED_BINARY_CLASS_METRICS: Dict[str, Tuple[Callable[..., MetricOps], bool]] = OrderedDict(
+    [
+        ("total_weight", (total_weight, False)),
+        ("num_samples", (num_samples, False)),
+        ("rce", (rce, False)),
+        ("rce_std_err", (rce_std_err, False)),
+        ("nrce", (nrce, False)),
+        ("lolly_nrce", (lolly_nrce, False)),
+        ("arce", (arce, False)),
+        ("arce_original", (arce_original, False)),
+        ("ctr", (ctr, False)),
+        ("predicted_ctr", (predicted_ctr, False)),
+        ("pred_std_dev", (prediction_std_dev, False)),
+        ("accuracy", (accuracy, True)),
+        ("precision", (precision, True)),
+        ("recall", (recall, True)),
+        ("false_positives", (false_positives, True)),
+        ("false_negatives", (false_negatives, True)),
+        ("true_positives", (true_positives, True)),
+        ("true_negatives", (true_negatives, True)),
+        ("precision_at_percentiles", (precision_at_percentiles, False)),
+        ("recall_at_percentiles", (recall_at_percentiles, False)),
+        ("false_positives_at_percentiles", (false_positives_at_percentiles, False)),
+        ("false_negatives_at_percentiles", (false_negatives_at_percentiles, False)),
+        ("true_positives_at_percentiles", (true_positives_at_percentiles, False)),
+        ("true_negatives_at_percentiles", (true_negatives_at_percentiles, False)),
+        ("roc_auc", (roc_auc, False)),
+        ("pr_auc", (pr_auc, False)),
+        ("pr_curve", (pr_curve, False)),
+        ("deprecated_nrce", (deprecated_nrce, False)),
+        ("deprecated_arce", (deprecated_arce, False)),
+        ("deprecated_arce_original", (deprecated_arce_original, False)),
+    ]
+)
 
 DEFAULT_BINARY_CLASS_METRICS: List[str] = [
-    "total_weight", "num_samples", "rce", "rce_std_err", "nrce", "arce", "ctr", "predicted_ctr", "pred_std_dev",
-    "accuracy", "precision", "recall", "roc_auc", "pr_auc",
+    "total_weight",
+    "num_samples",
+    "rce",
+    "rce_std_err",
+    "nrce",
+    "arce",
+    "ctr",
+    "predicted_ctr",
+    "pred_std_dev",
+    "accuracy",
+    "precision",
+    "recall",
+    "roc_auc",
+    "pr_auc",
 ]
 
 MetricSpec = Union[str, Tuple[str, Callable[..., MetricOps], bool]]
@@ -635,8 +911,10 @@ def _resolve_metrics(metrics: Optional[Iterable[MetricSpec]]) -> List[Tuple[str,
         if isinstance(spec, str):
             metric_name = spec.lower()
             if metric_name not in SUPPORTED_BINARY_CLASS_METRICS:
-                raise ValueError("Unsupported binary class metric %r; supported: %s"
-                                 % (spec, ", ".join(SUPPORTED_BINARY_CLASS_METRICS)))
+                raise ValueError(
+                    "Unsupported binary class metric %r; supported: %s"
+                    % (spec, ", ".join(SUPPORTED_BINARY_CLASS_METRICS))
+                )
             factory, requires_threshold = SUPPORTED_BINARY_CLASS_METRICS[metric_name]
         else:
             metric_name, factory, requires_threshold = spec
@@ -671,40 +949,53 @@ def get_binary_class_metric_fn(metrics: Optional[Iterable[MetricSpec]] = None) -
     """
     resolved = _resolve_metrics(metrics)
 
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: tf.Tensor,
-                            weights: Optional[tf.Tensor]) -> Dict[str, MetricOps]:
+    def get_eval_metric_ops(
+        graph_output: Dict[str, Any], labels: tf.Tensor, weights: Optional[tf.Tensor]
+    ) -> Dict[str, MetricOps]:
         output = graph_output["output"]
         hard = _hard_output(graph_output, output)
         weights = _align_weights(weights, labels)
         ops = OrderedDict()
         for metric_name, factory, requires_threshold in resolved:
-            ops[metric_name] = factory(labels=labels, predictions=hard if requires_threshold else output,
-                                       weights=weights, name=metric_name)
+            ops[metric_name] = factory(
+                labels=labels, predictions=hard if requires_threshold else output, weights=weights, name=metric_name
+            )
         return ops
 
     return get_eval_metric_ops
 
 
-def _class_weights(weights: Optional[TensorLike], index: int, num_classes: int,
-                   class_dim: int) -> Optional[tf.Tensor]:
+def _class_weights(weights: Optional[TensorLike], index: int, num_classes: int, class_dim: int) -> Optional[tf.Tensor]:
     """Weights of one class: column ``index`` of ``[batch, n]`` weights, else the shared ``[batch]`` weights."""
     if weights is None:
         return None
     weights = tf.convert_to_tensor(weights)
     rank = weights.shape.ndims
-    if rank is not None and rank > class_dim and weights.shape[class_dim] is not None \
-            and int(weights.shape[class_dim]) == num_classes and num_classes > 1:
+    if (
+        rank is not None
+        and rank > class_dim
+        and weights.shape[class_dim] is not None
+        and int(weights.shape[class_dim]) == num_classes
+        and num_classes > 1
+    ):
         return tf.gather(weights, index, axis=class_dim)
     if rank is not None and rank > 1:
         return tf.reshape(weights, [-1])
     return weights
 
 
-def _multi_class_ops(resolved: List[Tuple[str, Callable[..., MetricOps], bool]], output: TensorLike,
-                     hard: TensorLike, labels: TensorLike, weights: Optional[TensorLike],
-                     classes: Optional[Sequence[Any]], class_dim: int, prefix: str = "",
-                     columns: Optional[Sequence[int]] = None,
-                     label_columns: Optional[Sequence[int]] = None) -> Dict[str, MetricOps]:
+def _multi_class_ops(
+    resolved: List[Tuple[str, Callable[..., MetricOps], bool]],
+    output: TensorLike,
+    hard: TensorLike,
+    labels: TensorLike,
+    weights: Optional[TensorLike],
+    classes: Optional[Sequence[Any]],
+    class_dim: int,
+    prefix: str = "",
+    columns: Optional[Sequence[int]] = None,
+    label_columns: Optional[Sequence[int]] = None,
+) -> Dict[str, MetricOps]:
     output = tf.convert_to_tensor(output)
     num_classes = output.shape[class_dim]
     num_classes = getattr(num_classes, "value", num_classes)
@@ -723,13 +1014,18 @@ def _multi_class_ops(resolved: List[Tuple[str, Callable[..., MetricOps], bool]],
             full_name = "%s%s_%s" % (prefix, metric_name, suffix)
             if full_name in ops:
                 continue
-            ops[full_name] = factory(labels=class_labels, predictions=class_hard if requires_threshold
-                                     else class_preds, weights=class_weights, name=full_name)
+            ops[full_name] = factory(
+                labels=class_labels,
+                predictions=class_hard if requires_threshold else class_preds,
+                weights=class_weights,
+                name=full_name,
+            )
     return ops
 
 
-def get_multi_binary_class_metric_fn(metrics: Optional[Iterable[MetricSpec]] = None,
-                                     classes: Optional[Sequence[str]] = None, class_dim: int = 1) -> MetricFn:
+def get_multi_binary_class_metric_fn(
+    metrics: Optional[Iterable[MetricSpec]] = None, classes: Optional[Sequence[str]] = None, class_dim: int = 1
+) -> MetricFn:
     """Per-class binary metrics for a multi-label output ``[batch, n]`` (n must be static).
 
     Metric ``m`` of class column i is named ``<m>_<classes[i]>`` (``<m>_<i>`` without ``classes``). Labels are
@@ -739,18 +1035,23 @@ def get_multi_binary_class_metric_fn(metrics: Optional[Iterable[MetricSpec]] = N
     """
     resolved = _resolve_metrics(metrics)
 
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
-                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
+    def get_eval_metric_ops(
+        graph_output: Dict[str, Any], labels: TensorLike, weights: Optional[TensorLike]
+    ) -> Dict[str, MetricOps]:
         output = graph_output["output"]
-        return _multi_class_ops(resolved, output, _hard_output(graph_output, output), labels, weights, classes,
-                                class_dim)
+        return _multi_class_ops(
+            resolved, output, _hard_output(graph_output, output), labels, weights, classes, class_dim
+        )
 
     return get_eval_metric_ops
 
 
-def get_multi_binary_class_uncalibrated_metric_fn(metrics: Optional[Iterable[MetricSpec]] = None,
-                                                  classes: Optional[Sequence[str]] = None, class_dim: int = 1,
-                                                  keep_weight: bool = True) -> MetricFn:
+def get_multi_binary_class_uncalibrated_metric_fn(
+    metrics: Optional[Iterable[MetricSpec]] = None,
+    classes: Optional[Sequence[str]] = None,
+    class_dim: int = 1,
+    keep_weight: bool = True,
+) -> MetricFn:
     """Like ``get_multi_binary_class_metric_fn`` on ``graph_output['uncalibrated_output']``.
 
     Names are prefixed ``uncalibrated_``; with ``keep_weight=False`` the weights are replaced by ones and the
@@ -760,8 +1061,9 @@ def get_multi_binary_class_uncalibrated_metric_fn(metrics: Optional[Iterable[Met
     resolved = _resolve_metrics(metrics)
     prefix = "uncalibrated_" if keep_weight else "unweighted_"
 
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
-                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
+    def get_eval_metric_ops(
+        graph_output: Dict[str, Any], labels: TensorLike, weights: Optional[TensorLike]
+    ) -> Dict[str, MetricOps]:
         output = graph_output["uncalibrated_output"]
         hard = _hard_output(graph_output, output, use_hard_output=False)
         if not keep_weight:
@@ -774,8 +1076,9 @@ def get_multi_binary_class_uncalibrated_metric_fn(metrics: Optional[Iterable[Met
 def combine_metric_fns(*fns: MetricFn) -> MetricFn:
     """Merges the dicts of several metric fns (called in order; a later fn wins on a repeated name)."""
 
-    def combined(graph_output: Dict[str, Any], labels: TensorLike,
-                 weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
+    def combined(
+        graph_output: Dict[str, Any], labels: TensorLike, weights: Optional[TensorLike]
+    ) -> Dict[str, MetricOps]:
         ops = OrderedDict()
         for fn in fns:
             ops.update(fn(graph_output, labels, weights))

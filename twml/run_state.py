@@ -129,8 +129,9 @@ def check_calibration_record(save_dir: str, name: str, path: str, fingerprint: s
         raise CalibrationMismatchError(
             "%s: the model in %s was trained with the %s calibration %s (fingerprint %s), but %s holds "
             "another one (fingerprint %s); restore that calibration, or start afresh with --overwrite_save_dir "
-            "or another --save_dir" % (record_path, save_dir, name, entry.get("path"), entry.get("fingerprint"),
-                                       path, fingerprint))
+            "or another --save_dir"
+            % (record_path, save_dir, name, entry.get("path"), entry.get("fingerprint"), path, fingerprint)
+        )
 
 
 def staging_dir(parent: str, prefix: str) -> str:
@@ -154,7 +155,7 @@ def remove_stale_staging_dirs(parent: str, prefix: str) -> List[str]:
     for name in sorted(os.listdir(parent)):
         if not name.startswith(prefix):
             continue
-        pid_text = name[len(prefix):].split("-", 1)[0]
+        pid_text = name[len(prefix) :].split("-", 1)[0]
         if pid_text.isdigit() and not process_alive(int(pid_text)):
             path = os.path.join(parent, name)
             _LOG.info("removing %s, left by a killed run (pid %s)", path, pid_text)
@@ -235,8 +236,13 @@ def _free_export_path(export_dir: str, name: str) -> str:
     return path
 
 
-def publish_export(export_dir: str, export_fn: Callable[[str], Any], checkpoint_path: str,
-                   feature_spec: Optional[Dict[str, Any]] = None, log_features: bool = True) -> str:
+def publish_export(
+    export_dir: str,
+    export_fn: Callable[[str], Any],
+    checkpoint_path: str,
+    feature_spec: Optional[Dict[str, Any]] = None,
+    log_features: bool = True,
+) -> str:
     """Runs an export of ``checkpoint_path`` into a staging directory and moves the result into
     ``export_dir``.
 
@@ -265,18 +271,25 @@ def publish_export(export_dir: str, export_fn: Callable[[str], Any], checkpoint_
         if feature_spec:
             write_feature_spec(staged, feature_spec)
         key = export_key(staged, checkpoint_path)
-        write_file(os.path.join(staged, EXPORT_RECORD_FILE),
-                   json.dumps({"checkpoint": checkpoint_path, "key": key}, sort_keys=True))
+        write_file(
+            os.path.join(staged, EXPORT_RECORD_FILE),
+            json.dumps({"checkpoint": checkpoint_path, "key": key}, sort_keys=True),
+        )
         export_path = _same_export(export_dir, key)
         if export_path is not None:
-            _LOG.info("%s already holds this export (same checkpoint, signatures and feature spec); keeping it",
-                      export_path)
+            _LOG.info(
+                "%s already holds this export (same checkpoint, signatures and feature spec); keeping it", export_path
+            )
         else:
             export_path = _free_export_path(export_dir, os.path.basename(staged))
             tf.io.gfile.rename(staged, export_path)
             if feature_spec and log_features:
-                _LOG.info("exported %s (checkpoint %s; feature spec of %d features)", export_path, checkpoint_path,
-                          len(feature_spec.get("features", {})))
+                _LOG.info(
+                    "exported %s (checkpoint %s; feature spec of %d features)",
+                    export_path,
+                    checkpoint_path,
+                    len(feature_spec.get("features", {})),
+                )
     finally:
         if tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)

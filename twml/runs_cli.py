@@ -65,22 +65,26 @@ def _duration(row: sqlite3.Row) -> float:
 
 def _last_metrics(conn: sqlite3.Connection, run_id: int) -> dict[str, float | None]:
     """Latest value (by logging order) of each metric key of a run."""
-    rows = conn.execute(
-        "SELECT eval_name, name, value FROM metrics WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+    rows = conn.execute("SELECT eval_name, name, value FROM metrics WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
     return {_metric_key(row["eval_name"], row["name"]): row["value"] for row in rows}
 
 
 def _latest_eval(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | None:
     """The metrics of the most recent ``log_metrics`` step (same eval name and global step as the last row)."""
     last = conn.execute(
-        "SELECT eval_name, global_step FROM metrics WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)).fetchone()
+        "SELECT eval_name, global_step FROM metrics WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)
+    ).fetchone()
     if last is None:
         return None
     rows = conn.execute(
         "SELECT name, value FROM metrics WHERE run_id = ? AND eval_name IS ? AND global_step IS ? ORDER BY id",
-        (run_id, last["eval_name"], last["global_step"])).fetchall()
-    return {"eval_name": last["eval_name"], "global_step": last["global_step"],
-            "metrics": {row["name"]: row["value"] for row in rows}}
+        (run_id, last["eval_name"], last["global_step"]),
+    ).fetchall()
+    return {
+        "eval_name": last["eval_name"],
+        "global_step": last["global_step"],
+        "metrics": {row["name"]: row["value"] for row in rows},
+    }
 
 
 def _run_row(conn: sqlite3.Connection, run_id: int) -> sqlite3.Row:
@@ -91,8 +95,14 @@ def _run_row(conn: sqlite3.Connection, run_id: int) -> sqlite3.Row:
 
 
 def _run_summary(row: sqlite3.Row) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "status": row["status"], "start_time": row["start_time"],
-            "end_time": row["end_time"], "duration_s": _duration(row)}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "status": row["status"],
+        "start_time": row["start_time"],
+        "end_time": row["end_time"],
+        "duration_s": _duration(row),
+    }
 
 
 def list_runs(conn: sqlite3.Connection, name: str | None = None, limit: int | None = 20) -> list[dict[str, Any]]:
@@ -124,16 +134,21 @@ def show_run(conn: sqlite3.Connection, run_id: int) -> dict[str, Any]:
     run["params"] = json.loads(row["params"])
     groups: dict[tuple, dict[str, Any]] = {}
     for metric in conn.execute(
-            "SELECT eval_name, global_step, name, value FROM metrics WHERE run_id = ? ORDER BY id", (run_id,)):
+        "SELECT eval_name, global_step, name, value FROM metrics WHERE run_id = ? ORDER BY id", (run_id,)
+    ):
         key = (metric["eval_name"], metric["global_step"])
         if key not in groups:
             groups[key] = {"eval_name": metric["eval_name"], "global_step": metric["global_step"], "metrics": {}}
         groups[key]["metrics"][metric["name"]] = metric["value"]
     run["metrics"] = list(groups.values())
-    run["checkpoints"] = [dict(r) for r in conn.execute(
-        "SELECT path, global_step, time FROM checkpoints WHERE run_id = ? ORDER BY id", (run_id,))]
-    run["exports"] = [dict(r) for r in conn.execute(
-        "SELECT path, model_hash, time FROM exports WHERE run_id = ? ORDER BY id", (run_id,))]
+    run["checkpoints"] = [
+        dict(r)
+        for r in conn.execute("SELECT path, global_step, time FROM checkpoints WHERE run_id = ? ORDER BY id", (run_id,))
+    ]
+    run["exports"] = [
+        dict(r)
+        for r in conn.execute("SELECT path, model_hash, time FROM exports WHERE run_id = ? ORDER BY id", (run_id,))
+    ]
     return run
 
 
@@ -152,8 +167,7 @@ def compare_runs(conn: sqlite3.Connection, run_ids: Sequence[int]) -> dict[str, 
         if len(values) < len(params) or len(canonical) > 1:
             differing[key] = values
     last = {str(row["id"]): _last_metrics(conn, row["id"]) for row in rows}
-    metrics = {key: {run: m[key] for run, m in last.items() if key in m}
-               for key in sorted(set().union(*last.values()))}
+    metrics = {key: {run: m[key] for run, m in last.items() if key in m} for key in sorted(set().union(*last.values()))}
     return {"runs": [_run_summary(row) for row in rows], "params": differing, "metrics": metrics}
 
 
@@ -192,22 +206,40 @@ def _summary_text(latest: dict[str, Any] | None, max_len: int = 60) -> str:
         return _MISSING
     prefix = f"{latest['eval_name']}@" if latest["eval_name"] else "@"
     text = f"{prefix}{latest['global_step'] if latest['global_step'] is not None else '?'} " + " ".join(
-        f"{name}={_value(value)}" for name, value in latest["metrics"].items())
-    return text if len(text) <= max_len else text[:max_len - 3] + "..."
+        f"{name}={_value(value)}" for name, value in latest["metrics"].items()
+    )
+    return text if len(text) <= max_len else text[: max_len - 3] + "..."
 
 
 def _print_list(runs: list[dict[str, Any]], out: TextIO) -> None:
-    rows = [[str(r["id"]), r["name"], r["status"], _time(r["start_time"]), _hms(r["duration_s"]),
-             _summary_text(r["last_metrics"])] for r in runs]
+    rows = [
+        [
+            str(r["id"]),
+            r["name"],
+            r["status"],
+            _time(r["start_time"]),
+            _hms(r["duration_s"]),
+            _summary_text(r["last_metrics"]),
+        ]
+        for r in runs
+    ]
     _table(["ID", "NAME", "STATUS", "START", "DURATION", "LAST METRICS"], rows, out)
 
 
 def _print_show(run: dict[str, Any], out: TextIO) -> None:
-    fields = [("run", str(run["id"])), ("name", run["name"]), ("status", run["status"]),
-              ("start", _time(run["start_time"])), ("end", _time(run["end_time"])),
-              ("duration", _hms(run["duration_s"])), ("save_dir", run["save_dir"] or _MISSING),
-              ("code_version", run["code_version"] or _MISSING), ("host", run["host"] or _MISSING),
-              ("pid", str(run["pid"])), ("command", shlex.join(run["command"]))]
+    fields = [
+        ("run", str(run["id"])),
+        ("name", run["name"]),
+        ("status", run["status"]),
+        ("start", _time(run["start_time"])),
+        ("end", _time(run["end_time"])),
+        ("duration", _hms(run["duration_s"])),
+        ("save_dir", run["save_dir"] or _MISSING),
+        ("code_version", run["code_version"] or _MISSING),
+        ("host", run["host"] or _MISSING),
+        ("pid", str(run["pid"])),
+        ("command", shlex.join(run["command"])),
+    ]
     if run["error"]:
         fields.append(("error", run["error"]))
     width = max(len(key) for key, _ in fields)
@@ -225,8 +257,11 @@ def _print_show(run: dict[str, Any], out: TextIO) -> None:
     for eval_name, groups in by_eval.items():
         names = list(dict.fromkeys(name for g in groups for name in g["metrics"]))
         out.write(f"  [{eval_name or 'default'}]\n")
-        rows = [[_MISSING if g["global_step"] is None else str(g["global_step"])]
-                + [_value(g["metrics"][n]) if n in g["metrics"] else _MISSING for n in names] for g in groups]
+        rows = [
+            [_MISSING if g["global_step"] is None else str(g["global_step"])]
+            + [_value(g["metrics"][n]) if n in g["metrics"] else _MISSING for n in names]
+            for g in groups
+        ]
         _table(["  step"] + names, [["  " + r[0]] + r[1:] for r in rows], out)
     out.write("\ncheckpoints:\n")
     for checkpoint in run["checkpoints"] or [None]:
@@ -246,12 +281,16 @@ def _print_show(run: dict[str, Any], out: TextIO) -> None:
 def _print_compare(result: dict[str, Any], out: TextIO) -> None:
     runs = [str(r["id"]) for r in result["runs"]]
     columns = [f"#{r['id']} {r['name']}" for r in result["runs"]]
-    for title, header, section in (("params that differ", "param", "params"),
-                                   ("last metric values", "metric", "metrics")):
+    for title, header, section in (
+        ("params that differ", "param", "params"),
+        ("last metric values", "metric", "metrics"),
+    ):
         out.write(f"{title}:\n")
         if result[section]:
-            rows = [["  " + key] + [_value(values[run]) if run in values else _MISSING for run in runs]
-                    for key, values in result[section].items()]
+            rows = [
+                ["  " + key] + [_value(values[run]) if run in values else _MISSING for run in runs]
+                for key, values in result[section].items()
+            ]
             _table(["  " + header] + columns, rows, out)
         else:
             out.write("  (none)\n")

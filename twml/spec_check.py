@@ -59,8 +59,9 @@ def sample_feature_kinds(files: Sequence[str], max_records: int) -> Dict[str, ob
     return {"records": count, "kinds": kinds}
 
 
-def check_records_against_spec(spec_path: str, files: Sequence[str], labels: Iterable[str] = (),
-                               max_records: int = 1000) -> int:
+def check_records_against_spec(
+    spec_path: str, files: Sequence[str], labels: Iterable[str] = (), max_records: int = 1000
+) -> int:
     """Checks the data spec ``spec_path`` against the first ``max_records`` records of ``files``.
 
     Args:
@@ -97,18 +98,23 @@ def check_records_against_spec(spec_path: str, files: Sequence[str], labels: Ite
         name, feature_type = declared[feature_id]
         expected = KIND_OF_TYPE.get(feature_type)
         if expected is not None and expected not in kinds:
-            mismatches.append("%r is %s in the spec but %s in the data" % (name, _type_name(feature_type),
-                                                                           "/".join(sorted(kinds))))
+            mismatches.append(
+                "%r is %s in the spec but %s in the data" % (name, _type_name(feature_type), "/".join(sorted(kinds)))
+            )
     if mismatches:
-        raise ValueError("data spec %s does not match %s (%d records): %d features are typed differently, e.g. %s"
-                         % (spec_path, where, count, len(mismatches), "; ".join(mismatches[:3])))
+        raise ValueError(
+            "data spec %s does not match %s (%d records): %d features are typed differently, e.g. %s"
+            % (spec_path, where, count, len(mismatches), "; ".join(mismatches[:3]))
+        )
     for label in labels:
         if label not in by_name:
             raise ValueError("data spec %s: the label %r is not one of its features" % (spec_path, label))
         feature_type = declared[by_name[label]][1]
         if KIND_OF_TYPE.get(feature_type) not in found.get(by_name[label], set()):
-            raise ValueError("the label %r (%s in data spec %s) is in none of %s (%d records read); check the label "
-                             "name and the data" % (label, _type_name(feature_type), spec_path, where, count))
+            raise ValueError(
+                "the label %r (%s in data spec %s) is in none of %s (%d records read); check the label "
+                "name and the data" % (label, _type_name(feature_type), spec_path, where, count)
+            )
     return count
 
 
@@ -143,8 +149,15 @@ def scan_corrupt_records(files: Sequence[str]) -> CorruptRecords:
         skipped_blocks += int(reader.skipped_blocks)
         skipped_bytes += file_bytes
         if reader.skipped_records or reader.skipped_blocks or file_bytes:
-            damaged.append((path, int(reader.skipped_records), int(reader.skipped_blocks), file_bytes,
-                            str(reader.last_skip_message)))
+            damaged.append(
+                (
+                    path,
+                    int(reader.skipped_records),
+                    int(reader.skipped_blocks),
+                    file_bytes,
+                    str(reader.last_skip_message),
+                )
+            )
     return CorruptRecords(records, skipped_records, skipped_blocks, skipped_bytes, damaged)
 
 
@@ -161,15 +174,32 @@ def check_corrupt_records(files: Sequence[str], max_ratio: float, what: str = "t
     _LOG.info("--skip_corrupt_records: scanning %d %s files for corrupt records", len(files), what)
     scan = scan_corrupt_records(files)
     total = scan.records + scan.skipped_records
-    _LOG.warning("--skip_corrupt_records: %d corrupt records skipped of %d (%.4f%%), %d damaged blocks, %d bytes "
-                 "outside blocks, in %d of %d %s files", scan.skipped_records, total, 100.0 * scan.ratio,
-                 scan.skipped_blocks, scan.skipped_bytes, len(scan.damaged), len(files), what)
+    _LOG.warning(
+        "--skip_corrupt_records: %d corrupt records skipped of %d (%.4f%%), %d damaged blocks, %d bytes "
+        "outside blocks, in %d of %d %s files",
+        scan.skipped_records,
+        total,
+        100.0 * scan.ratio,
+        scan.skipped_blocks,
+        scan.skipped_bytes,
+        len(scan.damaged),
+        len(files),
+        what,
+    )
     for path, file_records, blocks, file_bytes, message in scan.damaged:
-        _LOG.warning("--skip_corrupt_records: %s: %d records, %d blocks, %d bytes skipped (%s)", path, file_records,
-                     blocks, file_bytes, message)
+        _LOG.warning(
+            "--skip_corrupt_records: %s: %d records, %d blocks, %d bytes skipped (%s)",
+            path,
+            file_records,
+            blocks,
+            file_bytes,
+            message,
+        )
     if scan.ratio > max_ratio:
         path, _, _, _, message = scan.damaged[0]
-        raise ValueError("%d of %d %s records (%.4f%%) are corrupt, more than --max_corrupt_records_ratio %g; not "
-                         "training (first damaged file: %s: %s)" % (scan.skipped_records, total, what,
-                                                                    100.0 * scan.ratio, max_ratio, path, message))
+        raise ValueError(
+            "%d of %d %s records (%.4f%%) are corrupt, more than --max_corrupt_records_ratio %g; not "
+            "training (first damaged file: %s: %s)"
+            % (scan.skipped_records, total, what, 100.0 * scan.ratio, max_ratio, path, message)
+        )
     return scan

@@ -68,8 +68,9 @@ class TensorIO:
         dtype = np.dtype(TENSOR_TYPES[kind])
         shape = tuple(int(d) for d in entry["size"])
         offset = (int(entry["offset"]) - 1) * dtype.itemsize
-        data = np.memmap(os.path.join(self._path, entry["filename"]), dtype=dtype, mode="r", offset=offset,
-                         shape=shape, order="C")
+        data = np.memmap(
+            os.path.join(self._path, entry["filename"]), dtype=dtype, mode="r", offset=offset, shape=shape, order="C"
+        )
         return data if self._mmap else np.array(data)
 
     def load_all(self) -> Dict[str, Any]:

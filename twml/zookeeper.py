@@ -92,8 +92,9 @@ def zookeeper_ordered_dataset(
         return BlockFormatDataset(name).prefetch(20)
 
     if interleave:
-        dataset = names.interleave(records, cycle_length=part_file_parallelism or num_threads,
-                                   block_length=block_length or 1)
+        dataset = names.interleave(
+            records, cycle_length=part_file_parallelism or num_threads, block_length=block_length or 1
+        )
     else:
         dataset = names.flat_map(records)
     dataset = downsample_dataset(dataset, record_keep_rate, "record_keep_rate")

@@ -57,7 +57,7 @@ def remove_stale_temporaries(path: str, any_writer: bool = False) -> List[str]:
     for name in names:
         if not name.startswith(prefix):
             continue
-        pid_text = name[len(prefix):].split("-", 1)[0]
+        pid_text = name[len(prefix) :].split("-", 1)[0]
         if not pid_text.isdigit() or (not any_writer and process_alive(int(pid_text))):
             continue
         try:

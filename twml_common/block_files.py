@@ -39,8 +39,13 @@ def read_records(
                 (report or sys.stderr).write(
                     "skipped in %s: %d damaged blocks (after their intact records), %d records that do not "
                     "decode, %d bytes outside blocks; the last: %s\n"
-                    % (path, reader.skipped_blocks, reader.skipped_records, reader.skipped_bytes,
-                       reader.last_skip_message)
+                    % (
+                        path,
+                        reader.skipped_blocks,
+                        reader.skipped_records,
+                        reader.skipped_bytes,
+                        reader.last_skip_message,
+                    )
                 )
 
 

@@ -33,6 +33,7 @@ else:
 #: The feature list of the synthetic light-ranker data (`<name> <FeatureType>` per line).
 LIGHT_RANKER_FEATURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "light_ranker_features.txt")
 
+
 def feature_type(value: Union[str, int], where: str = "") -> int:
     """The FeatureType value of an enum name ('BINARY', case-insensitive) or number."""
     if isinstance(value, int) and value in FeatureType._VALUES_TO_NAMES:
@@ -156,9 +157,7 @@ def from_thrift(data: bytes, source: str = "<data spec>") -> FeatureMetaInfoList
     try:
         decoded = libtwml.decode_data_spec(bytes(data))
     except ValueError as error:
-        raise ValueError(
-            "%s: neither JSON nor a valid serialized FeatureMetaInfoList: %s" % (source, error)
-        ) from None
+        raise ValueError("%s: neither JSON nor a valid serialized FeatureMetaInfoList: %s" % (source, error)) from None
     contents = []
     for index, (feature_id, name, type_value) in enumerate(decoded):
         where = "%s: contents[%d]: " % (source, index)

@@ -26,4 +26,4 @@ class PartitionInitializer:
         if partition_info is None:
             raise ValueError("PartitionInitializer initialises partitioned variables only (partition_info is None)")
         row, col = partition_info.var_offset
-        return self.np_array[row:row + int(shape[0]), col:col + int(shape[1])]
+        return self.np_array[row : row + int(shape[0]), col : col + int(shape[1])]

@@ -79,8 +79,9 @@ def record_to_json(record: Dict[str, object], names: FeatureNames) -> Dict[str, 
         elif kind == "sparse_binary":
             out[kind] = {names.name(i): [_text(n) for n in v] for i, v in values.items()}
         elif kind == "sparse_continuous":
-            out[kind] = {names.name(i): [[_text(n), _float_to_json(x)] for n, x in v.items()]
-                         for i, v in values.items()}
+            out[kind] = {
+                names.name(i): [[_text(n), _float_to_json(x)] for n, x in v.items()] for i, v in values.items()
+            }
         elif kind == "tensors":
             out[kind] = {names.name(i): _tensor_to_json(t) for i, t in values.items()}
     return out
@@ -94,8 +95,11 @@ def _tensor_to_json(tensor: object) -> Dict[str, object]:
         return {"dtype": "string", "shape": list(array.shape), "values": [_text(v) for v in array.ravel()]}
     if array.dtype.kind == "f" and _has_odd_nan(array):
         unsigned = np.dtype("u%d" % array.dtype.itemsize)
-        return {"dtype": str(array.dtype), "shape": list(array.shape),
-                "bits": ["0x%x" % b for b in array.ravel().view(unsigned).tolist()]}
+        return {
+            "dtype": str(array.dtype),
+            "shape": list(array.shape),
+            "bits": ["0x%x" % b for b in array.ravel().view(unsigned).tolist()],
+        }
     return {"dtype": str(array.dtype), "shape": list(array.shape), "values": array.ravel().tolist()}
 
 
@@ -151,8 +155,9 @@ def record_from_json(document: Dict[str, object], names: FeatureNames, where: st
         elif kind == "sparse_binary":
             record[kind] = {names.id(n, at): [_bytes(x, at) for x in v] for n, v in values.items()}
         elif kind == "sparse_continuous":
-            record[kind] = {names.id(n, at): {_bytes(x, at): _float_from_json(y, at) for x, y in v}
-                            for n, v in values.items()}
+            record[kind] = {
+                names.id(n, at): {_bytes(x, at): _float_from_json(y, at) for x, y in v} for n, v in values.items()
+            }
         elif kind == "tensors":
             record[kind] = {names.id(n, at): _tensor_from_json(t, at) for n, t in values.items()}
     return record

@@ -26,5 +26,6 @@ def create_reference_input(sparse_input: tf.SparseTensor, use_binary_values: boo
     """``sparse_input`` itself, or with ``use_binary_values`` the same indices and shape with all values 1."""
     if not use_binary_values:
         return sparse_input
-    return tf.SparseTensor(indices=sparse_input.indices, values=tf.ones_like(sparse_input.values),
-                           dense_shape=sparse_input.dense_shape)
+    return tf.SparseTensor(
+        indices=sparse_input.indices, values=tf.ones_like(sparse_input.values), dense_shape=sparse_input.dense_shape
+    )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     # For type checkers: the ops are bound at run time, from the library; TensorFlow has no types.
     def __getattr__(name: str) -> Any: ...
 
+
 __all__ = ["OPLIB", "OP_NAMES"] + OP_NAMES
 
 from libtwml.ops import gradients  # noqa: E402,F401  (registers the op gradients)

@@ -18,8 +18,15 @@ MARKER = bytes.fromhex("29d8d50658cd4c29b2bc57992171bdff")
 # Reference §4: the published writer with records_per_block=2 and records 0b 00, XYZ, Q.
 HEADER = b"\x08\x01\x12\x1d" + CLASS.encode()
 REFERENCE_FILE = (
-    MARKER + b"\x2a\x00\x00\x00" + HEADER + b"\x1a\x02\x0b\x00" + b"\x1a\x03XYZ"
-    + MARKER + b"\x24\x00\x00\x00" + HEADER + b"\x1a\x01Q"
+    MARKER
+    + b"\x2a\x00\x00\x00"
+    + HEADER
+    + b"\x1a\x02\x0b\x00"
+    + b"\x1a\x03XYZ"
+    + MARKER
+    + b"\x24\x00\x00\x00"
+    + HEADER
+    + b"\x1a\x01Q"
 )
 
 
@@ -38,9 +45,7 @@ def write_raw(path, records, records_per_block=7):
 
 
 def block_bytes(records, per_block=5):
-    return b"".join(
-        _core.encode_block(CLASS, records[i : i + per_block]) for i in range(0, len(records), per_block)
-    )
+    return b"".join(_core.encode_block(CLASS, records[i : i + per_block]) for i in range(0, len(records), per_block))
 
 
 def write_bytes(path, data):

@@ -3,7 +3,6 @@
 Files are written by the project's own BlockWriter; the tests then corrupt their bytes.
 """
 
-
 import pytest
 import tensorflow as tf
 

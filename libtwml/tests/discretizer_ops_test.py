@@ -1,6 +1,5 @@
 """The discretizer and calibration ops (reference §5.5-5.7) against the reference values and numpy."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf

@@ -6,7 +6,6 @@ legal) and must answer them; each getter's outputs must have the dtypes its op d
 getters are found from the op registry, so a new one is covered without editing this file.
 """
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf

@@ -1,6 +1,5 @@
 """libtwml feature-id hashing through the pybind11 core and through the FeatureId op."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf

@@ -1,6 +1,5 @@
 """The pybind11 record codecs: byte-identical to thriftpy2 from the project's IDL, and strict."""
 
-
 import numpy as np
 import pytest
 

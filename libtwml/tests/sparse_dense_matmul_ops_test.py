@@ -1,6 +1,5 @@
 """SparseTensorDenseMatMulUniqueGrad (dense and resource forms) and its gradients against numpy."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf

@@ -1,6 +1,5 @@
 """The sparse math ops (reference §5.9) against numpy and tf.sparse.sparse_dense_matmul."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -228,8 +227,13 @@ def test_batch_norm_training_normalizes_with_the_batch_statistics():
         means = tf.Variable([0.0], use_resource=False)
         variances = tf.Variable([1.0], use_resource=False)
         outputs = ops.sparse_batch_norm(
-            means, variances, tf.constant([0, 0], tf.int64), tf.constant([1.0, 3.0]), tf.constant(True),
-            input_size=1, epsilon=0.0,
+            means,
+            variances,
+            tf.constant([0, 0], tf.int64),
+            tf.constant([1.0, 3.0]),
+            tf.constant(True),
+            input_size=1,
+            epsilon=0.0,
         )
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())

@@ -1,6 +1,5 @@
 """The sparse helper ops (reference §5.9) and GetSubstrings (§5.10) against plain Python."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -494,7 +493,6 @@ def test_get_substrings_rejects_bad_attrs_and_huge_output():
         run(lambda: ops.get_substrings(["a"], min_n=4, max_n=3))
     with pytest.raises(
         tf.errors.InvalidArgumentError,
-        match="word #1 of values: the substrings of a 3000-byte word of 1..100000 bytes "
-        "take more than 4194304 bytes",
+        match="word #1 of values: the substrings of a 3000-byte word of 1..100000 bytes take more than 4194304 bytes",
     ):
         run(lambda: ops.get_substrings(["ok", "x" * 3000], min_n=1, max_n=100000))

@@ -1,6 +1,5 @@
 """Tensor getters of decoded batches (reference §5.4), from DataRecord and HashedDataRecord."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf

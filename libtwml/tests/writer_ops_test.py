@@ -1,6 +1,5 @@
 """The writer ops (reference §5.8), decoded through the project's Thrift IDL and libtwml's decoder."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf

@@ -39,22 +39,40 @@ from twml_common.block_files import read_records
 
 def _job(export: str, inputs: List[str], out: str, threads: int, batch_size: int) -> Dict[str, Any]:
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    command = [sys.executable, "-m", "twml.batch_prediction_job", "--export_dir", export, "--input", *inputs,
-               "--output_dir", out, "--threads", str(threads), "--batch_size", str(batch_size), "--overwrite"]
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "twml.batch_prediction_job",
+        "--export_dir",
+        export,
+        "--input",
+        *inputs,
+        "--output_dir",
+        out,
+        "--threads",
+        str(threads),
+        "--batch_size",
+        str(batch_size),
+        "--overwrite",
+    ]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     stdout = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
         raise RuntimeError("the job failed (status %d): %s" % (status, " ".join(command)))
     summary = json.loads(stdout.strip().splitlines()[-1].split("summary: ", 1)[1])
-    return {"records_per_s": summary["records_per_s"], "records": summary["records"],
-            "peak_rss_mb": usage.ru_maxrss / 1024.0}
+    return {
+        "records_per_s": summary["records_per_s"],
+        "records": summary["records"],
+        "peak_rss_mb": usage.ru_maxrss / 1024.0,
+    }
 
 
 def _pure_compute(export: str, records: List[bytes], threads: int, batch_size: int, repeats: int) -> float:
-    requests = [np.frombuffer(encode_batch_prediction_request(records[i:i + batch_size]), np.uint8)
-                for i in range(0, len(records), batch_size)]
+    requests = [
+        np.frombuffer(encode_batch_prediction_request(records[i : i + batch_size]), np.uint8)
+        for i in range(0, len(records), batch_size)
+    ]
     config = tf.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads)
     with tf.Graph().as_default(), tf.Session(config=config) as session:
         signature = tf.saved_model.loader.load(session, ["serve"], export).signature_def["serving_default"]
@@ -101,8 +119,10 @@ def main(argv: List[str] = None) -> int:
                 os.link(path, target)
             big_files.append(target)
     records = [r for path in files for r in _core.BlockFileReader(path)]
-    print("data: %d records in %d LZO files (%.1f MB); 16x: %d files; model: %s"
-          % (len(records), len(files), sum(os.path.getsize(p) for p in files) / 1e6, len(big_files), export))
+    print(
+        "data: %d records in %d LZO files (%.1f MB); 16x: %d files; model: %s"
+        % (len(records), len(files), sum(os.path.getsize(p) for p in files) / 1e6, len(big_files), export)
+    )
 
     pure = _pure_compute(export, records, args.threads, args.batch_size, args.repeats)
     jobs = []
@@ -114,10 +134,14 @@ def main(argv: List[str] = None) -> int:
     ratio = job["records_per_s"] / pure
     rss_growth = job16["peak_rss_mb"] / min(j["peak_rss_mb"] for j in jobs)
     print("pure compute (in-memory requests -> serving_default, response fetched): %10.0f records/s" % pure)
-    print("twml-batch-predict, 1x (%7d records):  %10.0f records/s  peak RSS %6.0f MB"
-          % (job["records"], job["records_per_s"], job["peak_rss_mb"]))
-    print("twml-batch-predict, 16x (%7d records): %10.0f records/s  peak RSS %6.0f MB"
-          % (job16["records"], job16["records_per_s"], job16["peak_rss_mb"]))
+    print(
+        "twml-batch-predict, 1x (%7d records):  %10.0f records/s  peak RSS %6.0f MB"
+        % (job["records"], job["records_per_s"], job["peak_rss_mb"])
+    )
+    print(
+        "twml-batch-predict, 16x (%7d records): %10.0f records/s  peak RSS %6.0f MB"
+        % (job16["records"], job16["records_per_s"], job16["peak_rss_mb"])
+    )
     print("SavedModelPredictor.predict_records loop (context):        %10.0f records/s" % loop)
     print("job / pure compute: %.2f (target >= 0.8); peak RSS 16x / 1x: %.2f (target <= 1.1)" % (ratio, rss_growth))
     return 0 if ratio >= 0.8 and rss_growth <= 1.1 else 1

@@ -141,9 +141,15 @@ class OpProfiler(tf.train.SessionRunHook):
 def run_config(model_dir: str, threads: int) -> tf.estimator.RunConfig:
     """The RunConfig of both sides: the thread settings, and nothing written while timing."""
     session_config = tf.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=threads)
-    return tf.estimator.RunConfig(model_dir=model_dir, session_config=session_config, save_checkpoints_steps=None,
-                                  save_checkpoints_secs=None, save_summary_steps=1 << 30,
-                                  log_step_count_steps=1 << 30, tf_random_seed=1)
+    return tf.estimator.RunConfig(
+        model_dir=model_dir,
+        session_config=session_config,
+        save_checkpoints_steps=None,
+        save_checkpoints_secs=None,
+        save_summary_steps=1 << 30,
+        log_step_count_steps=1 << 30,
+        tf_random_seed=1,
+    )
 
 
 def input_examples_per_second(input_fn: Any, args: argparse.Namespace) -> float:
@@ -158,8 +164,7 @@ def input_examples_per_second(input_fn: Any, args: argparse.Namespace) -> float:
         fetch = tf.group(*fetch)
         config = run_config(None, args.threads).session_config
         with tf.Session(config=config) as session:
-            session.run([tf.global_variables_initializer(), tf.local_variables_initializer(),
-                         tf.tables_initializer()])
+            session.run([tf.global_variables_initializer(), tf.local_variables_initializer(), tf.tables_initializer()])
             timer = StepTimer(args.warmup)
             for _ in range(args.steps):
                 session.run(fetch)
@@ -175,12 +180,19 @@ def twml_params(args: argparse.Namespace, work: str) -> Any:
     # deferred: each side's subprocess loads only its own modules (its peak memory is measured)
     from tools.light_ranker import common
 
-    params = common.parse_args(common.get_parser("training benchmark"), [
-        "--data_spec", os.path.join(work, "blocks", "data_spec.json"),
-        "--train.data_dir", os.path.join(work, "blocks"),
-        "--save_dir", os.path.join(work, "twml_model"),
-        "--discretizer.save_dir", os.path.join(work, "discretizer"),
-    ])
+    params = common.parse_args(
+        common.get_parser("training benchmark"),
+        [
+            "--data_spec",
+            os.path.join(work, "blocks", "data_spec.json"),
+            "--train.data_dir",
+            os.path.join(work, "blocks"),
+            "--save_dir",
+            os.path.join(work, "twml_model"),
+            "--discretizer.save_dir",
+            os.path.join(work, "discretizer"),
+        ],
+    )
     params.train_batch_size = args.batch_size
     params.num_threads = args.threads
     params.discretizer_keep_rate = min(1.0, common.CALIBRATION_RECORDS / float(args.files * args.records_per_file))
@@ -198,8 +210,13 @@ def train_twml(args: argparse.Namespace, work: str, input_only: bool = False) ->
     params = twml_params(args, work)
     params.use_existing_discretizer = True
     feature_config = common.get_feature_config(params.data_spec, params.label, params.weight)
-    trainer = DataRecordTrainer(name=train.NAME, params=params, build_graph_fn=train.build_graph,
-                                feature_config=feature_config, run_config=run_config(params.save_dir, args.threads))
+    trainer = DataRecordTrainer(
+        name=train.NAME,
+        params=params,
+        build_graph_fn=train.build_graph,
+        feature_config=feature_config,
+        run_config=run_config(params.save_dir, args.threads),
+    )
     if input_only:
         return input_examples_per_second(trainer.get_train_input_fn(repeat=True), args)
     timer = StepTimer(args.warmup)
@@ -222,8 +239,9 @@ def to_example(record: Dict[str, Any], names: Dict[int, str]) -> bytes:
         return tf.train.Feature(float_list=tf.train.FloatList(value=values))
 
     def strings(values: List[Any]) -> tf.train.Feature:
-        return tf.train.Feature(bytes_list=tf.train.BytesList(
-            value=[v if isinstance(v, bytes) else str(v).encode() for v in values]))
+        return tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[v if isinstance(v, bytes) else str(v).encode() for v in values])
+        )
 
     for id_ in record.get("binary", ()):
         feature[names[id_]] = int64s([1])
@@ -277,8 +295,10 @@ def baseline_columns(work: str) -> List[Any]:
     for key, row in zip(bins["feature_ids"], bins["bin_boundaries"]):
         boundaries[int(key)] = sorted({float(v) for v in row if np.isfinite(v)})
     skip = set(synthetic_data.LABELS) | {synthetic_data.WEIGHT}
-    type_names = {data_spec.feature_type(t): t for t in
-                  ("BINARY", "CONTINUOUS", "DISCRETE", "STRING", "SPARSE_BINARY", "SPARSE_CONTINUOUS")}
+    type_names = {
+        data_spec.feature_type(t): t
+        for t in ("BINARY", "CONTINUOUS", "DISCRETE", "STRING", "SPARSE_BINARY", "SPARSE_CONTINUOUS")
+    }
     fc = tf.feature_column
     columns = []
     # The discretizer's keys are the feature ids as twml.util.convert_to_sparse maps them.
@@ -328,16 +348,20 @@ def train_baseline(args: argparse.Namespace, work: str, input_only: bool = False
             return tf.data.TFRecordDataset(path).prefetch(tf.data.AUTOTUNE).shuffle(batch * 8)
 
         dataset = tf.data.Dataset.from_tensor_slices(files).repeat().shuffle(100000)
-        dataset = dataset.interleave(file_records, cycle_length=threads, block_length=batch,
-                                     num_parallel_calls=threads)
+        dataset = dataset.interleave(file_records, cycle_length=threads, block_length=batch, num_parallel_calls=threads)
         return dataset.batch(batch).map(parse, tf.data.AUTOTUNE).prefetch(2)
 
     if input_only:
         return input_examples_per_second(input_fn, args)
     estimator = tf.estimator.LinearClassifier(
-        feature_columns=columns, model_dir=os.path.join(work, "baseline_model"), weight_column=weight,
-        optimizer=lambda: tf.train.AdagradOptimizer(LEARNING_RATE), config=run_config(None, threads),
-        loss_reduction=tf.losses.Reduction.SUM_BY_NONZERO_WEIGHTS, sparse_combiner="sum")
+        feature_columns=columns,
+        model_dir=os.path.join(work, "baseline_model"),
+        weight_column=weight,
+        optimizer=lambda: tf.train.AdagradOptimizer(LEARNING_RATE),
+        config=run_config(None, threads),
+        loss_reduction=tf.losses.Reduction.SUM_BY_NONZERO_WEIGHTS,
+        sparse_combiner="sum",
+    )
     timer = StepTimer(args.warmup)
     hooks = [timer] + ([args.profiler] if args.profiler else [])
     estimator.train(input_fn=input_fn, steps=args.steps, hooks=hooks)
@@ -352,8 +376,9 @@ def prepare(args: argparse.Namespace, work: str) -> None:
     # deferred: each side's subprocess loads only its own modules (its peak memory is measured)
     from tools.light_ranker import common, synthetic_data
 
-    blocks = synthetic_data.write_dataset(os.path.join(work, "blocks"), args.files, args.records_per_file,
-                                          args.seed, compression="lzo")
+    blocks = synthetic_data.write_dataset(
+        os.path.join(work, "blocks"), args.files, args.records_per_file, args.seed, compression="lzo"
+    )
     write_tfrecords(blocks, os.path.join(work, "blocks", "data_spec.json"), os.path.join(work, "tfrecords"))
     params = twml_params(args, work)
     with tf.Graph().as_default():
@@ -375,7 +400,7 @@ def run_side(side: str, args: argparse.Namespace, work: str, input_only: bool = 
     if done.returncode != 0 or not lines:
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-8000:])
         raise RuntimeError("the %s side failed (exit %d)" % (side, done.returncode))
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+    return json.loads(lines[-1][len(RESULT_PREFIX) :])
 
 
 def best_of(args: argparse.Namespace, work: str, input_only: bool) -> Dict[str, Dict[str, float]]:
@@ -399,14 +424,18 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--batch_size", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=500, help="training steps of each side")
     parser.add_argument("--warmup", type=int, default=50, help="first steps not timed")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="intra/inter-op threads and input-pipeline parallel calls of both sides")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="fresh processes per side, alternating; the best examples/s counts")
-    parser.add_argument("--breakdown", action="store_true",
-                        help="also time each side's input pipeline alone (parsed batches, no model)")
-    parser.add_argument("--profile", action="store_true",
-                        help="with --side: trace every 10th step and print the ops taking the time")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="intra/inter-op threads and input-pipeline parallel calls of both sides"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="fresh processes per side, alternating; the best examples/s counts"
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time each side's input pipeline alone (parsed batches, no model)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="with --side: trace every 10th step and print the ops taking the time"
+    )
     parser.add_argument("--side", choices=["twml", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--input_only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -426,31 +455,53 @@ def main(argv: List[str] = None) -> int:
     try:
         start = time.perf_counter()
         prepare(args, work)
-        print("data: %d LZO block files x %d records (seed %d), the same as tf.Example TFRecords; discretizer "
-              "calibrated (%.0f s)" % (args.files, args.records_per_file, args.seed, time.perf_counter() - start))
-        print("each side: batch %d, %d steps (%d timed), %d intra-op / %d inter-op threads, %d parallel reads; "
-              "best of %d processes" % (args.batch_size, args.steps, args.steps - args.warmup, args.threads,
-                                        args.threads, args.threads, args.repeats))
+        print(
+            "data: %d LZO block files x %d records (seed %d), the same as tf.Example TFRecords; discretizer "
+            "calibrated (%.0f s)" % (args.files, args.records_per_file, args.seed, time.perf_counter() - start)
+        )
+        print(
+            "each side: batch %d, %d steps (%d timed), %d intra-op / %d inter-op threads, %d parallel reads; "
+            "best of %d processes"
+            % (
+                args.batch_size,
+                args.steps,
+                args.steps - args.warmup,
+                args.threads,
+                args.threads,
+                args.threads,
+                args.repeats,
+            )
+        )
         results = best_of(args, work, input_only=False)
         if args.breakdown:
             inputs = best_of(args, work, input_only=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    for side, label in (("twml", "twml light ranker (DataRecord blocks)"),
-                        ("baseline", "LinearClassifier (tf.Example TFRecords)")):
+    for side, label in (
+        ("twml", "twml light ranker (DataRecord blocks)"),
+        ("baseline", "LinearClassifier (tf.Example TFRecords)"),
+    ):
         result = results[side]
-        print("  %-42s %9.0f examples/s   peak RSS %6.0f MB (%s 2 GB)"
-              % (label, result["examples_per_second"], result["peak_rss_kb"] / 1024.0,
-                 "under" if result["peak_rss_kb"] < MEMORY_LIMIT_KB else "OVER"))
+        print(
+            "  %-42s %9.0f examples/s   peak RSS %6.0f MB (%s 2 GB)"
+            % (
+                label,
+                result["examples_per_second"],
+                result["peak_rss_kb"] / 1024.0,
+                "under" if result["peak_rss_kb"] < MEMORY_LIMIT_KB else "OVER",
+            )
+        )
     if args.breakdown:
         print("input pipeline alone (read + parse, no model), same settings:")
         for side, label in (("twml", "twml DataRecordTrainer input_fn"), ("baseline", "TFRecord + parse_example")):
             print("  %-42s %9.0f examples/s" % (label, inputs[side]["examples_per_second"]))
     ratio = results["twml"]["examples_per_second"] / results["baseline"]["examples_per_second"]
     memory_ok = all(r["peak_rss_kb"] < MEMORY_LIMIT_KB for r in results.values())
-    print("ratio: %.2fx (target >= %.1fx): %s; peak memory under 2 GB: %s"
-          % (ratio, TARGET_RATIO, "PASS" if ratio >= TARGET_RATIO else "FAIL", "PASS" if memory_ok else "FAIL"))
+    print(
+        "ratio: %.2fx (target >= %.1fx): %s; peak memory under 2 GB: %s"
+        % (ratio, TARGET_RATIO, "PASS" if ratio >= TARGET_RATIO else "FAIL", "PASS" if memory_ok else "FAIL")
+    )
     return 0
 
 

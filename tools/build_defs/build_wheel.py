@@ -47,7 +47,7 @@ def read_manifest(path: str, strip_prefixes: List[str]) -> List[Tuple[str, str]]
             archive_path, file_path = line.rstrip("\n").split("\t")
             for prefix in strip_prefixes:
                 if archive_path.startswith(prefix):
-                    archive_path = archive_path[len(prefix):]
+                    archive_path = archive_path[len(prefix) :]
                     break
             entries.append((archive_path, file_path))
     return sorted(entries)

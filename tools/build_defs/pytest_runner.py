@@ -28,7 +28,7 @@ def main(argv: list) -> int:
         if arg == "--":
             pytest_args, rest = rest, []
         elif arg.startswith("--env="):
-            name, _, path = arg[len("--env="):].partition("=")
+            name, _, path = arg[len("--env=") :].partition("=")
             os.environ[name] = os.path.abspath(path)
         else:
             sys.stderr.write("pytest_runner: unexpected argument %r\n" % arg)

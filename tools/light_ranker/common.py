@@ -83,25 +83,53 @@ def get_parser(description: str, name: str = "light_ranker") -> argparse.Argumen
             action.required = False
             action.help = "data spec JSON of the data (default: the generated data's)"
         elif action.dest == "save_dir":
-            action.help = ("directory of the run: checkpoints, calibrations, exports, plots (default: %s; a rerun "
-                           "resumes it, --overwrite_save_dir starts afresh)" % default_save_dir(name))
+            action.help = (
+                "directory of the run: checkpoints, calibrations, exports, plots (default: %s; a rerun "
+                "resumes it, --overwrite_save_dir starts afresh)" % default_save_dir(name)
+            )
     parser.add_argument("--label", default=synthetic_data.MAIN_LABEL, help="the label feature to predict")
     parser.add_argument("--weight", default=synthetic_data.WEIGHT, help="the record-weight feature ('' for none)")
-    parser.add_argument("--input_size_bits", type=int_in_range(1, 63), default=32,
-                        help="bits of the raw sparse input's columns (1 to 63)")
-    parser.add_argument("--model.use_existing_discretizer", dest="use_existing_discretizer", action="store_true",
-                        help="reuse the discretizer in --discretizer.save_dir instead of calibrating one")
-    parser.add_argument("--data_cache_dir", default=None,
-                        help="where the generated default data lives (default: ~/.cache/twml/light_ranker_data)")
-    parser.add_argument("--num_train_records", type=positive_int,
-                        default=DEFAULT_TRAIN_FILES * DEFAULT_RECORDS_PER_FILE,
-                        help="records of generated training data (default data only)")
-    parser.add_argument("--auc_tolerance", type=float, default=0.01,
-                        help="with the default data, fail unless ROC-AUC is within this of the optimum")
-    parser.add_argument("--l2_regularization", type=float, default=0.0,
-                        help="L2 penalty on the weights of the features present in each batch")
-    parser.add_argument("--predict_batch_size", type=positive_int, default=512,
-                        help="records per BatchPredictionRequest in the batch prediction step")
+    parser.add_argument(
+        "--input_size_bits",
+        type=int_in_range(1, 63),
+        default=32,
+        help="bits of the raw sparse input's columns (1 to 63)",
+    )
+    parser.add_argument(
+        "--model.use_existing_discretizer",
+        dest="use_existing_discretizer",
+        action="store_true",
+        help="reuse the discretizer in --discretizer.save_dir instead of calibrating one",
+    )
+    parser.add_argument(
+        "--data_cache_dir",
+        default=None,
+        help="where the generated default data lives (default: ~/.cache/twml/light_ranker_data)",
+    )
+    parser.add_argument(
+        "--num_train_records",
+        type=positive_int,
+        default=DEFAULT_TRAIN_FILES * DEFAULT_RECORDS_PER_FILE,
+        help="records of generated training data (default data only)",
+    )
+    parser.add_argument(
+        "--auc_tolerance",
+        type=float,
+        default=0.01,
+        help="with the default data, fail unless ROC-AUC is within this of the optimum",
+    )
+    parser.add_argument(
+        "--l2_regularization",
+        type=float,
+        default=0.0,
+        help="L2 penalty on the weights of the features present in each batch",
+    )
+    parser.add_argument(
+        "--predict_batch_size",
+        type=positive_int,
+        default=512,
+        help="records per BatchPredictionRequest in the batch prediction step",
+    )
     # The example's own defaults: measured on the generated data (see BENCHMARKS.md).
     parser.set_defaults(
         train_batch_size=1024,
@@ -116,10 +144,17 @@ def get_parser(description: str, name: str = "light_ranker") -> argparse.Argumen
         discretizer_num_bins=64,
         discretizer_output_size_bits=22,
     )
-    parser.add_argument("--save_checkpoints_steps", type=positive_int, default=500,
-                        help="checkpoint (and evaluate) every this many steps")
-    parser.add_argument("--verbose", action="store_true",
-                        help="print the traceback of an error (default: one line naming what is wrong)")
+    parser.add_argument(
+        "--save_checkpoints_steps",
+        type=positive_int,
+        default=500,
+        help="checkpoint (and evaluate) every this many steps",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the traceback of an error (default: one line naming what is wrong)",
+    )
     return parser
 
 
@@ -135,8 +170,17 @@ def parse_args(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> ar
         argv += DEFAULT_DECAY
     params = parser.parse_args(argv)
     base = os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd())
-    for name in ("save_dir", "train_data_dir", "eval_data_dir", "data_spec", "discretizer_save_dir",
-                 "data_cache_dir", "export_dir", "train_files_list", "eval_files_list"):
+    for name in (
+        "save_dir",
+        "train_data_dir",
+        "eval_data_dir",
+        "data_spec",
+        "discretizer_save_dir",
+        "data_cache_dir",
+        "export_dir",
+        "train_files_list",
+        "eval_files_list",
+    ):
         value = getattr(params, name, None)
         if value and "://" not in value:
             setattr(params, name, os.path.join(base, os.path.expanduser(value)))
@@ -168,8 +212,9 @@ def default_data(params: argparse.Namespace) -> Optional[Dict[str, Any]]:
             time.sleep(DATA_POLL_SECS)
     if not os.path.exists(marker):
         _LOG.info("generating the light-ranker data in %s", root)
-        paths = synthetic_data.write_dataset(train_dir, train_files + DEFAULT_EVAL_FILES, DEFAULT_RECORDS_PER_FILE,
-                                             DEFAULT_SEED, compression="lzo")
+        paths = synthetic_data.write_dataset(
+            train_dir, train_files + DEFAULT_EVAL_FILES, DEFAULT_RECORDS_PER_FILE, DEFAULT_SEED, compression="lzo"
+        )
         os.makedirs(eval_dir, exist_ok=True)
         for path in paths[train_files:]:
             os.replace(path, os.path.join(eval_dir, os.path.basename(path)))
@@ -206,8 +251,9 @@ def _data_files(directory: Optional[str], files_list: Optional[str], flag: str) 
     if files_list and os.path.exists(files_list):
         files = twml.util.read_file(files_list, decode="json").get("files") or []
         if not files:
-            raise ValueError("%s %s: the files list holds no file" % (flag.replace("data_dir", "files_list"),
-                                                                       files_list))
+            raise ValueError(
+                "%s %s: the files list holds no file" % (flag.replace("data_dir", "files_list"), files_list)
+            )
         return list(files)
     if not directory:
         return []
@@ -257,8 +303,11 @@ def guarded_main(main: Callable[[Optional[List[str]]], int], argv: Optional[List
     except (ValueError, OSError) as error:
         status, message, caught = 2, str(error), error
     except tf.errors.OpError as error:
-        detail = [line.strip() for line in error.message.splitlines()
-                  if line.strip() and not line.strip().startswith(("Graph execution error", "[[", "Detected at"))]
+        detail = [
+            line.strip()
+            for line in error.message.splitlines()
+            if line.strip() and not line.strip().startswith(("Graph execution error", "[[", "Detected at"))
+        ]
         status, message, caught = 1, "%s: %s" % (type(error).__name__, (detail or [error.message])[0]), error
     if "--verbose" in argv:
         traceback.print_exception(type(caught), caught, caught.__traceback__)
@@ -288,9 +337,13 @@ def calibrate_discretizer(params: argparse.Namespace, feature_config: twml.Featu
         run_state.check_calibration_record(params.save_dir, "discretizer", module, fingerprint)
         return
     calibrator = HashingDiscretizerCalibrator(params.discretizer_num_bins, params.discretizer_output_size_bits)
-    calibrate_discretizer_and_export(name="discretizer", calibrator=calibrator,
-                                     build_graph_fn=build_percentile_discretizer_graph, params=params,
-                                     feature_config=feature_config)
+    calibrate_discretizer_and_export(
+        name="discretizer",
+        calibrator=calibrator,
+        build_graph_fn=build_percentile_discretizer_graph,
+        params=params,
+        feature_config=feature_config,
+    )
 
 
 def discretized_input(features: Dict[str, tf.Tensor], params: Any) -> tf.SparseTensor:
@@ -313,8 +366,8 @@ def weighted_log_loss(logits: tf.Tensor, labels: tf.Tensor, features: Dict[str, 
 def metric_fn() -> Any:
     """The evaluation metrics, named ``<metric>_is_favorited``."""
     return twml.metrics.get_multi_binary_class_metric_fn(
-        metrics=["roc_auc", "pr_auc", "rce", "nrce", "ctr", "predicted_ctr", "total_weight"],
-        classes=[SHORT_LABEL])
+        metrics=["roc_auc", "pr_auc", "rce", "nrce", "ctr", "predicted_ctr", "total_weight"], classes=[SHORT_LABEL]
+    )
 
 
 def log_to_stdout(argv: Optional[List[str]] = None) -> None:
@@ -328,9 +381,10 @@ def print_outputs(save_dir: str, exports: List[Tuple[str, str]]) -> None:
     batch predictions of the first export, beside it)."""
     print("results in %s:" % save_dir)
     serving = exports[0][1].rstrip("/")
-    rows = exports + [("plots", os.path.join(os.path.dirname(serving), report.PLOTS_DIR,
-                                             "{roc_curve,pr_curve,reliability}.png")),
-                      ("predictions", os.path.join(os.path.dirname(serving), report.PREDICTIONS_DIR))]
+    rows = exports + [
+        ("plots", os.path.join(os.path.dirname(serving), report.PLOTS_DIR, "{roc_curve,pr_curve,reliability}.png")),
+        ("predictions", os.path.join(os.path.dirname(serving), report.PREDICTIONS_DIR)),
+    ]
     for what, path in rows:
         print("  %-14s %s" % (what, path))
 
@@ -342,6 +396,8 @@ def check_auc(metrics: Dict[str, float], data_info: Optional[Dict[str, Any]], to
         return 0
     gap = data_info["optimal_auc"] - metrics["roc_auc"]
     verdict = "OK" if gap <= tolerance else "FAILED"
-    print("ROC-AUC %.4f, optimum %.4f, gap %.4f (tolerance %.4f): %s"
-          % (metrics["roc_auc"], data_info["optimal_auc"], gap, tolerance, verdict))
+    print(
+        "ROC-AUC %.4f, optimum %.4f, gap %.4f (tolerance %.4f): %s"
+        % (metrics["roc_auc"], data_info["optimal_auc"], gap, tolerance, verdict)
+    )
     return 0 if gap <= tolerance else 1

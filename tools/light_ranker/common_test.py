@@ -25,7 +25,8 @@ def test_default_save_dir_is_stable_and_no_temporary_directory_is_left(home):
         params = common.parse_args(common.get_parser("example", "light_ranker"), [])
         assert params.save_dir == str(home / "home" / "twml_runs" / "light_ranker")
     assert common.parse_args(common.get_parser("mlp", "light_ranker_mlp"), []).save_dir.endswith(
-        os.path.join("twml_runs", "light_ranker_mlp"))
+        os.path.join("twml_runs", "light_ranker_mlp")
+    )
     # twml's parser makes a temporary directory as its default; the examples do not leave it behind.
     assert os.listdir(home / "tmp") == []
     assert "twml_runs" in common.get_parser("example").format_help()
@@ -37,8 +38,9 @@ def test_an_explicit_save_dir_wins(home):
 
 
 def test_a_bad_flag_stops_before_the_save_dir_line(home, caplog):
-    params = common.parse_args(common.get_parser("example"), ["--data_spec", str(home / "missing.json"),
-                                                              "--train.data_dir", str(home)])
+    params = common.parse_args(
+        common.get_parser("example"), ["--data_spec", str(home / "missing.json"), "--train.data_dir", str(home)]
+    )
     with caplog.at_level(logging.INFO, logger="light_ranker"), pytest.raises(ValueError, match="--data_spec"):
         common.prepare(params)  # the checks come first: a bad flag before the save_dir line
     assert not [r for r in caplog.records if "save_dir" in r.getMessage()]

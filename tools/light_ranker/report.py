@@ -25,8 +25,9 @@ PLOTS_DIR = "plots"
 PREDICTIONS_DIR = "batch_predictions"
 
 
-def batch_predict(export_path: str, files: Sequence[str], label_id: int, batch_size: int,
-                  output_dir: Optional[str] = None) -> Dict[str, np.ndarray]:
+def batch_predict(
+    export_path: str, files: Sequence[str], label_id: int, batch_size: int, output_dir: Optional[str] = None
+) -> Dict[str, np.ndarray]:
     """Scores every record of ``files`` with the twml-batch-predict job (the command's code path,
     :func:`twml.batch_prediction_job.run`), writing its parts, manifests and ``_SUCCESS`` to
     ``output_dir`` (default ``<export>/../batch_predictions``; a rerun redoes them for a new export).
@@ -36,16 +37,27 @@ def batch_predict(export_path: str, files: Sequence[str], label_id: int, batch_s
     """
     output_dir = output_dir or os.path.join(os.path.dirname(export_path.rstrip("/")), PREDICTIONS_DIR)
     args = batch_prediction_job.build_parser().parse_args(
-        ["--export_dir", export_path, "--output_dir", output_dir, "--batch_size", str(batch_size), "--overwrite",
-         "--input", *files])
+        [
+            "--export_dir",
+            export_path,
+            "--output_dir",
+            output_dir,
+            "--batch_size",
+            str(batch_size),
+            "--overwrite",
+            "--input",
+            *files,
+        ]
+    )
     batch_prediction_job.run(args)
     inputs = batch_prediction_job.expand_inputs(files)
     labels: List[float] = []
     predictions: List[float] = []
     for path, part in zip(inputs, batch_prediction_job.part_names(inputs, "datarecord")):
         labels.extend(float(label_id in _core.decode_data_record(r).get("binary", ())) for r in read_records([path]))
-        predictions.extend(_core.decode_data_record(r)["continuous"][label_id]
-                           for r in read_records([os.path.join(output_dir, part)]))
+        predictions.extend(
+            _core.decode_data_record(r)["continuous"][label_id] for r in read_records([os.path.join(output_dir, part)])
+        )
     if len(labels) != len(predictions):
         raise ValueError("%s: %d predictions for %d records" % (output_dir, len(predictions), len(labels)))
     return {"predictions": np.array(predictions, np.float64), "labels": np.array(labels, np.float64)}

@@ -200,8 +200,9 @@ class LightRankerData:
 
     def optimal_auc(self, num_records: int = 50000) -> float:
         """ROC-AUC of the true main-label probability on fresh records: the best a model can do."""
-        return self._optimal_auc(self.batch(10**6 + index, min(5000, num_records - index))
-                                 for index in range(0, num_records, 5000))
+        return self._optimal_auc(
+            self.batch(10**6 + index, min(5000, num_records - index)) for index in range(0, num_records, 5000)
+        )
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:

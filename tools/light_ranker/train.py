@@ -38,8 +38,9 @@ from twml.trainers import DataRecordTrainer
 NAME = "light_ranker"
 
 
-def build_graph(features: Dict[str, tf.Tensor], label: tf.Tensor, mode: str, params: Any,
-                config: Any = None) -> Dict[str, tf.Tensor]:
+def build_graph(
+    features: Dict[str, tf.Tensor], label: tf.Tensor, mode: str, params: Any, config: Any = None
+) -> Dict[str, tf.Tensor]:
     """Logistic regression: ``sigmoid(full_sparse(discretized input))``.
 
     Returns:
@@ -67,12 +68,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     data_info, feature_config = common.prepare(params)
 
     common.calibrate_discretizer(params, feature_config)
-    trainer = DataRecordTrainer(name=NAME, params=params, build_graph_fn=build_graph,
-                                feature_config=feature_config, metric_fn=common.metric_fn())
-    trainer.train_and_evaluate(train_input_fn=trainer.get_train_input_fn(repeat=True),
-                               early_stop_metric="roc_auc_" + common.SHORT_LABEL,
-                               early_stop_patience=params.early_stop_patience, early_stop_minimize=False,
-                               early_stop_tolerance=params.early_stop_tolerance)
+    trainer = DataRecordTrainer(
+        name=NAME,
+        params=params,
+        build_graph_fn=build_graph,
+        feature_config=feature_config,
+        metric_fn=common.metric_fn(),
+    )
+    trainer.train_and_evaluate(
+        train_input_fn=trainer.get_train_input_fn(repeat=True),
+        early_stop_metric="roc_auc_" + common.SHORT_LABEL,
+        early_stop_patience=params.early_stop_patience,
+        early_stop_minimize=False,
+        early_stop_tolerance=params.early_stop_tolerance,
+    )
     if not trainer.is_chief():
         return 0  # in a cluster the chief evaluates, exports and reports
     metrics = trainer.evaluate(name="final")
@@ -83,15 +92,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     export_path = trainer.export_model()
     # All modes too (train/eval graphs fed serialized DataRecords, the serving graph), as
     # production light rankers export them.
-    all_modes = export_all_models(trainer, os.path.join(params.save_dir, "all_modes"), feature_config.get_parse_fn(),
-                                  feature_config.get_serving_input_receiver_fn(),
-                                  export_output_fn=twml.export_output_fns.batch_prediction_continuous_output_fn,
-                                  feature_spec=feature_config.get_feature_spec())
+    all_modes = export_all_models(
+        trainer,
+        os.path.join(params.save_dir, "all_modes"),
+        feature_config.get_parse_fn(),
+        feature_config.get_serving_input_receiver_fn(),
+        export_output_fn=twml.export_output_fns.batch_prediction_continuous_output_fn,
+        feature_spec=feature_config.get_feature_spec(),
+    )
     label_id = feature_config.label_features[0]
-    result = report.report(export_path, trainer.eval_files, label_id, params.predict_batch_size,
-                           title="light ranker (logistic regression)")
-    trainer.experiment_tracker.log_metrics({"batch_prediction_" + k: v for k, v in result.items()}, None,
-                                           eval_name="batch_prediction")
+    result = report.report(
+        export_path, trainer.eval_files, label_id, params.predict_batch_size, title="light ranker (logistic regression)"
+    )
+    trainer.experiment_tracker.log_metrics(
+        {"batch_prediction_" + k: v for k, v in result.items()}, None, eval_name="batch_prediction"
+    )
     status = common.check_auc(result, data_info, params.auc_tolerance)
     common.print_outputs(params.save_dir, [("export", export_path), ("all modes", all_modes)])
     return status

@@ -9,8 +9,16 @@ import pytest
 from tools.light_ranker import train, train_mlp
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SMALL = ["--num_train_records", "20000", "--train.max_steps", "300", "--save_checkpoints_steps", "100",
-         "--auc_tolerance", "1.0"]
+SMALL = [
+    "--num_train_records",
+    "20000",
+    "--train.max_steps",
+    "300",
+    "--save_checkpoints_steps",
+    "100",
+    "--auc_tolerance",
+    "1.0",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +29,9 @@ def tracking_db(tmp_path, monkeypatch):
 
 def exported_models(root):
     """SavedModel directories under root (TF-Hub modules, which also hold a saved_model.pb, excluded)."""
-    return [dirpath for dirpath, _, files in os.walk(root) if "saved_model.pb" in files
-            and "tfhub_module.pb" not in files]
+    return [
+        dirpath for dirpath, _, files in os.walk(root) if "saved_model.pb" in files and "tfhub_module.pb" not in files
+    ]
 
 
 def test_logistic_regression_example(tmp_path, tracking_db, capsys):
@@ -49,8 +58,16 @@ def test_logistic_regression_example(tmp_path, tracking_db, capsys):
 
 def test_mlp_example_with_isotonic_phase(tmp_path, capsys):
     save_dir = str(tmp_path / "mlp")
-    flags = SMALL + ["--save_dir", save_dir, "--data_cache_dir", str(tmp_path / "data"), "--hidden_units", "8",
-                     "--calibrator.parts_downsampling_rate", "1.0"]
+    flags = SMALL + [
+        "--save_dir",
+        save_dir,
+        "--data_cache_dir",
+        str(tmp_path / "data"),
+        "--hidden_units",
+        "8",
+        "--calibrator.parts_downsampling_rate",
+        "1.0",
+    ]
     assert train_mlp.main(flags) == 0
     out = capsys.readouterr().out
     (export,) = exported_models(os.path.join(save_dir, "calibrator"))

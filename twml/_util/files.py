@@ -61,8 +61,9 @@ def write_file(filename: str, contents: Any, encode: Union[bool, str] = False) -
         except FileNotFoundError as error:
             raise tf.errors.NotFoundError(None, None, "write_file: %s: %s" % (filename, error.strerror)) from None
         except PermissionError as error:
-            raise tf.errors.PermissionDeniedError(None, None, "write_file: %s: %s" % (filename, error.strerror)) \
-                from None
+            raise tf.errors.PermissionDeniedError(
+                None, None, "write_file: %s: %s" % (filename, error.strerror)
+            ) from None
         return
     directory, base = os.path.split(filename)
     temporary = os.path.join(directory, ".%s.tmp.%s" % (base, uuid.uuid4().hex))

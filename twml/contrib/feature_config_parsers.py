@@ -83,7 +83,9 @@ def create_feature_config_builder_from_dict(feature_spec_dict: Dict[str, Any], d
                 builder.extract_feature(name, dense.get("expectedShape") or [], dense.get("defaultValue"))
         for tensor in (feature_spec_dict.get("tensors") or {}).values():
             builder.extract_tensors(
-                [tensor["featureName"]], tensor.get("dtype", "float32"), tensor.get("shape"),
+                [tensor["featureName"]],
+                tensor.get("dtype", "float32"),
+                tensor.get("shape"),
                 tensor.get("defaultValue", 0),
             )
         for image in feature_spec_dict.get("images") or []:

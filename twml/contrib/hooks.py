@@ -26,8 +26,9 @@ class StopAtTimeHook(tf.train.SessionRunHook):
         if isinstance(stop_time, datetime.timedelta):
             self._stop_time = _utc_now() + stop_time
         elif isinstance(stop_time, datetime.datetime):
-            self._stop_time = stop_time if stop_time.tzinfo is not None else stop_time.replace(
-                tzinfo=datetime.timezone.utc)
+            self._stop_time = (
+                stop_time if stop_time.tzinfo is not None else stop_time.replace(tzinfo=datetime.timezone.utc)
+            )
         else:
             raise ValueError("StopAtTimeHook: stop_time must be a datetime or a timedelta, got %r" % (stop_time,))
         self._stop_requested = False

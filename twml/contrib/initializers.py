@@ -28,7 +28,8 @@ class PartitionConstant(tf.keras.initializers.Initializer):
         if partition_info is None:
             if tuple(shape) != self.value.shape:
                 raise ValueError(
-                    "PartitionConstant: value has shape %s, variable %s" % (self.value.shape, tuple(shape)))
+                    "PartitionConstant: value has shape %s, variable %s" % (self.value.shape, tuple(shape))
+                )
             return tf.constant(self.value, dtype)
         offsets = partition_info.var_offset
         part = self.value[tuple(slice(o, o + n) for o, n in zip(offsets, shape))]

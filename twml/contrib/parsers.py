@@ -62,8 +62,9 @@ def get_supervised_input_receiver_fn_feature_dict(feature_config: Any) -> Callab
     return receiver_fn
 
 
-def parse_string_tensor(record: Any, feature_name: str, feature_config: Any, default_value: str = "",
-                        max_length: int = -1) -> tf.Tensor:
+def parse_string_tensor(
+    record: Any, feature_name: str, feature_config: Any, default_value: str = "", max_length: int = -1
+) -> tf.Tensor:
     """The StringTensor feature ``feature_name`` of a decoded batch as a dense string ``[batch, L]``.
 
     Args:
@@ -81,9 +82,9 @@ def parse_string_tensor(record: Any, feature_name: str, feature_config: Any, def
     return fixed_length_tensor(ids, strings, default_value, max_length=max_length, batch_size=record.batch_size)
 
 
-def get_string_tensor_parse_fn(feature_config: Any, string_tensor_names: Optional[Any] = None,
-                               default_value: str = "", max_length: int = -1
-                               ) -> Callable[[tf.Tensor], Tuple[Features, tf.Tensor]]:
+def get_string_tensor_parse_fn(
+    feature_config: Any, string_tensor_names: Optional[Any] = None, default_value: str = "", max_length: int = -1
+) -> Callable[[tf.Tensor], Tuple[Features, tf.Tensor]]:
     """The v2 parse fn, plus each StringTensor feature of ``string_tensor_names`` as a dense string
     ``[batch, L]`` (:func:`parse_string_tensor`).
 
@@ -102,8 +103,9 @@ def get_string_tensor_parse_fn(feature_config: Any, string_tensor_names: Optiona
     return parse
 
 
-def get_string_tensor_serving_input_receiver_fn(feature_config: Any, string_tensor_names: Optional[Any] = None,
-                                                default_value: str = "", max_length: int = -1) -> Callable[[], Any]:
+def get_string_tensor_serving_input_receiver_fn(
+    feature_config: Any, string_tensor_names: Optional[Any] = None, default_value: str = "", max_length: int = -1
+) -> Callable[[], Any]:
     """A serving receiver over serialized DataRecords (``serialized``, string ``[None]``) whose
     features are those of :func:`get_string_tensor_parse_fn`."""
     parse = get_string_tensor_parse_fn(feature_config, string_tensor_names, default_value, max_length)

@@ -58,10 +58,12 @@ def apply_mask(tensor: tf.Tensor, name: str = "pruning") -> tf.Tensor:
     if channels is None:
         raise ValueError("apply_mask needs a static last dimension, got shape %s" % tensor.shape)
     with tf.variable_scope(name, reuse=tf.AUTO_REUSE):
-        mask = tf.get_variable("mask", shape=[int(channels)], dtype=tensor.dtype, initializer=tf.ones_initializer(),
-                               trainable=False)
-        signal = tf.get_variable("signal", shape=[int(channels)], dtype=tensor.dtype,
-                                 initializer=tf.zeros_initializer(), trainable=False)
+        mask = tf.get_variable(
+            "mask", shape=[int(channels)], dtype=tensor.dtype, initializer=tf.ones_initializer(), trainable=False
+        )
+        signal = tf.get_variable(
+            "signal", shape=[int(channels)], dtype=tensor.dtype, initializer=tf.zeros_initializer(), trainable=False
+        )
     mask.extended = extend_mask(mask, tensor)
     mask.pruning_signal = signal
     mask.tensor = tensor
@@ -178,8 +180,9 @@ def computational_cost(op_or_tensor: Any, _observed: Optional[Set[str]] = None) 
     return cost
 
 
-def update_pruning_signals(loss: tf.Tensor, decay: float = .96, masks: Optional[List[Any]] = None,
-                           method: str = "Fisher") -> List[tf.Tensor]:
+def update_pruning_signals(
+    loss: tf.Tensor, decay: float = 0.96, masks: Optional[List[Any]] = None, method: str = "Fisher"
+) -> List[tf.Tensor]:
     """Updates each mask's running Fisher signal ``signal ← decay·signal + (1 - decay)·f`` with
     ``f = mean over the batch of (∂loss/∂mask.extended)²`` (per channel).
 
@@ -209,8 +212,9 @@ def update_pruning_signals(loss: tf.Tensor, decay: float = .96, masks: Optional[
         else:
             per_example = tf.reshape(grad, tf.stack([tf.shape(grad)[0], -1, channels]))
             fisher = tf.reduce_mean(tf.square(tf.reduce_sum(per_example, axis=1)), axis=0)
-        updates.append(tf.assign(mask.pruning_signal, decay * mask.pruning_signal + (1.0 - decay) * fisher,
-                                 use_locking=True))
+        updates.append(
+            tf.assign(mask.pruning_signal, decay * mask.pruning_signal + (1.0 - decay) * fisher, use_locking=True)
+        )
     return updates
 
 

@@ -93,8 +93,11 @@ class MDL(Layer):
         vals_parts, keys_parts, positions = Partition(2)(found, vals, keys)
         _, index_parts, _ = Partition(2)(found, vals, indices)
         new_keys, new_vals = libtwml.ops.mdl(
-            index_parts[1], vals_parts[1], tf.convert_to_tensor(self.bin_ids),
-            tf.convert_to_tensor(self.bin_values), tf.convert_to_tensor(self.feature_offsets),
+            index_parts[1],
+            vals_parts[1],
+            tf.convert_to_tensor(self.bin_ids),
+            tf.convert_to_tensor(self.bin_values),
+            tf.convert_to_tensor(self.feature_offsets),
         )
         n_bins = tf.size(self.bin_ids, out_type=tf.int64)
         other_keys = tf.math.floormod(keys_parts[0], (1 << self._out_bits) - n_bins) + n_bins

@@ -191,8 +191,9 @@ class DeepGradientCompressionOptimizer(tf.train.GradientDescentOptimizer):
             return super()._apply_sparse_duplicate_indices(grad, var)
         return tf.train.Optimizer._apply_sparse_duplicate_indices(self, grad, var)
 
-    def _resource_apply_sparse_duplicate_indices(self, grad: tf.Tensor, handle: Any,
-                                                 indices: tf.Tensor) -> tf.Operation:
+    def _resource_apply_sparse_duplicate_indices(
+        self, grad: tf.Tensor, handle: Any, indices: tf.Tensor
+    ) -> tf.Operation:
         if self._low_rank(handle):
             return super()._resource_apply_sparse_duplicate_indices(grad, handle, indices)
         return tf.train.Optimizer._resource_apply_sparse_duplicate_indices(self, grad, handle, indices)

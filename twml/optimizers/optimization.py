@@ -117,7 +117,9 @@ def optimize_loss(
                 if learning_rate < 0.0:
                     raise ValueError("Invalid learning_rate %s." % learning_rate)
                 lr = tf.get_variable(
-                    "learning_rate", [], trainable=False,
+                    "learning_rate",
+                    [],
+                    trainable=False,
                     initializer=tf.constant_initializer(float(learning_rate)),
                 )
             else:
@@ -145,9 +147,7 @@ def optimize_loss(
         if variables is None:
             variables = tf.trainable_variables()
 
-        gradients = opt.compute_gradients(
-            loss, variables, colocate_gradients_with_ops=colocate_gradients_with_ops
-        )
+        gradients = opt.compute_gradients(loss, variables, colocate_gradients_with_ops=colocate_gradients_with_ops)
 
         if gradient_noise_scale is not None:
             gradients = _add_scaled_noise_to_gradients(gradients, gradient_noise_scale)
@@ -197,29 +197,22 @@ def _make_optimizer(optimizer: Any, lr: Any, learning_rate: Any) -> tf.train.Opt
     """The Optimizer that ``optimizer`` names, is, or makes."""
     if isinstance(optimizer, str):
         if lr is None:
-            raise ValueError(
-                "Learning rate is None, but should be specified if optimizer is string (%s)." % optimizer
-            )
+            raise ValueError("Learning rate is None, but should be specified if optimizer is string (%s)." % optimizer)
         if optimizer not in OPTIMIZER_CLS_NAMES:
             raise ValueError(
-                "Optimizer name should be one of [%s], you provided %s."
-                % (", ".join(OPTIMIZER_CLS_NAMES), optimizer)
+                "Optimizer name should be one of [%s], you provided %s." % (", ".join(OPTIMIZER_CLS_NAMES), optimizer)
             )
         return OPTIMIZER_CLS_NAMES[optimizer](learning_rate=lr)
     if isinstance(optimizer, type) and issubclass(optimizer, tf.train.Optimizer):
         if lr is None:
-            raise ValueError(
-                "Learning rate is None, but should be specified if optimizer is class (%s)." % optimizer
-            )
+            raise ValueError("Learning rate is None, but should be specified if optimizer is class (%s)." % optimizer)
         return optimizer(learning_rate=lr)
     if isinstance(optimizer, tf.train.Optimizer):
         return optimizer
     if callable(optimizer):
         opt = optimizer(lr) if learning_rate is not None else optimizer()
         if not isinstance(opt, tf.train.Optimizer):
-            raise ValueError(
-                "Unrecognized optimizer: function should return subclass of Optimizer. Got %s." % str(opt)
-            )
+            raise ValueError("Unrecognized optimizer: function should return subclass of Optimizer. Got %s." % str(opt))
         return opt
     raise ValueError(
         "Unrecognized optimizer: should be string, subclass of Optimizer, instance of subclass of "

@@ -29,8 +29,22 @@ __all__ = ["PruningOptimizer"]
 
 #: Ops through which a masked tensor still has one value per unit of the mask.
 _ELEMENTWISE = frozenset(
-    ["Identity", "Relu", "Relu6", "Elu", "Selu", "Sigmoid", "Tanh", "LeakyRelu", "Softplus", "Softsign",
-     "BiasAdd", "Cast", "Reshape", "Gelu"]
+    [
+        "Identity",
+        "Relu",
+        "Relu6",
+        "Elu",
+        "Selu",
+        "Sigmoid",
+        "Tanh",
+        "LeakyRelu",
+        "Softplus",
+        "Softsign",
+        "BiasAdd",
+        "Cast",
+        "Reshape",
+        "Gelu",
+    ]
 )
 _EPSILON = 1e-6
 
@@ -86,10 +100,21 @@ class PruningOptimizer(tf.train.MomentumOptimizer):
     ``estimated_flops`` (float32 ``[]``: the model's FLOPs per example, before this step's pruning).
     """
 
-    def __init__(self, learning_rate: Any, momentum: float = 0.9, use_locking: bool = False,
-                 name: str = "Pruning", use_nesterov: bool = False) -> None:
-        super().__init__(learning_rate=learning_rate, momentum=momentum, use_locking=use_locking, name=name,
-                         use_nesterov=use_nesterov)
+    def __init__(
+        self,
+        learning_rate: Any,
+        momentum: float = 0.9,
+        use_locking: bool = False,
+        name: str = "Pruning",
+        use_nesterov: bool = False,
+    ) -> None:
+        super().__init__(
+            learning_rate=learning_rate,
+            momentum=momentum,
+            use_locking=use_locking,
+            name=name,
+            use_nesterov=use_nesterov,
+        )
         self.pruning_signals: List[Any] = []
         self.pruning_counter: Any = None
         self.unit_costs: List[tf.Tensor] = []
@@ -100,7 +125,7 @@ class PruningOptimizer(tf.train.MomentumOptimizer):
         loss: tf.Tensor,
         prune_every: int = 100,
         burn_in: int = 0,
-        decay: float = .96,
+        decay: float = 0.96,
         flops_weight: Any = "AUTO",
         flops_target: float = 0,
         update_params: Any = None,
@@ -186,8 +211,9 @@ class PruningOptimizer(tf.train.MomentumOptimizer):
                 offset += units
         return tf.group(update_params, *assigns)
 
-    def _update_signals(self, loss: tf.Tensor, masks: Sequence[Any], extended: Sequence[tf.Tensor],
-                        decay: float) -> List[tf.Tensor]:
+    def _update_signals(
+        self, loss: tf.Tensor, masks: Sequence[Any], extended: Sequence[tf.Tensor], decay: float
+    ) -> List[tf.Tensor]:
         """Creates the signal variables and returns their updated values (float ``[units]`` each)."""
         grads = tf.gradients(loss, list(extended))
         self.pruning_signals = []
@@ -207,8 +233,9 @@ class PruningOptimizer(tf.train.MomentumOptimizer):
         return updates
 
     @staticmethod
-    def _costs(loss: tf.Tensor, extended: Sequence[tf.Tensor],
-               fractions: Sequence[tf.Tensor]) -> Tuple[List[tf.Tensor], tf.Tensor]:
+    def _costs(
+        loss: tf.Tensor, extended: Sequence[tf.Tensor], fractions: Sequence[tf.Tensor]
+    ) -> Tuple[List[tf.Tensor], tf.Tensor]:
         """Per-mask unit costs and the model's estimated FLOPs per example (see the module docstring)."""
         forward = _forward_ops(loss)
         # The op multiplying a MaskLayer's inputs by its extended mask, and those inputs (gradient

@@ -1,6 +1,5 @@
 """twml.readers.HashedBatchPredictionRequest: the hashed decode of one serialized request."""
 
-
 import tensorflow.compat.v1 as tf
 
 import libtwml

@@ -35,15 +35,17 @@ def import_contrib(name, relative_path):
         return importlib.import_module(name)
     except ImportError:
         root = os.path.dirname(os.path.realpath(twml.__file__))
-        spec = importlib.util.spec_from_file_location("_local_" + name.replace(".", "_"),
-                                                      os.path.join(root, relative_path))
+        spec = importlib.util.spec_from_file_location(
+            "_local_" + name.replace(".", "_"), os.path.join(root, relative_path)
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
 
 
-_contrib = import_contrib("twml.contrib.calibrators.calibrator_arguments",
-                          "contrib/calibrators/calibrator_arguments.py")
+_contrib = import_contrib(
+    "twml.contrib.calibrators.calibrator_arguments", "contrib/calibrators/calibrator_arguments.py"
+)
 add_discretizer_arguments = _contrib.add_discretizer_arguments
 add_isotonic_calibrator_arguments = _contrib.add_isotonic_calibrator_arguments
 calibrator_arguments = _contrib.calibrator_arguments
@@ -109,8 +111,7 @@ TRAINER_TABLE = [
 
 DATA_RECORD_TABLE = [
     (["--train.files_list", "--train_files_list"], "train_files_list", None, "/l", "/l"),
-    (["--train.overwrite_files_list", "--train_overwrite_files_list"], "train_overwrite_files_list", False, FLAG,
-     True),
+    (["--train.overwrite_files_list", "--train_overwrite_files_list"], "train_overwrite_files_list", False, FLAG, True),
     (["--train.data_dir", "--train_data_dir"], "train_data_dir", None, "hdfs://a/b", "hdfs://a/b"),
     (["--train.start_date", "--train_start_datetime"], "train_start_datetime", None, "2020/01/01", "2020/01/01"),
     (["--train.end_date", "--train_end_datetime"], "train_end_datetime", None, "2020/01/02", "2020/01/02"),
@@ -123,10 +124,20 @@ DATA_RECORD_TABLE = [
     (["--hour_resolution"], "hour_resolution", None, "2", 2),
     (["--train.keep_rate", "--train_keep_rate"], "train_keep_rate", None, "0.5", 0.5),
     (["--eval.keep_rate", "--eval_keep_rate"], "eval_keep_rate", None, "0.25", 0.25),
-    (["--train.parts_downsampling_rate", "--train_parts_downsampling_rate"], "train_parts_downsampling_rate", None,
-     "0.2", 0.2),
-    (["--eval.parts_downsampling_rate", "--eval_parts_downsampling_rate"], "eval_parts_downsampling_rate", None,
-     "0.3", 0.3),
+    (
+        ["--train.parts_downsampling_rate", "--train_parts_downsampling_rate"],
+        "train_parts_downsampling_rate",
+        None,
+        "0.2",
+        0.2,
+    ),
+    (
+        ["--eval.parts_downsampling_rate", "--eval_parts_downsampling_rate"],
+        "eval_parts_downsampling_rate",
+        None,
+        "0.3",
+        0.3,
+    ),
     (["--allow_train_eval_overlap"], "allow_train_eval_overlap", False, FLAG, True),
     (["--eval_name"], "eval_name", None, "train", "train"),
 ]
@@ -137,8 +148,13 @@ BATCH_PREDICTION_TABLE = [
     (["--input_size_bits"], "input_size_bits", 12, "18", 18),
     (["--loss_function"], "loss_function", "ranknet", "listmle", "listmle"),
     (["--use_dense_tensor"], "use_dense_tensor", False, FLAG, True),
-    (["--dense_normalization"], "dense_normalization", "mean_max_normalizaiton", "standard_normalizaiton",
-     "standard_normalizaiton"),
+    (
+        ["--dense_normalization"],
+        "dense_normalization",
+        "mean_max_normalizaiton",
+        "standard_normalizaiton",
+        "standard_normalizaiton",
+    ),
     (["--sparse_normalization"], "sparse_normalization", "SparseMaxNorm", "SparseBatchNorm", "SparseBatchNorm"),
     (["--mask"], "mask", "full_mask", "diag_mask", "diag_mask"),
 ]
@@ -205,7 +221,6 @@ ISOTONIC_TABLE = [
 DATA_SPEC = ["--data_spec", "/spec.json"]
 
 
-
 def data_record_parser():
     return add_data_record_trainer_arguments(get_trainer_parser())
 
@@ -249,21 +264,27 @@ def test_data_spec_is_required(capsys):
 
 
 def test_other_trainer_and_calibrator_tables():
-    check_table(lambda: add_batch_prediction_request_trainer_arguments(argparse.ArgumentParser()),
-                BATCH_PREDICTION_TABLE)
+    check_table(
+        lambda: add_batch_prediction_request_trainer_arguments(argparse.ArgumentParser()), BATCH_PREDICTION_TABLE
+    )
     check_table(lambda: add_pruning_arguments(argparse.ArgumentParser()), PRUNING_TABLE)
     check_table(lambda: add_discretizer_arguments(argparse.ArgumentParser()), ADD_DISCRETIZER_TABLE)
     check_table(lambda: discretizer_arguments(argparse.ArgumentParser()), DISCRETIZER_ARGUMENTS_TABLE)
-    check_table(lambda: discretizer_arguments(), DISCRETIZER_ARGUMENTS_TABLE + DISCRETIZER_OWN_PARSER_TABLE,
-                DATA_SPEC)
+    check_table(lambda: discretizer_arguments(), DISCRETIZER_ARGUMENTS_TABLE + DISCRETIZER_OWN_PARSER_TABLE, DATA_SPEC)
     check_table(lambda: calibrator_arguments(argparse.ArgumentParser()), CALIBRATOR_TABLE)
     check_table(lambda: add_isotonic_calibrator_arguments(argparse.ArgumentParser()), ISOTONIC_TABLE)
 
 
 def test_helpers_return_the_parser_they_were_given():
-    for helper in (add_data_record_trainer_arguments, add_batch_prediction_request_trainer_arguments,
-                   add_pruning_arguments, add_discretizer_arguments, discretizer_arguments, calibrator_arguments,
-                   add_isotonic_calibrator_arguments):
+    for helper in (
+        add_data_record_trainer_arguments,
+        add_batch_prediction_request_trainer_arguments,
+        add_pruning_arguments,
+        add_discretizer_arguments,
+        discretizer_arguments,
+        calibrator_arguments,
+        add_isotonic_calibrator_arguments,
+    ):
         parser = argparse.ArgumentParser()
         assert helper(parser) is parser
     own = discretizer_arguments()
@@ -326,10 +347,11 @@ def test_help_is_sorted_alphabetically():
 
 SUBCOMMAND_DEFAULTS = {
     "exponential_learning_rate_decay": {"decay_steps": None, "exponential_decay_rate": None},
-    "polynomial_learning_rate_decay": {"end_learning_rate": 0.0001, "polynomial_power": 0.0001,
-                                       "decay_steps": None},
-    "piecewise_constant_learning_rate_decay": {"piecewise_constant_values": None,
-                                               "piecewise_constant_boundaries": None},
+    "polynomial_learning_rate_decay": {"end_learning_rate": 0.0001, "polynomial_power": 0.0001, "decay_steps": None},
+    "piecewise_constant_learning_rate_decay": {
+        "piecewise_constant_values": None,
+        "piecewise_constant_boundaries": None,
+    },
     "inverse_learning_rate_decay": {"decay_rate": None, "min_learning_rate": None, "decay_steps": 1},
     "cosine_learning_rate_decay": {"alpha": 0, "decay_steps": None},
     "cosine_restarts_learning_rate_decay": {"first_decay_steps": None, "alpha": 0, "t_mul": 2, "m_mul": 1},
@@ -366,34 +388,50 @@ def run_decay(params, steps):
 
 def test_exponential_subcommand_feeds_the_decay_fn():
     params = get_trainer_parser().parse_args(
-        ["--learning_rate", "0.1", "exponential_learning_rate_decay", "--decay_steps", "10",
-         "--exponential_decay_rate", "0.5"])
+        [
+            "--learning_rate",
+            "0.1",
+            "exponential_learning_rate_decay",
+            "--decay_steps",
+            "10",
+            "--exponential_decay_rate",
+            "0.5",
+        ]
+    )
     assert params.decay_steps == 10.0 and params.exponential_decay_rate == 0.5
     steps = [0, 5, 10, 25]
-    np.testing.assert_allclose(run_decay(HParams(**vars(params)), steps), [0.1 * 0.5 ** (s / 10) for s in steps],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        run_decay(HParams(**vars(params)), steps), [0.1 * 0.5 ** (s / 10) for s in steps], rtol=1e-6
+    )
 
 
 def test_piecewise_subcommand_parses_lists_for_the_decay_fn():
     params = get_trainer_parser().parse_args(
-        ["piecewise_constant_learning_rate_decay", "--piecewise_constant_values", "0.3,0.2,0.1",
-         "--piecewise_constant_boundaries", "10,20"])
+        [
+            "piecewise_constant_learning_rate_decay",
+            "--piecewise_constant_values",
+            "0.3,0.2,0.1",
+            "--piecewise_constant_boundaries",
+            "10,20",
+        ]
+    )
     assert params.piecewise_constant_values == [0.3, 0.2, 0.1]
     assert params.piecewise_constant_boundaries == [10, 20]
     assert all(isinstance(b, int) for b in params.piecewise_constant_boundaries)
-    np.testing.assert_allclose(run_decay(params, [0, 10, 11, 20, 21, 100]), [0.3, 0.3, 0.2, 0.2, 0.1, 0.1],
-                               rtol=1e-6)
+    np.testing.assert_allclose(run_decay(params, [0, 10, 11, 20, 21, 100]), [0.3, 0.3, 0.2, 0.2, 0.1, 0.1], rtol=1e-6)
 
 
 def test_cosine_restarts_and_inverse_subcommands_feed_the_decay_fn():
     params = get_trainer_parser().parse_args(
-        ["--learning_rate", "1.0", "cosine_restarts_learning_rate_decay", "--first_decay_steps", "10"])
+        ["--learning_rate", "1.0", "cosine_restarts_learning_rate_decay", "--first_decay_steps", "10"]
+    )
     steps = [0, 5, 9]
-    np.testing.assert_allclose(run_decay(params, steps), [0.5 * (1 + math.cos(math.pi * s / 10)) for s in steps],
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        run_decay(params, steps), [0.5 * (1 + math.cos(math.pi * s / 10)) for s in steps], rtol=1e-5, atol=1e-7
+    )
     params = get_trainer_parser().parse_args(
-        ["--learning_rate", "1.0", "inverse_learning_rate_decay", "--decay_rate", "0.5", "--min_learning_rate",
-         "0.3"])
+        ["--learning_rate", "1.0", "inverse_learning_rate_decay", "--decay_rate", "0.5", "--min_learning_rate", "0.3"]
+    )
     steps = [0, 1, 2, 10]
     np.testing.assert_allclose(run_decay(params, steps), [max(1 / (1 + 0.5 * s), 0.3) for s in steps], rtol=1e-6)
 
@@ -407,8 +445,9 @@ def test_misplaced_subcommand_argument_gets_extended_error(capsys):
     assert "must come AFTER all the other optional arguments" in err
 
     with pytest.raises(SystemExit):
-        get_trainer_parser().parse_args(["exponential_learning_rate_decay", "--decay_steps", "10",
-                                         "--train.batch_size", "3"])
+        get_trainer_parser().parse_args(
+            ["exponential_learning_rate_decay", "--decay_steps", "10", "--train.batch_size", "3"]
+        )
     err = capsys.readouterr().err
     assert "unrecognized arguments: --train.batch_size 3" in err
     assert "must come AFTER all the other optional arguments" in err
@@ -451,9 +490,17 @@ def test_check_unsupported_params_accepts_defaults():
     check_unsupported_params(HParams(**vars(params)))
     check_unsupported_params({"learning_rate": 0.1})
     # the --feature_importance.* flags are honoured (DataRecordTrainer.contrib_run_feature_importances)
-    check_unsupported_params(get_trainer_parser().parse_args(
-        ["--feature_importance.algorithm", "serial", "--feature_importance.example_count", "3",
-         "--feature_importance.is_metric_smaller_the_better"]))
+    check_unsupported_params(
+        get_trainer_parser().parse_args(
+            [
+                "--feature_importance.algorithm",
+                "serial",
+                "--feature_importance.example_count",
+                "3",
+                "--feature_importance.is_metric_smaller_the_better",
+            ]
+        )
+    )
 
 
 @pytest.mark.parametrize("args,flag,reason", UNSUPPORTED_ARGS)

@@ -40,8 +40,13 @@ def setup(tmp_path_factory):
 def run_job(*flags, check=True, env=None):
     """The command in a subprocess: (returncode, stdout, stderr)."""
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), **(env or {}))
-    done = subprocess.run([sys.executable, "-m", "twml.batch_prediction_job", *flags], capture_output=True,
-                          text=True, env=environment, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "twml.batch_prediction_job", *flags],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
     if check:
         assert done.returncode == 0, done.stderr
     return done.returncode, done.stdout, done.stderr
@@ -58,8 +63,18 @@ def records_of(paths):
 
 def test_datarecord_output_equals_in_graph_predictions(setup, tmp_path):
     out = str(tmp_path / "out")
-    _, stdout, stderr = run_job("--export_dir", setup["export_root"], "--input", setup["data_dir"],
-                                "--output_dir", out, "--keep_fields", *KEEP, "--batch_size", "64")
+    _, stdout, stderr = run_job(
+        "--export_dir",
+        setup["export_root"],
+        "--input",
+        setup["data_dir"],
+        "--output_dir",
+        out,
+        "--keep_fields",
+        *KEEP,
+        "--batch_size",
+        "64",
+    )
     assert "newest of 1 complete exports" in stderr and setup["export"] in stderr
     summary = summary_of(stdout)
     assert summary["records"] == 900 and summary["parts_written"] == 3 and summary["success"]
@@ -70,9 +85,14 @@ def test_datarecord_output_equals_in_graph_predictions(setup, tmp_path):
     inputs = records_of(setup["data"])
     expected = in_graph_predictions(setup["trainer"], inputs, 64)
     with SavedModelPredictor(setup["export"]) as predictor:  # the served responses, decoded by the core
-        served = [row for part in (inputs[:300], inputs[300:600], inputs[600:]) for i in range(0, 300, 64)
-                  for row in decode_batch_prediction_response(predictor.predict_request(
-                      encode_batch_prediction_request(part[i:i + 64])))]
+        served = [
+            row
+            for part in (inputs[:300], inputs[300:600], inputs[600:])
+            for i in range(0, 300, 64)
+            for row in decode_batch_prediction_response(
+                predictor.predict_request(encode_batch_prediction_request(part[i : i + 64]))
+            )
+        ]
     keep_ids = [int(twml.feature_id(name)[0]) for name in KEEP]
     got = []
     for (_, data), source in zip(job.read_predictions(out), inputs):
@@ -81,7 +101,8 @@ def test_datarecord_output_equals_in_graph_predictions(setup, tmp_path):
         original = _core.decode_data_record(source)
         assert sorted(record.get("binary", [])) == sorted(f for f in original.get("binary", []) if f in keep_ids)
         assert {k: v for k, v in record["continuous"].items() if k != LABEL_ID} == {
-            k: v for k, v in original.get("continuous", {}).items() if k in keep_ids}
+            k: v for k, v in original.get("continuous", {}).items() if k in keep_ids
+        }
         assert record.get("strings", {}) == {k: v for k, v in original.get("strings", {}).items() if k in keep_ids}
     got = np.array(got)
     assert len(got) == len(inputs) == 900
@@ -104,27 +125,43 @@ def raw_output(export, records, batch_size):
         signature = tf.saved_model.loader.load(session, ["serve"], export).signature_def["raw_output"]
         out = []
         for start in range(0, len(records), 300):
-            part = records[start:start + 300]
+            part = records[start : start + 300]
             for i in range(0, len(part), batch_size):
-                request = np.frombuffer(encode_batch_prediction_request(part[i:i + batch_size]), np.uint8)
+                request = np.frombuffer(encode_batch_prediction_request(part[i : i + batch_size]), np.uint8)
                 out.append(session.run(signature.outputs["output"].name, {signature.inputs["request"].name: request}))
     return np.concatenate(out).reshape(-1)
 
 
 def test_csv_output_reads_back(setup, tmp_path):
     out = str(tmp_path / "csv")
-    run_job("--export_dir", setup["export"], "--input", os.path.join(setup["data_dir"], "part-*"),
-            "--output_dir", out, "--output_format", "csv", "--keep_fields", "timelines.author_follower_count",
-            "ebd.has_diff_lang", synthetic_data.LABELS[1],
-            "--data_spec", os.path.join(setup["data_dir"], "data_spec.json"))
+    run_job(
+        "--export_dir",
+        setup["export"],
+        "--input",
+        os.path.join(setup["data_dir"], "part-*"),
+        "--output_dir",
+        out,
+        "--output_format",
+        "csv",
+        "--keep_fields",
+        "timelines.author_follower_count",
+        "ebd.has_diff_lang",
+        synthetic_data.LABELS[1],
+        "--data_spec",
+        os.path.join(setup["data_dir"], "data_spec.json"),
+    )
     inputs = records_of(setup["data"])
     expected = raw_output(setup["export"], inputs, 512)
     rows = []
     for name in ("part-00000.csv", "part-00001.csv", "part-00002.csv"):
         with open(os.path.join(out, name), newline="") as source:
             reader = csv.reader(source)
-            assert next(reader) == ["timelines.author_follower_count", "ebd.has_diff_lang", synthetic_data.LABELS[1],
-                                   synthetic_data.MAIN_LABEL]
+            assert next(reader) == [
+                "timelines.author_follower_count",
+                "ebd.has_diff_lang",
+                synthetic_data.LABELS[1],
+                synthetic_data.MAIN_LABEL,
+            ]
             rows.extend(reader)
     assert len(rows) == 900
     np.testing.assert_array_equal(np.array([np.float32(r[3]) for r in rows]), expected)
@@ -164,20 +201,29 @@ def test_rerun_skips_refuses_and_overwrites(setup, tmp_path):
     # Another model: refused; the flags of the job are part of a part's identity too.
     other = train_small_export(str(tmp_path / "m2"), [setup["data"][0]], steps=5)
     with pytest.raises(job.JobError, match="export"):
-        job.run(job.build_parser().parse_args(["--export_dir", other["export"]] + flags[2:]),
-                stdout=open(os.devnull, "w"))
+        job.run(
+            job.build_parser().parse_args(["--export_dir", other["export"]] + flags[2:]), stdout=open(os.devnull, "w")
+        )
     with pytest.raises(job.JobError, match="keep_fields"):
-        job.run(job.build_parser().parse_args(flags + ["--keep_fields", "ebd.has_diff_lang"]),
-                stdout=open(os.devnull, "w"))
+        job.run(
+            job.build_parser().parse_args(flags + ["--keep_fields", "ebd.has_diff_lang"]), stdout=open(os.devnull, "w")
+        )
 
 
 def test_two_shards_in_parallel_and_dry_run(setup, tmp_path):
     out = str(tmp_path / "sharded")
     flags = ["--export_dir", setup["export"], "--input", setup["data_dir"], "--output_dir", out, "--num_shards", "2"]
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    workers = [subprocess.Popen([sys.executable, "-m", "twml.batch_prediction_job", *flags],
-                                env=dict(environment, JOB_COMPLETION_INDEX=str(i)), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "twml.batch_prediction_job", *flags],
+            env=dict(environment, JOB_COMPLETION_INDEX=str(i)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = [worker.communicate(timeout=300) for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     summaries = [summary_of(stdout) for stdout, _ in outputs]
@@ -191,9 +237,12 @@ def test_two_shards_in_parallel_and_dry_run(setup, tmp_path):
         assert open(os.path.join(out, name), "rb").read() == open(os.path.join(single, name), "rb").read()
 
     dry = str(tmp_path / "dry")
-    summary = job.run(job.build_parser().parse_args(["--export_dir", setup["export"], "--input", setup["data_dir"],
-                                                     "--output_dir", dry, "--max_records", "250"]),
-                      stdout=open(os.devnull, "w"))
+    summary = job.run(
+        job.build_parser().parse_args(
+            ["--export_dir", setup["export"], "--input", setup["data_dir"], "--output_dir", dry, "--max_records", "250"]
+        ),
+        stdout=open(os.devnull, "w"),
+    )
     assert summary["records"] == 250 and summary["dry_run"] and not os.path.exists(dry)
 
 
@@ -205,15 +254,17 @@ def test_corrupt_input(setup, tmp_path):
     raw = block_files.encode_block_file(good, 50)
     (data_dir / "b").write_bytes(raw[:2000] + b"\x00garbage" * 50 + raw[2000:])
     out = str(tmp_path / "out")
-    code, _, stderr = run_job("--export_dir", setup["export"], "--input", str(data_dir), "--output_dir", out,
-                              check=False)
+    code, _, stderr = run_job(
+        "--export_dir", setup["export"], "--input", str(data_dir), "--output_dir", out, check=False
+    )
     error = [line for line in stderr.splitlines() if line.startswith("twml-batch-predict: error:")]
     assert code == 1 and len(error) == 1 and str(data_dir / "b") in error[0] and "at byte" in error[0]
     assert sorted(os.listdir(out)) == ["_manifests", "a"]  # the completed part stays, committed
     manifest = json.load(open(os.path.join(out, "_manifests", "a.json")))
     assert manifest["records"] == 300
-    code, stdout, _ = run_job("--export_dir", setup["export"], "--input", str(data_dir), "--output_dir", out,
-                              "--skip_corrupt")
+    code, stdout, _ = run_job(
+        "--export_dir", setup["export"], "--input", str(data_dir), "--output_dir", out, "--skip_corrupt"
+    )
     summary = summary_of(stdout)
     assert summary["parts_already_done"] == 1 and summary["parts_written"] == 1
     assert summary["skipped_corrupt"]["blocks"] + summary["skipped_corrupt"]["bytes"] > 0
@@ -228,9 +279,24 @@ def signature_without_request(path):
     return path
 
 
-@pytest.mark.parametrize("case", ["missing_export", "not_savedmodel", "signature_input", "unknown_signature",
-                                  "output_is_file", "output_read_only", "empty_dir", "no_match", "missing_file",
-                                  "unknown_keep_field", "bad_shard", "bad_batch_size", "unreadable_input"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing_export",
+        "not_savedmodel",
+        "signature_input",
+        "unknown_signature",
+        "output_is_file",
+        "output_read_only",
+        "empty_dir",
+        "no_match",
+        "missing_file",
+        "unknown_keep_field",
+        "bad_shard",
+        "bad_batch_size",
+        "unreadable_input",
+    ],
+)
 def test_bad_input_is_one_line_and_nonzero(setup, tmp_path, capsys, case):
     flags = {"--export_dir": setup["export"], "--input": setup["data"][0], "--output_dir": str(tmp_path / "out")}
     extra = []

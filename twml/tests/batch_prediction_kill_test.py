@@ -21,8 +21,21 @@ KILLS = 10
 
 
 def command(export, data_dir, out):
-    return [sys.executable, "-m", "twml.batch_prediction_job", "--export_dir", export, "--input", data_dir,
-            "--output_dir", out, "--batch_size", "20", "--threads", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "twml.batch_prediction_job",
+        "--export_dir",
+        export,
+        "--input",
+        data_dir,
+        "--output_dir",
+        out,
+        "--batch_size",
+        "20",
+        "--threads",
+        "1",
+    ]
 
 
 def environment():
@@ -30,16 +43,20 @@ def environment():
 
 
 def parts(out):
-    return {name: open(os.path.join(out, name), "rb").read() for name in os.listdir(out)
-            if not name.startswith(("_", "."))}
+    return {
+        name: open(os.path.join(out, name), "rb").read() for name in os.listdir(out) if not name.startswith(("_", "."))
+    }
 
 
 def committed(out):
     directory = os.path.join(out, MANIFEST_DIR)
     if not os.path.isdir(directory):
         return {}
-    return {name[: -len(".json")]: json.load(open(os.path.join(directory, name)))
-            for name in os.listdir(directory) if name.endswith(".json")}
+    return {
+        name[: -len(".json")]: json.load(open(os.path.join(directory, name)))
+        for name in os.listdir(directory)
+        if name.endswith(".json")
+    }
 
 
 def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path):
@@ -51,8 +68,9 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path):
 
     reference = os.path.join(root, "reference")
     started = time.monotonic()
-    done = subprocess.run(command(export, data_dir, reference), env=environment(), capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        command(export, data_dir, reference), env=environment(), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().split("summary: ", 1)[1])
     work = summary["records"] / summary["records_per_s"]
@@ -66,8 +84,9 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path):
     for _ in range(4 * KILLS):
         if kills >= KILLS:
             break
-        job = subprocess.Popen(command(export, data_dir, out), env=environment(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        job = subprocess.Popen(
+            command(export, data_dir, out), env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         # Wait for the writer to start (a part's hidden temporary or a new manifest), then a random while.
         before = len(committed(out))
         deadline = time.monotonic() + 120
@@ -87,8 +106,11 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path):
             completions += 1
         # Whatever was committed is exactly the clean run's part; _SUCCESS only with every part.
         for name, manifest in committed(out).items():
-            if os.path.exists(os.path.join(out, name)) and manifest["output_sha256"] == json.load(
-                    open(os.path.join(reference, MANIFEST_DIR, name + ".json")))["output_sha256"]:
+            if (
+                os.path.exists(os.path.join(out, name))
+                and manifest["output_sha256"]
+                == json.load(open(os.path.join(reference, MANIFEST_DIR, name + ".json")))["output_sha256"]
+            ):
                 assert open(os.path.join(out, name), "rb").read() == expected[name]
             else:
                 pytest.fail("%s committed but its output differs from the clean run's" % name)
@@ -98,18 +120,25 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(tmp_path):
             assert parts(out) == expected and os.path.exists(os.path.join(out, SUCCESS_FILE))
             shutil.rmtree(out)
     assert kills >= KILLS, "only %d kills landed while the job ran" % kills
-    print("kills: %d (parts committed at each kill: %s), runs that finished between kills: %d"
-          % (kills, kill_states, completions))
+    print(
+        "kills: %d (parts committed at each kill: %s), runs that finished between kills: %d"
+        % (kills, kill_states, completions)
+    )
     assert len(set(kill_states)) > 1  # the kills landed in different parts
 
-    final = subprocess.run(command(export, data_dir, out), env=environment(), capture_output=True, text=True,
-                           timeout=300)
+    final = subprocess.run(
+        command(export, data_dir, out), env=environment(), capture_output=True, text=True, timeout=300
+    )
     assert final.returncode == 0, final.stderr
     assert parts(out) == expected  # byte for byte, so row for row
-    got = [_core.decode_data_record(r) for name in sorted(expected) for r in _core.BlockFileReader(
-        os.path.join(out, name))]
-    want = [_core.decode_data_record(r) for name in sorted(expected) for r in _core.BlockFileReader(
-        os.path.join(reference, name))]
+    got = [
+        _core.decode_data_record(r) for name in sorted(expected) for r in _core.BlockFileReader(os.path.join(out, name))
+    ]
+    want = [
+        _core.decode_data_record(r)
+        for name in sorted(expected)
+        for r in _core.BlockFileReader(os.path.join(reference, name))
+    ]
     assert got == want and len(got) == 12000
     assert sorted(os.listdir(out)) == sorted(os.listdir(reference))  # no temporaries left behind
     assert json.load(open(os.path.join(out, SUCCESS_FILE))) == json.load(open(os.path.join(reference, SUCCESS_FILE)))
@@ -123,8 +152,9 @@ def test_a_rerun_removes_the_temporaries_of_its_parts_whatever_pid_they_name(tmp
     data = write_data(os.path.join(root, "data"), 2, 100, seed=4, compression="")
     export = train_small_export(root, train, steps=5)["export"]
     out = os.path.join(root, "out")
-    first = subprocess.run(command(export, os.path.dirname(data[0]), out), env=environment(), capture_output=True,
-                           text=True, timeout=300)
+    first = subprocess.run(
+        command(export, os.path.dirname(data[0]), out), env=environment(), capture_output=True, text=True, timeout=300
+    )
     assert first.returncode == 0, first.stderr
     names = sorted(parts(out))
     live_pid = os.getpid()  # a live process: the pid alone would keep these
@@ -132,8 +162,9 @@ def test_a_rerun_removes_the_temporaries_of_its_parts_whatever_pid_they_name(tmp
     debris += [os.path.join(out, MANIFEST_DIR, ".%s.json.tmp-%d-x2" % (name, live_pid)) for name in names]
     for path in debris:
         open(path, "wb").close()
-    rerun = subprocess.run(command(export, os.path.dirname(data[0]), out), env=environment(), capture_output=True,
-                           text=True, timeout=300)
+    rerun = subprocess.run(
+        command(export, os.path.dirname(data[0]), out), env=environment(), capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout.strip().split("summary: ", 1)[1])["parts_already_done"] == len(names)
     assert [path for path in debris if os.path.exists(path)] == []

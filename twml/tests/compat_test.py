@@ -32,7 +32,8 @@ def test_sparse_tensor_columns_and_conversions():
         back = compat.SparseTensor.from_tf(as_tf)
         with tf.Session() as session:
             indices, shape, ids, columns, values = session.run(
-                [as_tf.indices, as_tf.dense_shape, back.ids, back.indices, back.values])
+                [as_tf.indices, as_tf.dense_shape, back.ids, back.indices, back.values]
+            )
             as_dense = session.run(tf.sparse.to_dense(as_tf))
     np.testing.assert_array_equal(indices, np.stack([ROWS, COLS], axis=1))
     np.testing.assert_array_equal(shape, [3, 10])
@@ -42,9 +43,16 @@ def test_sparse_tensor_columns_and_conversions():
     np.testing.assert_array_equal(as_dense, dense())
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"use_binary_values": True}, {"compress_ids": True},
-                                    {"cast_indices_dtype": tf.int32, "use_sparse_grads": False},
-                                    {"use_binary_sparse_dense_matmul": True}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"use_binary_values": True},
+        {"compress_ids": True},
+        {"cast_indices_dtype": tf.int32, "use_sparse_grads": False},
+        {"use_binary_sparse_dense_matmul": True},
+    ],
+)
 def test_sparse_dense_matmul_and_weight_gradient(kwargs):
     binary = kwargs.get("use_binary_values") or kwargs.get("use_binary_sparse_dense_matmul")
     x = dense(np.ones_like(VALS) if binary else VALS)

@@ -22,8 +22,14 @@ DEPRECATION = (
 @pytest.fixture(autouse=True)
 def restore_logging():
     root, tf_logger, absl = logging.getLogger(), logging.getLogger("tensorflow"), logging.getLogger("absl")
-    saved = (list(root.handlers), root.level, list(tf_logger.handlers), tf_logger.level, tf_logger.propagate,
-             absl.level)
+    saved = (
+        list(root.handlers),
+        root.level,
+        list(tf_logger.handlers),
+        tf_logger.level,
+        tf_logger.propagate,
+        absl.level,
+    )
     yield
     root.handlers[:], root.level = saved[0], saved[1]
     tf_logger.handlers[:], tf_logger.level, tf_logger.propagate = saved[2], saved[3], saved[4]
@@ -116,7 +122,7 @@ def test_progress_every_n_steps_and_at_the_end():
     assert [parsed(line)[0] for line in lines] == [10, 20, 25]  # the end adds the last partial interval
     assert all(parsed(line)[1] == 25 for line in lines)
     # The loss is the mean over the steps since the previous line.
-    expected = [np.mean([9 * 0.64 ** k for k in range(a, b)]) for a, b in ((0, 10), (10, 20), (20, 25))]
+    expected = [np.mean([9 * 0.64**k for k in range(a, b)]) for a, b in ((0, 10), (10, 20), (20, 25))]
     assert [parsed(line)[3] for line in lines] == pytest.approx(expected, rel=1e-3)
     assert all(parsed(line)[2] > 0 for line in lines)
 
@@ -129,9 +135,9 @@ def test_progress_every_n_secs_with_the_rate_since_the_previous_line():
 
     lines = progress_lines(9, on_step=tick, every_n_secs=1.0, clock=clock)
     assert lines == [
-        "step 3, 2.5 steps/s, loss %s" % console._format_value(np.mean([9 * 0.64 ** k for k in range(0, 3)])),
-        "step 6, 2.5 steps/s, loss %s" % console._format_value(np.mean([9 * 0.64 ** k for k in range(3, 6)])),
-        "step 9, 2.5 steps/s, loss %s" % console._format_value(np.mean([9 * 0.64 ** k for k in range(6, 9)])),
+        "step 3, 2.5 steps/s, loss %s" % console._format_value(np.mean([9 * 0.64**k for k in range(0, 3)])),
+        "step 6, 2.5 steps/s, loss %s" % console._format_value(np.mean([9 * 0.64**k for k in range(3, 6)])),
+        "step 9, 2.5 steps/s, loss %s" % console._format_value(np.mean([9 * 0.64**k for k in range(6, 9)])),
     ]  # nothing left for the end to report
 
 
@@ -185,8 +191,12 @@ def test_a_trainers_run_prints_each_line_once_even_verbose(tmp_path, monkeypatch
     monkeypatch.setenv("TWML_EXPERIMENT_DB", str(tmp_path / "experiments.sqlite"))
     stream = io.StringIO()
     console.configure(verbose=True, stream=stream)  # TensorFlow's INFO lines on: none repeats twml's
-    trainer = Trainer("tiny", {"train_batch_size": 8, "save_dir": str(tmp_path / "model"), "train_max_steps": 30},
-                      tiny_graph, metric_fn=metric_fn)
+    trainer = Trainer(
+        "tiny",
+        {"train_batch_size": 8, "save_dir": str(tmp_path / "model"), "train_max_steps": 30},
+        tiny_graph,
+        metric_fn=metric_fn,
+    )
     trainer.learn(tiny_input_fn, tiny_input_fn, train_max_steps=30, train_steps=15, eval_steps=2)
     lines = stream.getvalue().splitlines()
     progress = [line.split(": ", 1)[1] for line in lines if " twml.training: " in line]
@@ -201,7 +211,6 @@ def test_a_trainers_run_prints_each_line_once_even_verbose(tmp_path, monkeypatch
     assert "Calling model_fn." in stream.getvalue()  # verbose: TensorFlow's INFO lines are there
 
 
-
 def constant_metric_fn(graph_output, labels, weights):
     return {"constant": tf.metrics.mean(tf.constant(1.0))}
 
@@ -214,9 +223,17 @@ def test_train_and_evaluate_names_its_early_stop_once(tmp_path, monkeypatch):
     params = {"train_batch_size": 8, "save_dir": str(tmp_path / "model"), "save_checkpoints_steps": 10}
     trainer = Trainer("tiny", params, tiny_graph, metric_fn=constant_metric_fn)
     # The metric never improves on its first value: patience 1 stops training at the second evaluation.
-    trainer.train_and_evaluate(tiny_input_fn, tiny_input_fn, train_max_steps=200, eval_steps=1, eval_delay=0,
-                               eval_period=0, early_stop_metric="constant", early_stop_patience=1,
-                               early_stop_minimize=False)
+    trainer.train_and_evaluate(
+        tiny_input_fn,
+        tiny_input_fn,
+        train_max_steps=200,
+        eval_steps=1,
+        eval_delay=0,
+        eval_period=0,
+        early_stop_metric="constant",
+        early_stop_patience=1,
+        early_stop_minimize=False,
+    )
     lines = [line.split(" ", 3)[3] for line in stream.getvalue().splitlines()]
     stop = "twml.trainers.trainer: early stopping: constant did not improve for 1 evaluations (best 1)"
     assert lines.count(stop) == 1

@@ -1,6 +1,5 @@
 """twml.constants drive the ops they name."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf

@@ -1,6 +1,5 @@
 """twml.dataset's skip_corrupt: corrupt blocks of synthetic files are dropped, not fatal."""
 
-
 import pytest
 import tensorflow as tf
 

@@ -1,6 +1,5 @@
 """DeepGradientCompressionOptimizer and PruningOptimizer against numpy re-implementations."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -54,8 +53,13 @@ def _run_dense(use_resource, accumulation, decay, steps=6):
     expected = init.astype(np.float64)
     acc = np.zeros_like(expected)
     for step, grad in enumerate(grads):
-        density = _density(step, decay=decay, **{k: config[k] for k in ("density", "min_density")},
-                           steps=config["density_decay_steps"], rate=config["density_decay_rate"])
+        density = _density(
+            step,
+            decay=decay,
+            **{k: config[k] for k in ("density", "min_density")},
+            steps=config["density_decay_steps"],
+            rate=config["density_decay_rate"],
+        )
         if accumulation:
             acc += grad
             top = _top(acc, density)
@@ -96,9 +100,11 @@ def _dedup(indices, values):
 def test_dgc_sparse_matches_numpy(use_resource, accumulation):
     rng = np.random.default_rng(2)
     init = rng.normal(size=(10, 2)).astype(np.float32)
-    steps = [(np.array([7, 1, 3, 1, 8, 0]), rng.normal(size=(6, 2)).astype(np.float32)),
-             (np.array([2, 5, 9, 4, 5]), rng.normal(size=(5, 2)).astype(np.float32)),
-             (np.array([0, 1, 2, 3, 4, 5, 6]), rng.normal(size=(7, 2)).astype(np.float32))]
+    steps = [
+        (np.array([7, 1, 3, 1, 8, 0]), rng.normal(size=(6, 2)).astype(np.float32)),
+        (np.array([2, 5, 9, 4, 5]), rng.normal(size=(5, 2)).astype(np.float32)),
+        (np.array([0, 1, 2, 3, 4, 5, 6]), rng.normal(size=(7, 2)).astype(np.float32)),
+    ]
     density = 0.5
     with tf.Graph().as_default():
         var = tf.Variable(init, use_resource=use_resource)
@@ -193,7 +199,7 @@ class _NumpyPruner:
         h = self.x * self.mask
         residual = h @ self.w - self.t
         per_example = residual[:, None] * self.x * self.w[None, :]  # N * d loss / d mask_extended
-        fisher = 0.5 * np.mean(per_example ** 2, axis=0)
+        fisher = 0.5 * np.mean(per_example**2, axis=0)
         self.signal = self.decay * self.signal + (1 - self.decay) * fisher
         self.count += 1
         cost = 2.0 * 1  # the mask feeds one MatMul with 1 output
@@ -227,8 +233,9 @@ def test_pruning_order_burn_in_prune_every_flops_target_and_update_params():
         layer, w, loss = _masked_linear_model(x, target, w_init, trainable=True)
         update = tf.train.GradientDescentOptimizer(LR).minimize(loss)
         opt = PruningOptimizer(0.5)
-        train = opt.minimize(loss, prune_every=every, burn_in=burn_in, decay=decay, flops_target=flops_target,
-                             update_params=update)
+        train = opt.minimize(
+            loss, prune_every=every, burn_in=burn_in, decay=decay, flops_target=flops_target, update_params=update
+        )
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             masks = []
@@ -256,8 +263,7 @@ def test_pruning_order_follows_smallest_signal_without_target():
     with tf.Graph().as_default():
         layer, _, loss = _masked_linear_model(x, target, w_init, trainable=False)
         opt = PruningOptimizer(0.5)
-        train = opt.minimize(loss, prune_every=1, burn_in=0, decay=0.9,
-                             update_params=tf.no_op())
+        train = opt.minimize(loss, prune_every=1, burn_in=0, decay=0.9, update_params=tf.no_op())
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             order = []

@@ -50,33 +50,62 @@ def _make_export(directory, files):
 
 def test_lifecycle_is_recorded_and_read_back(tmp_path):
     db = str(tmp_path / "nested" / "dir" / "runs.sqlite")  # parent dirs do not exist yet
-    params = argparse.Namespace(learning_rate=0.01, batch_size=32, opaque=_Opaque(), experiment_tracking_path=db,
-                                disable_experiment_tracking=False)
+    params = argparse.Namespace(
+        learning_rate=0.01,
+        batch_size=32,
+        opaque=_Opaque(),
+        experiment_tracking_path=db,
+        disable_experiment_tracking=False,
+    )
     export_dir = _make_export(str(tmp_path / "export"), {"saved_model.pb": b"graph", "variables/v.data": b"\x00\x01"})
     tracker = ExperimentTracker(params, "my_trainer", "/save/dir")
     assert tracker.db_path == db and tracker.enabled and tracker.run_id is None
     tracker.start()
     run_id = tracker.run_id
     assert run_id == 1
-    tracker.log_metrics({"loss": np.float32(0.5), "auc": 0.75, "steps": np.int64(7), "flag": np.bool_(True),
-                         "name": "text", "vector": np.zeros(3), "zero_d": np.array(2.5)}, global_step=100)
+    tracker.log_metrics(
+        {
+            "loss": np.float32(0.5),
+            "auc": 0.75,
+            "steps": np.int64(7),
+            "flag": np.bool_(True),
+            "name": "text",
+            "vector": np.zeros(3),
+            "zero_d": np.array(2.5),
+        },
+        global_step=100,
+    )
     tracker.log_metrics({"loss": 0.25}, global_step=np.int64(200), eval_name="test")
     tracker.log_checkpoint("/save/dir/model.ckpt-200", global_step=200)
     tracker.log_export(export_dir)
     tracker.finish()
 
-    (run,) = _rows(db, "SELECT name, save_dir, params, command, code_version, host, pid, status, error, "
-                       "start_time <= end_time FROM runs")
+    (run,) = _rows(
+        db,
+        "SELECT name, save_dir, params, command, code_version, host, pid, status, error, "
+        "start_time <= end_time FROM runs",
+    )
     assert run[:2] == ("my_trainer", "/save/dir")
-    assert json.loads(run[2]) == {"learning_rate": 0.01, "batch_size": 32, "opaque": "<opaque 7>",
-                                  "experiment_tracking_path": db, "disable_experiment_tracking": False}
+    assert json.loads(run[2]) == {
+        "learning_rate": 0.01,
+        "batch_size": 32,
+        "opaque": "<opaque 7>",
+        "experiment_tracking_path": db,
+        "disable_experiment_tracking": False,
+    }
     assert json.loads(run[3]) == sys.argv
     assert run[4] == experiment_tracker.code_version() and run[4]
     assert run[6] == os.getpid()
     assert run[7:] == ("finished", None, 1)
     metrics = _rows(db, "SELECT run_id, global_step, eval_name, name, value FROM metrics ORDER BY id")
-    assert metrics == [(1, 100, None, "loss", 0.5), (1, 100, None, "auc", 0.75), (1, 100, None, "steps", 7.0),
-                       (1, 100, None, "flag", 1.0), (1, 100, None, "zero_d", 2.5), (1, 200, "test", "loss", 0.25)]
+    assert metrics == [
+        (1, 100, None, "loss", 0.5),
+        (1, 100, None, "auc", 0.75),
+        (1, 100, None, "steps", 7.0),
+        (1, 100, None, "flag", 1.0),
+        (1, 100, None, "zero_d", 2.5),
+        (1, 200, "test", "loss", 0.25),
+    ]
     assert _rows(db, "SELECT run_id, path, global_step FROM checkpoints") == [(1, "/save/dir/model.ckpt-200", 200)]
     expected_hash = hashlib.sha1(b"graph" + b"\x00\x01").hexdigest()
     assert _rows(db, "SELECT run_id, path, model_hash FROM exports") == [(1, export_dir, expected_hash)]
@@ -91,7 +120,8 @@ def test_context_manager_records_failure_and_reraises(tmp_path):
             tracker.log_metrics({"loss": float("nan")}, 3)
             raise ValueError("loss diverged")
     assert _rows(db, "SELECT name, status, error, end_time IS NOT NULL FROM runs") == [
-        ("bad", "failed", "loss diverged", 1)]
+        ("bad", "failed", "loss diverged", 1)
+    ]
     assert _rows(db, "SELECT name, value FROM metrics") == [("loss", None)]  # SQLite stores NaN as NULL
 
     with ExperimentTracker({"lr": 1.0}, "good", "/save", db_path=db) as tracker:
@@ -203,8 +233,9 @@ def test_two_processes_write_concurrently(tmp_path):
     assert [r[1:3] for r in runs] == [("w0", "finished"), ("w1", "finished")]
     assert sorted(r[3] for r in runs) == sorted(w.pid for w in workers)
     for run_id, _, _, _ in runs:
-        values = _rows(db, "SELECT global_step, value FROM metrics WHERE run_id = ? AND name = 'loss' ORDER BY id",
-                       (run_id,))
+        values = _rows(
+            db, "SELECT global_step, value FROM metrics WHERE run_id = ? AND name = 'loss' ORDER BY id", (run_id,)
+        )
         assert values == [(step, float(step)) for step in range(steps)]
         assert _rows(db, "SELECT count(*) FROM checkpoints WHERE run_id = ?", (run_id,)) == [(steps // 10,)]
 
@@ -239,8 +270,13 @@ def test_code_version_from_git_checkout(tmp_path):
     probe.write_text("x = 1\n")
 
     def git(*args):
-        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
 
     git("init", "-q")
     git("add", "probe.py")
@@ -299,8 +335,10 @@ def test_cli_list(cli_db, capsys):
 
     code, out, _ = _cli(capsys, "list", "--json", "--db", db)
     runs = json.loads(out)
-    assert code == 0 and [(r["id"], r["name"], r["status"]) for r in runs] == [(2, "beta", "failed"),
-                                                                            (1, "alpha", "finished")]
+    assert code == 0 and [(r["id"], r["name"], r["status"]) for r in runs] == [
+        (2, "beta", "failed"),
+        (1, "alpha", "finished"),
+    ]
     assert runs[1]["last_metrics"] == {"eval_name": None, "global_step": 20, "metrics": {"loss": 0.25, "auc": 0.8}}
     assert runs[1]["duration_s"] == pytest.approx(runs[1]["end_time"] - runs[1]["start_time"])
 
@@ -316,14 +354,20 @@ def test_cli_show(cli_db, capsys):
     run = json.loads(out)
     assert code == 0
     assert (run["id"], run["name"], run["status"], run["save_dir"], run["error"]) == (
-        1, "alpha", "finished", "/save/a", None)
+        1,
+        "alpha",
+        "finished",
+        "/save/a",
+        None,
+    )
     assert run["params"] == {"lr": 0.1, "batch_size": 32, "only_a": True}
     assert run["command"] == sys.argv and run["pid"] == os.getpid()
-    assert run["metrics"] == [{"eval_name": None, "global_step": 10, "metrics": {"loss": 0.5, "auc": 0.6}},
-                              {"eval_name": None, "global_step": 20, "metrics": {"loss": 0.25, "auc": 0.8}}]
+    assert run["metrics"] == [
+        {"eval_name": None, "global_step": 10, "metrics": {"loss": 0.5, "auc": 0.6}},
+        {"eval_name": None, "global_step": 20, "metrics": {"loss": 0.25, "auc": 0.8}},
+    ]
     assert [(c["path"], c["global_step"]) for c in run["checkpoints"]] == [("/save/a/model.ckpt-20", 20)]
-    assert [(e["path"], e["model_hash"]) for e in run["exports"]] == [
-        (export_dir, hashlib.sha1(b"model").hexdigest())]
+    assert [(e["path"], e["model_hash"]) for e in run["exports"]] == [(export_dir, hashlib.sha1(b"model").hexdigest())]
 
     code, out, _ = _cli(capsys, "--db", db, "show", "2")
     assert code == 0

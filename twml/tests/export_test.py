@@ -27,16 +27,33 @@ LABEL = synthetic_data.MAIN_LABEL
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     os.environ["TWML_EXPERIMENT_DB"] = str(root / "experiments.sqlite")
-    paths = synthetic_data.write_dataset(str(root / "data"), num_files=2, records_per_file=500, seed=5,
-                                         compression="lzo")
+    paths = synthetic_data.write_dataset(
+        str(root / "data"), num_files=2, records_per_file=500, seed=5, compression="lzo"
+    )
     spec = str(root / "data" / "data_spec.json")
-    config = (twml.FeatureConfigBuilder(data_spec_path=spec)
-              .batch_add_features([(r"ebd\..*|timelines\..*|tweet\..*|author\..*", "A")])
-              .add_labels([LABEL]).define_weight(synthetic_data.WEIGHT).build())
-    params = DataRecordTrainer.add_parser_arguments().parse_args([
-        "--save_dir", str(root / "model"), "--data_spec", spec, "--train.batch_size", "50",
-        "--learning_rate", "0.2", "--optimizer", "Adagrad", "--train.files_list", str(root / "files.json"),
-    ])
+    config = (
+        twml.FeatureConfigBuilder(data_spec_path=spec)
+        .batch_add_features([(r"ebd\..*|timelines\..*|tweet\..*|author\..*", "A")])
+        .add_labels([LABEL])
+        .define_weight(synthetic_data.WEIGHT)
+        .build()
+    )
+    params = DataRecordTrainer.add_parser_arguments().parse_args(
+        [
+            "--save_dir",
+            str(root / "model"),
+            "--data_spec",
+            spec,
+            "--train.batch_size",
+            "50",
+            "--learning_rate",
+            "0.2",
+            "--optimizer",
+            "Adagrad",
+            "--train.files_list",
+            str(root / "files.json"),
+        ]
+    )
     twml.util.write_file(str(root / "files.json"), {"files": paths[:1]}, encode="json")
 
     def build_graph(features, label, mode, params, config=None):
@@ -53,6 +70,7 @@ def trained(tmp_path_factory):
 
 def in_graph_predictions(trainer, records):
     """The estimator's own predictions for serialized DataRecords, in order."""
+
     def input_fn():
         return trainer.feature_config.get_parse_fn()(tf.constant(records))
 
@@ -83,11 +101,23 @@ def test_saved_model_answers_batch_prediction_requests_in_a_fresh_process(traine
 
     records = list(_core.BlockFileReader(trained["eval_file"]))[:37]
     request = prediction_service.BatchPredictionRequest(
-        individualFeaturesList=[deserialize(data_idl.DataRecord(), r) for r in records])
+        individualFeaturesList=[deserialize(data_idl.DataRecord(), r) for r in records]
+    )
     (tmp_path / "request.bin").write_bytes(serialize(request))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    subprocess.run([sys.executable, "-c", SERVE_SCRIPT, export_path, str(tmp_path / "request.bin"),
-                    str(tmp_path / "response.bin")], check=True, env=env, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SERVE_SCRIPT,
+            export_path,
+            str(tmp_path / "request.bin"),
+            str(tmp_path / "response.bin"),
+        ],
+        check=True,
+        env=env,
+        timeout=300,
+    )
 
     response = deserialize(prediction_service.BatchPredictionResponse(), (tmp_path / "response.bin").read_bytes())
     label_id = config.label_features[0]
@@ -100,8 +130,13 @@ def test_saved_model_answers_batch_prediction_requests_in_a_fresh_process(traine
 
 def test_export_all_models_writes_every_mode(trained, tmp_path):
     trainer, config = trained["trainer"], trained["config"]
-    path = export_all_models(trainer, str(tmp_path / "all"), config.get_parse_fn(),
-                             config.get_serving_input_receiver_fn(), feature_spec=config.get_feature_spec())
+    path = export_all_models(
+        trainer,
+        str(tmp_path / "all"),
+        config.get_parse_fn(),
+        config.get_serving_input_receiver_fn(),
+        feature_spec=config.get_feature_spec(),
+    )
     from tensorflow.python.saved_model import loader_impl
 
     tag_sets = {tuple(sorted(m.meta_info_def.tags)) for m in loader_impl.parse_saved_model(path).meta_graphs}

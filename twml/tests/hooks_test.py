@@ -37,8 +37,9 @@ def import_contrib(name, relative_path):
         return importlib.import_module(name)
     except ImportError:
         root = os.path.dirname(os.path.realpath(twml.__file__))
-        spec = importlib.util.spec_from_file_location("_local_" + name.replace(".", "_"),
-                                                      os.path.join(root, relative_path))
+        spec = importlib.util.spec_from_file_location(
+            "_local_" + name.replace(".", "_"), os.path.join(root, relative_path)
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -76,16 +77,24 @@ def evaluate(hook, value):
         value_op, update_op = tf.metrics.mean(tf.constant(value, tf.float32))
         other = tf.metrics.mean(tf.constant(-1.0))
         hook.holder.spec = tf.estimator.EstimatorSpec(
-            mode=tf.estimator.ModeKeys.EVAL, loss=tf.constant(0.0),
-            eval_metric_ops={METRIC: (value_op, update_op), "other": other})
+            mode=tf.estimator.ModeKeys.EVAL,
+            loss=tf.constant(0.0),
+            eval_metric_ops={METRIC: (value_op, update_op), "other": other},
+        )
         with tf.train.MonitoredSession(hooks=[hook]) as session:
             session.run([update_op, other[1]])
 
 
 def early_stop_hook(model_dir, metric=METRIC, patience=3, minimize=True, **kwargs):
     holder = SpecHolder()
-    hook = EarlyStopHook(metric=metric, patience=patience, minimize=minimize,
-                         get_estimator_spec_fn=lambda: holder.spec, checkpoint_dir=model_dir, **kwargs)
+    hook = EarlyStopHook(
+        metric=metric,
+        patience=patience,
+        minimize=minimize,
+        get_estimator_spec_fn=lambda: holder.spec,
+        checkpoint_dir=model_dir,
+        **kwargs,
+    )
     hook.holder = holder
     return hook
 
@@ -137,12 +146,16 @@ def test_early_stop_hook_maximize_without_file_only_sets_should_stop(tmp_path):
     assert checkpoint_w(os.path.join(model_dir, "best_checkpoint"))[1] == 1
 
 
-@pytest.mark.parametrize("minimize,restored,tolerance,worse,better,expected_start", [
-    (True, 0.5, 0.1, 0.45, 0.39, 0.4),
-    (False, 0.5, 0.1, 0.55, 0.61, 0.6),
-])
-def test_early_stop_hook_tolerance_applies_only_to_restored_best(tmp_path, minimize, restored, tolerance, worse,
-                                                                 better, expected_start):
+@pytest.mark.parametrize(
+    "minimize,restored,tolerance,worse,better,expected_start",
+    [
+        (True, 0.5, 0.1, 0.45, 0.39, 0.4),
+        (False, 0.5, 0.1, 0.55, 0.61, 0.6),
+    ],
+)
+def test_early_stop_hook_tolerance_applies_only_to_restored_best(
+    tmp_path, minimize, restored, tolerance, worse, better, expected_start
+):
     model_dir = str(tmp_path)
     os.makedirs(os.path.join(model_dir, "best_checkpoint"))
     with open(os.path.join(model_dir, "best_checkpoint", METRIC), "w") as f:
@@ -188,8 +201,7 @@ def test_early_stop_hook_in_estimator_train_evaluate_loop(tmp_path):
         eval_metric_ops = None
         if mode == tf.estimator.ModeKeys.EVAL:
             eval_metric_ops = {METRIC: tf.metrics.mean(tf.constant(next(metric_values)))}
-        state["spec"] = tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
-                                                   eval_metric_ops=eval_metric_ops)
+        state["spec"] = tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops=eval_metric_ops)
         return state["spec"]
 
     def input_fn():
@@ -197,8 +209,14 @@ def test_early_stop_hook_in_estimator_train_evaluate_loop(tmp_path):
 
     # the default config checkpoints at the end of every train() call
     estimator = tf.estimator.Estimator(model_fn, model_dir=model_dir)
-    hook = EarlyStopHook(METRIC, patience=2, minimize=True, get_estimator_spec_fn=lambda: state["spec"],
-                         checkpoint_dir=model_dir, exit_on_end=False)
+    hook = EarlyStopHook(
+        METRIC,
+        patience=2,
+        minimize=True,
+        get_estimator_spec_fn=lambda: state["spec"],
+        checkpoint_dir=model_dir,
+        exit_on_end=False,
+    )
     epochs = 0
     while not hook.should_stop:
         estimator.train(input_fn, steps=1)
@@ -207,8 +225,9 @@ def test_early_stop_hook_in_estimator_train_evaluate_loop(tmp_path):
     assert epochs == 4
     prefix = tf.train.latest_checkpoint(os.path.join(model_dir, "best_checkpoint"))
     assert prefix.endswith("model.ckpt-2")
-    np.testing.assert_allclose(tf.train.load_variable(prefix, "w"),
-                               tf.train.load_variable(os.path.join(model_dir, "model.ckpt-2"), "w"))
+    np.testing.assert_allclose(
+        tf.train.load_variable(prefix, "w"), tf.train.load_variable(os.path.join(model_dir, "model.ckpt-2"), "w")
+    )
     assert hook.best_value == 1.0
 
 
@@ -289,8 +308,9 @@ def test_early_stop_duration_stops_and_survives_restarts(tmp_path):
             run_until_stop([restarted], train_op)
 
         # a longer budget continues from the saved time; without overwrite the file is untouched
-        longer = EarlyStopDuration(max_duration=saved["elapsed_time"] + 0.2, exit_on_end=False, save_dir=save_dir,
-                                   overwrite=False)
+        longer = EarlyStopDuration(
+            max_duration=saved["elapsed_time"] + 0.2, exit_on_end=False, save_dir=save_dir, overwrite=False
+        )
         start = time.time()
         run_until_stop([longer], train_op, sleep=0.02)
         assert 0.2 <= time.time() - start < 3 and longer.should_stop
@@ -355,8 +375,9 @@ def test_metrics_update_hook_every_n_iter_and_at_end():
         v = tf.get_variable("v", [], tf.float32, initializer=tf.zeros_initializer())
         value = tf.placeholder(tf.float32, [])
         assign = v.assign(value)
-        spec = tf.estimator.EstimatorSpec(tf.estimator.ModeKeys.EVAL, loss=tf.constant(0.0),
-                                          eval_metric_ops={"v": (v.read_value(), tf.no_op())})
+        spec = tf.estimator.EstimatorSpec(
+            tf.estimator.ModeKeys.EVAL, loss=tf.constant(0.0), eval_metric_ops={"v": (v.read_value(), tf.no_op())}
+        )
         reports = []
         hook = MetricsUpdateHook(lambda: spec, reports.append, every_n_iter=2)
         noop = tf.no_op()

@@ -22,8 +22,9 @@ def python(*args, timeout=240):
     roots = [os.path.dirname(os.path.dirname(os.path.abspath(m.__file__))) for m in (twml, libtwml)]
     path = os.pathsep.join(roots + [p for p in sys.path if p])
     env = dict(os.environ, PYTHONPATH=path, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +39,25 @@ def written(tmp_path_factory):
             for step in range(4):
                 writer.add_summary(session.run(loss, {x: [float(step)]}), step * 10)
             writer.close()
-            tf.saved_model.simple_save(session, os.path.join(directory, "export"), {"x": x},
-                                       {"doubled": x * 2.0, "id": ids})
+            tf.saved_model.simple_save(
+                session, os.path.join(directory, "export"), {"x": x}, {"doubled": x * 2.0, "id": ids}
+            )
     return directory
 
 
 def test_saved_model_cli_runs_a_model_with_twml_ops(written):
     export = os.path.join(written, "export")
-    args = ["run", "--dir", export, "--tag_set", "serve", "--signature_def", "serving_default",
-            "--input_exprs", "x=[1.0,2.5]"]
+    args = [
+        "run",
+        "--dir",
+        export,
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "serving_default",
+        "--input_exprs",
+        "x=[1.0,2.5]",
+    ]
     result = python("-m", "twml.saved_model_cli", *args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Result for output key id:\n[%d]" % FEATURE_ID in result.stdout

@@ -1,7 +1,6 @@
 """twml.layers: Layer, FullDense and FullSparse against numpy, gradients and training; SparseMaxNorm,
 Sequential, Partition, Stitch, the writers and Isotonic (reference §6)."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -312,9 +311,7 @@ def test_full_sparse_bad_inputs():
     with tf.Graph().as_default():
         with pytest.raises(ValueError, match="input_size is deprecated"):
             FullSparse(2, input_size=10)
-        unknown = tf.SparseTensor(
-            tf.zeros([0, 2], tf.int64), tf.zeros([0]), tf.placeholder(tf.int64, [2])
-        )
+        unknown = tf.SparseTensor(tf.zeros([0, 2], tf.int64), tf.zeros([0]), tf.placeholder(tf.int64, [2]))
         with pytest.raises(ValueError, match=r"dense_shape\[1\]"):
             FullSparse(2)(unknown)
         rank3 = tf.SparseTensor(tf.zeros([0, 3], tf.int64), tf.zeros([0]), [2, 3, 4])
@@ -593,9 +590,17 @@ def test_percentile_discretizer_matches_the_op():
         out = discretizer()(x)
         kept = discretizer()(x, keep_inputs=True)
         expected_keys, expected_vals = libtwml.ops.percentile_discretizer_v2(
-            indices[:, 1], values, BIN_IDS, BIN_VALS, OFFSETS, 0, -1, output_bits=22,
+            indices[:, 1],
+            values,
+            BIN_IDS,
+            BIN_VALS,
+            OFFSETS,
+            0,
+            -1,
+            output_bits=22,
             feature_ids=tf.make_tensor_proto(FEATURE_IDS),
-            feature_indices=tf.make_tensor_proto(np.arange(2, dtype=np.int64)), cost_per_unit=100,
+            feature_indices=tf.make_tensor_proto(np.arange(2, dtype=np.int64)),
+            cost_per_unit=100,
         )
         with tf.Session() as session:
             got, got_kept, keys, vals = session.run([out, kept, expected_keys, expected_vals])
@@ -640,7 +645,11 @@ def test_mdl_matches_the_discretizer_and_remaps_unknown_ids():
             layer = MDL(2, 3, 22, BIN_VALS, FEATURE_IDS, np.arange(2, dtype=np.int64), BIN_IDS, OFFSETS, name="mdl")
         out = layer(tf.SparseTensor(indices, values, [4, 1 << 41]))
         assert sorted(v.name for v in layer.non_trainable_variables) == [
-            "mdl/bin_ids:0", "mdl/bin_values:0", "mdl/feature_offsets:0", "mdl/hash_keys:0", "mdl/hash_values:0"
+            "mdl/bin_ids:0",
+            "mdl/bin_values:0",
+            "mdl/feature_offsets:0",
+            "mdl/hash_keys:0",
+            "mdl/hash_values:0",
         ]
         assert layer.trainable_variables == []
         with tf.Session() as session:

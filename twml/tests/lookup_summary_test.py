@@ -67,7 +67,7 @@ def test_summary_flush_writes_the_buffered_events(tmp_path):
     assert twml.summary is summary
     logdir = str(tmp_path / "logs")
     with tf.Graph().as_default():
-        writer = tf.compat.v2.summary.create_file_writer(logdir, max_queue=100, flush_millis=10 ** 7)
+        writer = tf.compat.v2.summary.create_file_writer(logdir, max_queue=100, flush_millis=10**7)
         step = tf.placeholder(tf.int64, [])
         with writer.as_default():
             write = tf.compat.v2.summary.scalar("loss", tf.cast(step, tf.float32) * 0.5, step=step)

@@ -34,7 +34,7 @@ def make_data(n, seed, ties=False):
 def split(arrays, sizes):
     out, start = [], 0
     for size in sizes:
-        out.append(tuple(a[start:start + size] for a in arrays))
+        out.append(tuple(a[start : start + size] for a in arrays))
         start += size
     return out
 
@@ -57,8 +57,7 @@ def stream(factory, batches, with_weights=True, column=False, **kwargs):
             session.run(tf.local_variables_initializer())
             updates = []
             for labels, preds, weights in batches:
-                feed = {y: labels.reshape(-1, 1) if column else labels,
-                        p: preds.reshape(-1, 1) if column else preds}
+                feed = {y: labels.reshape(-1, 1) if column else labels, p: preds.reshape(-1, 1) if column else preds}
                 if with_weights:
                     feed[w] = weights
                 updates.append(session.run(update_op, feed))
@@ -153,8 +152,12 @@ def test_pred_std_dev(batches, data):
 # amplifies the ratio's ~1e-7 relative rounding by 100/RCE, so rtol 1e-5 holds here where RCE is ~10-30%.
 
 RCE_CASES = [
-    ("rce", M.rce), ("nrce", M.nrce), ("arce", M.arce), ("arce_original", M.arce_original),
-    ("deprecated_nrce", M.deprecated_nrce), ("deprecated_arce", M.deprecated_arce),
+    ("rce", M.rce),
+    ("nrce", M.nrce),
+    ("arce", M.arce),
+    ("arce_original", M.arce_original),
+    ("deprecated_nrce", M.deprecated_nrce),
+    ("deprecated_arce", M.deprecated_arce),
     ("deprecated_arce_original", M.deprecated_arce_original),
 ]
 
@@ -168,12 +171,19 @@ def test_rce_family_streaming(batches, mode, factory):
 
 
 def test_rce_flags_and_unweighted(batches):
-    np.testing.assert_allclose(stream(M.rce, batches, normalize=True, arce=True)[1],
-                               np_rce_family(batches, "arce")[-1], rtol=1e-5)
-    np.testing.assert_allclose(stream(M.rce, batches, normalize=True, arce=True, up_weight=False)[1],
-                               np_rce_family(batches, "arce_original")[-1], rtol=1e-5)
-    np.testing.assert_allclose(stream(M.nrce, batches, with_weights=False, column=True)[1],
-                               np_rce_family(batches, "nrce", weighted=False)[-1], rtol=1e-5)
+    np.testing.assert_allclose(
+        stream(M.rce, batches, normalize=True, arce=True)[1], np_rce_family(batches, "arce")[-1], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        stream(M.rce, batches, normalize=True, arce=True, up_weight=False)[1],
+        np_rce_family(batches, "arce_original")[-1],
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        stream(M.nrce, batches, with_weights=False, column=True)[1],
+        np_rce_family(batches, "nrce", weighted=False)[-1],
+        rtol=1e-5,
+    )
 
 
 def test_nrce_is_batch_order_dependent_but_deprecated_differs(batches):
@@ -187,7 +197,7 @@ def test_lolly_nrce(batches, data):
     loss = np.sum(w * ce(np.clip(p, EPS, 1 - EPS), y))
     a = pos / q
     s = [np.sum(w * ((1 - y) * p) ** j) for j in range(1, 6)]
-    norm_loss = loss - pos * np.log(a) + sum(s[j - 1] * (a ** j - 1) / j for j in range(1, 6))
+    norm_loss = loss - pos * np.log(a) + sum(s[j - 1] * (a**j - 1) / j for j in range(1, 6))
     expected = rce_from(norm_loss, pos, total)
     updates, value = stream(M.lolly_nrce, batches)
     np.testing.assert_allclose(value, expected, rtol=1e-5)
@@ -205,9 +215,13 @@ def np_rce_std_err(y, p, w):
     r, c = f0 / f2, f1 / f2
     h = ce(c, c)
     dh = np.log((1 - c) / c)
-    grad = np.array([-100.0 / (f2 * h),
-                     100.0 * r * dh / (h * h * f2),
-                     -100.0 * ((-f0 / f2 ** 2) * h - r * dh * (-f1 / f2 ** 2)) / (h * h)])
+    grad = np.array(
+        [
+            -100.0 / (f2 * h),
+            100.0 * r * dh / (h * h * f2),
+            -100.0 * ((-f0 / f2**2) * h - r * dh * (-f1 / f2**2)) / (h * h),
+        ]
+    )
     return np.sqrt(grad @ (outer - np.outer(tot, tot) / n) @ grad)
 
 
@@ -222,8 +236,11 @@ def test_rce_std_err(batches, data):
     boots = []
     for _ in range(200):
         idx = rng.randint(0, len(y), len(y))
-        boots.append(rce_from(np.sum(w[idx] * ce(np.clip(p[idx], EPS, 1 - EPS), y[idx])), np.sum(w[idx] * y[idx]),
-                              np.sum(w[idx])))
+        boots.append(
+            rce_from(
+                np.sum(w[idx] * ce(np.clip(p[idx], EPS, 1 - EPS), y[idx])), np.sum(w[idx] * y[idx]), np.sum(w[idx])
+            )
+        )
     assert 0.7 < value / np.std(boots) < 1.4
 
 
@@ -319,8 +336,11 @@ def test_pr_auc_rule(big):
 def test_pr_curve_summary(batches, data):
     y, p, w = data
     with tf.Graph().as_default():
-        yt, pt, wt = tf.placeholder(tf.float32, [None]), tf.placeholder(tf.float32, [None]), tf.placeholder(
-            tf.float32, [None])
+        yt, pt, wt = (
+            tf.placeholder(tf.float32, [None]),
+            tf.placeholder(tf.float32, [None]),
+            tf.placeholder(tf.float32, [None]),
+        )
         value_op, update_op = M.pr_curve(yt, pt, wt, name="pr_curve")
         with tf.Session() as session:
             session.run(tf.local_variables_initializer())
@@ -358,12 +378,26 @@ def np_thresholded(y, hard, w):
     y, hard = y.astype(bool), hard.astype(bool)
     tp, fp = np.sum(w * (y & hard)), np.sum(w * (~y & hard))
     fn, tn = np.sum(w * (y & ~hard)), np.sum(w * (~y & ~hard))
-    return {"accuracy": (tp + tn) / w.sum(), "precision": tp / (tp + fp), "recall": tp / (tp + fn),
-            "true_positives": tp, "false_positives": fp, "false_negatives": fn, "true_negatives": tn}
+    return {
+        "accuracy": (tp + tn) / w.sum(),
+        "precision": tp / (tp + fp),
+        "recall": tp / (tp + fn),
+        "true_positives": tp,
+        "false_positives": fp,
+        "false_negatives": fn,
+        "true_negatives": tn,
+    }
 
 
-THRESHOLDED = ["accuracy", "precision", "recall", "true_positives", "false_positives", "false_negatives",
-               "true_negatives"]
+THRESHOLDED = [
+    "accuracy",
+    "precision",
+    "recall",
+    "true_positives",
+    "false_positives",
+    "false_negatives",
+    "true_negatives",
+]
 
 
 @pytest.mark.parametrize("threshold", [None, 0.3])
@@ -385,7 +419,7 @@ def test_thresholded_metrics_from_output(data, threshold):
 
 def test_thresholded_metrics_use_hard_output(data):
     y, p, w = (a[:1000] for a in data)
-    hard = (np.arange(1000) % 3 == 0)  # unrelated to p: proves hard_output wins over output/threshold
+    hard = np.arange(1000) % 3 == 0  # unrelated to p: proves hard_output wins over output/threshold
 
     def graph_output():
         return {"output": tf.constant(p), "threshold": tf.constant(0.5), "hard_output": tf.constant(hard)}
@@ -396,8 +430,14 @@ def test_thresholded_metrics_use_hard_output(data):
         np.testing.assert_allclose(result[key], expected[key], rtol=1e-5, err_msg=key)
 
 
-AT_PERCENTILES = ["precision_at_percentiles", "recall_at_percentiles", "false_positives_at_percentiles",
-                  "false_negatives_at_percentiles", "true_positives_at_percentiles", "true_negatives_at_percentiles"]
+AT_PERCENTILES = [
+    "precision_at_percentiles",
+    "recall_at_percentiles",
+    "false_positives_at_percentiles",
+    "false_negatives_at_percentiles",
+    "true_positives_at_percentiles",
+    "true_negatives_at_percentiles",
+]
 
 
 def test_at_percentiles(data):
@@ -405,10 +445,14 @@ def test_at_percentiles(data):
     result = run_metric_fn(M.get_binary_class_metric_fn(AT_PERCENTILES), lambda: {"output": tf.constant(p)}, y, w)
     thresholds = np.linspace(0, 1, 101).astype(np.float32)
     tp, fp, tn, fn = np_confusion(y.astype(np.float64), p, w.astype(np.float64), thresholds)
-    expected = {"true_positives_at_percentiles": tp, "false_positives_at_percentiles": fp,
-                "true_negatives_at_percentiles": tn, "false_negatives_at_percentiles": fn,
-                "precision_at_percentiles": np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1e-12), 0.0),
-                "recall_at_percentiles": tp / (tp + fn)}
+    expected = {
+        "true_positives_at_percentiles": tp,
+        "false_positives_at_percentiles": fp,
+        "true_negatives_at_percentiles": tn,
+        "false_negatives_at_percentiles": fn,
+        "precision_at_percentiles": np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1e-12), 0.0),
+        "recall_at_percentiles": tp / (tp + fn),
+    }
     for key in AT_PERCENTILES:
         assert result[key].shape == (101,)
         np.testing.assert_allclose(result[key], expected[key], rtol=1e-4, atol=1e-3, err_msg=key)
@@ -418,8 +462,7 @@ def test_default_metric_fn_keys_and_values(data):
     y, p, w = (a[:1500] for a in data)
     assert set(M.DEFAULT_BINARY_CLASS_METRICS) <= set(M.SUPPORTED_BINARY_CLASS_METRICS)
     assert len(M.SUPPORTED_BINARY_CLASS_METRICS) == 30
-    result = run_metric_fn(M.get_binary_class_metric_fn(), lambda: {"output": tf.constant(p[:, None])},
-                           y[:, None], w)
+    result = run_metric_fn(M.get_binary_class_metric_fn(), lambda: {"output": tf.constant(p[:, None])}, y[:, None], w)
     assert list(result) == M.DEFAULT_BINARY_CLASS_METRICS
     np.testing.assert_allclose(result["rce"], np_rce_family([(y, p, w)], "rce")[0], rtol=1e-5)
     np.testing.assert_allclose(result["total_weight"], w.astype(np.float64).sum(), rtol=1e-9)
@@ -427,8 +470,9 @@ def test_default_metric_fn_keys_and_values(data):
 
 def test_all_supported_metrics_build_and_run(data):
     y, p, w = (a[:500] for a in data)
-    result = run_metric_fn(M.get_binary_class_metric_fn(list(M.SUPPORTED_BINARY_CLASS_METRICS)),
-                           lambda: {"output": tf.constant(p)}, y, w)
+    result = run_metric_fn(
+        M.get_binary_class_metric_fn(list(M.SUPPORTED_BINARY_CLASS_METRICS)), lambda: {"output": tf.constant(p)}, y, w
+    )
     assert list(result) == list(M.SUPPORTED_BINARY_CLASS_METRICS)
     for key, value in result.items():
         if key != "pr_curve":
@@ -472,13 +516,16 @@ def test_multi_binary_class_metric_fn(weight_shape):
     result = run_metric_fn(fn, lambda: {"output": tf.constant(p)}, y, weights)
     assert sorted(result) == sorted("%s_%s" % (m, c) for m in ["rce", "accuracy", "total_weight"] for c in "abc")
     for i, cls in enumerate("abc"):
-        w = {"none": np.ones(n, np.float32), "batch": w_shared, "batch1": w_shared,
-             "per_class": w_per[:, i]}[weight_shape]
+        w = {"none": np.ones(n, np.float32), "batch": w_shared, "batch1": w_shared, "per_class": w_per[:, i]}[
+            weight_shape
+        ]
         np.testing.assert_allclose(result["rce_" + cls], np_rce_one(y[:, i], p[:, i], w), rtol=1e-5)
         np.testing.assert_allclose(result["total_weight_" + cls], w.astype(np.float64).sum(), rtol=1e-9)
-        np.testing.assert_allclose(result["accuracy_" + cls],
-                                   np_thresholded(y[:, i], p[:, i] >= 0.5, w.astype(np.float64))["accuracy"],
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            result["accuracy_" + cls],
+            np_thresholded(y[:, i], p[:, i] >= 0.5, w.astype(np.float64))["accuracy"],
+            rtol=1e-5,
+        )
 
 
 def test_multi_binary_default_names_uncalibrated_and_combine():
@@ -495,13 +542,15 @@ def test_multi_binary_default_names_uncalibrated_and_combine():
         M.get_multi_binary_class_uncalibrated_metric_fn(["rce"], keep_weight=False),
     )
     result = run_metric_fn(fn, lambda: {"output": tf.constant(p), "uncalibrated_output": tf.constant(raw)}, y, w)
-    assert sorted(result) == sorted(["rce_0", "rce_1", "uncalibrated_rce_0", "uncalibrated_rce_1",
-                                     "unweighted_rce_0", "unweighted_rce_1"])
+    assert sorted(result) == sorted(
+        ["rce_0", "rce_1", "uncalibrated_rce_0", "uncalibrated_rce_1", "unweighted_rce_0", "unweighted_rce_1"]
+    )
     for i in range(2):
         np.testing.assert_allclose(result["rce_%d" % i], np_rce_one(y[:, i], p[:, i], w), rtol=1e-5)
         np.testing.assert_allclose(result["uncalibrated_rce_%d" % i], np_rce_one(y[:, i], raw[:, i], w), rtol=1e-5)
-        np.testing.assert_allclose(result["unweighted_rce_%d" % i], np_rce_one(y[:, i], raw[:, i], np.ones(n)),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            result["unweighted_rce_%d" % i], np_rce_one(y[:, i], raw[:, i], np.ones(n)), rtol=1e-5
+        )
 
 
 def test_multi_binary_requires_static_classes():
@@ -525,21 +574,25 @@ def test_metric_fn_as_estimator_eval_metric_ops(data):
         output = features["p"] + 0.0 * bias
         loss = tf.reduce_mean(tf.square(output - labels)) + 0.0 * bias
         train_op = tf.group(tf.assign_add(tf.train.get_or_create_global_step(), 1))
-        return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
-                                          eval_metric_ops=metric_fn({"output": output}, labels, features["w"]))
+        return tf.estimator.EstimatorSpec(
+            mode, loss=loss, train_op=train_op, eval_metric_ops=metric_fn({"output": output}, labels, features["w"])
+        )
 
     def input_fn():
         dataset = tf.data.Dataset.from_tensor_slices(({"p": p, "w": w}, y))
         return dataset.batch(300)
 
     with tempfile.TemporaryDirectory() as model_dir:
-        config = tf.estimator.RunConfig(model_dir=model_dir, session_config=tf.ConfigProto(
-            intra_op_parallelism_threads=1, inter_op_parallelism_threads=1))
+        config = tf.estimator.RunConfig(
+            model_dir=model_dir,
+            session_config=tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1),
+        )
         estimator = tf.estimator.Estimator(model_fn, config=config)
         estimator.train(input_fn, steps=1)
         result = estimator.evaluate(input_fn)
         assert os.path.isdir(os.path.join(model_dir, "eval"))
     np.testing.assert_allclose(result["rce"], np_rce_one(y, p, w), rtol=1e-5)
     np.testing.assert_allclose(result["total_weight"], w.astype(np.float64).sum(), rtol=1e-6)
-    assert abs(result["roc_auc"] - np_exact_auc(y.astype(np.float64), p.astype(np.float64),
-                                                w.astype(np.float64))) < 0.01
+    assert (
+        abs(result["roc_auc"] - np_exact_auc(y.astype(np.float64), p.astype(np.float64), w.astype(np.float64))) < 0.01
+    )

@@ -1,6 +1,5 @@
 """twml.optimizers: LazyAdamOptimizer's sparse and dense updates, and optimize_loss (reference §11)."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -24,7 +23,7 @@ def lazy_adam_numpy(var, grads_per_step, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-
         np.add.at(dense, indices, values)
         rows = np.unique(indices)
         g = dense[rows]
-        alpha = lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        alpha = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
         m[rows] = beta1 * m[rows] + (1 - beta1) * g
         v[rows] = beta2 * v[rows] + (1 - beta2) * g * g
         var[rows] -= alpha * m[rows] / (np.sqrt(v[rows]) + eps)
@@ -119,11 +118,14 @@ def test_training_decreases_loss(optimizer):
             assert session.run(global_step) == 30
 
 
-@pytest.mark.parametrize("make", [
-    lambda: tf.train.GradientDescentOptimizer,
-    lambda: tf.train.GradientDescentOptimizer(0.05),
-    lambda: (lambda lr: tf.train.GradientDescentOptimizer(lr)),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: tf.train.GradientDescentOptimizer,
+        lambda: tf.train.GradientDescentOptimizer(0.05),
+        lambda: lambda lr: tf.train.GradientDescentOptimizer(lr),
+    ],
+)
 def test_optimizer_as_class_instance_or_function(make):
     with tf.Graph().as_default():
         loss, _, global_step = regression_graph()
@@ -188,13 +190,13 @@ def test_learning_rate_decay_fn_is_applied():
 
 
 def test_twml_decay_fn_over_steps():
-    params = HParams(learning_rate_decay="exponential_learning_rate_decay", decay_steps=1.0,
-                     exponential_decay_rate=0.5)
+    params = HParams(learning_rate_decay="exponential_learning_rate_decay", decay_steps=1.0, exponential_decay_rate=0.5)
     with tf.Graph().as_default():
         weight = tf.get_variable("w", initializer=tf.zeros([]))
         global_step = tf.train.get_or_create_global_step()
-        train = optimize_loss(weight, global_step, 1.0, "SGD",
-                              learning_rate_decay_fn=get_learning_rate_decay_fn(params))
+        train = optimize_loss(
+            weight, global_step, 1.0, "SGD", learning_rate_decay_fn=get_learning_rate_decay_fn(params)
+        )
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
             values = []
@@ -240,13 +242,26 @@ def test_update_ops_run_before_the_loss():
 def test_summaries_are_created():
     with tf.Graph().as_default():
         loss, _, global_step = regression_graph()
-        optimize_loss(loss, global_step, 0.1, "Adam", summaries=OPTIMIZER_SUMMARIES, clip_gradients=1.0,
-                      learning_rate_decay_fn=lambda lr, step: lr * 0.9, name="optim")
+        optimize_loss(
+            loss,
+            global_step,
+            0.1,
+            "Adam",
+            summaries=OPTIMIZER_SUMMARIES,
+            clip_gradients=1.0,
+            learning_rate_decay_fn=lambda lr, step: lr * 0.9,
+            name="optim",
+        )
         names = {t.op.name for t in tf.get_collection(tf.GraphKeys.SUMMARIES)}
     # The learning-rate variable already holds the name optim/learning_rate: its summary is made unique.
     assert "optim/learning_rate_1" in names, names
-    expected = {"optim/loss", "optim/gradients/weight_0", "optim/gradient_norm/weight_0",
-                "optim/global_norm/gradient_norm", "optim/global_norm/clipped_gradient_norm"}
+    expected = {
+        "optim/loss",
+        "optim/gradients/weight_0",
+        "optim/gradient_norm/weight_0",
+        "optim/global_norm/gradient_norm",
+        "optim/global_norm/clipped_gradient_norm",
+    }
     assert expected <= names, names
     with tf.Graph().as_default():
         loss, _, global_step = regression_graph()
@@ -264,15 +279,18 @@ def test_optimizer_summaries_list():
     assert twml.optimizers.LazyAdamOptimizer is LazyAdamOptimizer
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(optimizer="Adamax"), "Optimizer name should be one of .*Adam.*Adamax"),
-    (dict(optimizer=42), "Unrecognized optimizer"),
-    (dict(optimizer=lambda lr: "not an optimizer"), "should return subclass of Optimizer"),
-    (dict(optimizer="SGD", summaries=["weights"]), "Summaries should be one of"),
-    (dict(optimizer="SGD", learning_rate=-1.0), "Invalid learning_rate"),
-    (dict(optimizer="SGD", learning_rate="fast"), "Learning rate should be 0d Tensor or float"),
-    (dict(optimizer="SGD", learning_rate=None), "Learning rate is None"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(optimizer="Adamax"), "Optimizer name should be one of .*Adam.*Adamax"),
+        (dict(optimizer=42), "Unrecognized optimizer"),
+        (dict(optimizer=lambda lr: "not an optimizer"), "should return subclass of Optimizer"),
+        (dict(optimizer="SGD", summaries=["weights"]), "Summaries should be one of"),
+        (dict(optimizer="SGD", learning_rate=-1.0), "Invalid learning_rate"),
+        (dict(optimizer="SGD", learning_rate="fast"), "Learning rate should be 0d Tensor or float"),
+        (dict(optimizer="SGD", learning_rate=None), "Learning rate is None"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, message):
     kwargs.setdefault("learning_rate", 0.1)
     with tf.Graph().as_default():

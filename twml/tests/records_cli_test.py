@@ -148,7 +148,6 @@ def test_from_tfrecord_maps_each_example_feature_to_a_record_feature(tmp_path):
     assert run("from-tfrecord", str(source), str(tmp_path / "bad"))[0] == 1
 
 
-
 # --skip_corrupt: go on past damage and report it on stderr; without it, stop at the damage with
 # an error naming the file and offset, after every intact record before it.
 

@@ -22,8 +22,11 @@ def test_ce_is_the_unclipped_binary_cross_entropy():
             saturated = session.run(twml.metrics.ce(tf.constant([1.0]), tf.constant([0.0])))
     np.testing.assert_allclose(cross, -(p_true * np.log(p_est) + (1 - p_true) * np.log(1 - p_est)), rtol=1e-12)
     # entropy of a Bernoulli(p): 0 at p = 0 and 1, ln 2 at 1/2
-    np.testing.assert_allclose(entropy[[1, 2, 4]], [-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)), np.log(2),
-                                                    -(0.9 * np.log(0.9) + 0.1 * np.log(0.1))], rtol=1e-12)
+    np.testing.assert_allclose(
+        entropy[[1, 2, 4]],
+        [-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)), np.log(2), -(0.9 * np.log(0.9) + 0.1 * np.log(0.1))],
+        rtol=1e-12,
+    )
     assert np.isinf(saturated[0])  # no clipping
     np.testing.assert_array_equal(twml.metrics.PERCENTILES, np.arange(101, dtype=np.float32) / np.float32(100))
     assert twml.metrics.PERCENTILES.dtype == np.float32
@@ -81,7 +84,11 @@ def test_default_subcommand_and_sorted_help(capsys):
 
 
 def test_log_levels():
-    assert argument_parser.LOG_LEVELS == {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-                                          "error": logging.ERROR}
+    assert argument_parser.LOG_LEVELS == {
+        "debug": logging.DEBUG,
+        "info": logging.INFO,
+        "warn": logging.WARNING,
+        "error": logging.ERROR,
+    }
     assert twml.LOG_LEVELS is argument_parser.LOG_LEVELS
     assert (argument_parser.SERIAL, argument_parser.TREE) == ("serial", "tree")

@@ -25,14 +25,14 @@ def tensor(filename, kind, offset, size):
 DOUBLES = np.arange(20, dtype=np.float64) * 0.5
 FLOATS = np.linspace(-1, 1, 12).astype(np.float32)
 INTS = np.arange(-6, 6, dtype=np.int32)
-LONGS = np.array([2 ** 40 + i for i in range(8)], np.int64)
+LONGS = np.array([2**40 + i for i in range(8)], np.int64)
 BYTES = np.array([-128, -1, 0, 1, 127, 5], np.int8)
 
 
 @pytest.fixture()
 def dump(tmp_path):
     entries = {
-        '"weight".\'1\'': tensor("doubles.bin", "Double", 3, [3, 6]),  # elements 2..19 as [3, 6]
+        "\"weight\".'1'": tensor("doubles.bin", "Double", 3, [3, 6]),  # elements 2..19 as [3, 6]
         "bias.1": tensor("floats.bin", "Float", 1, [12]),
         "layer.a.kernel": tensor("ints.bin", "Int", 5, [2, 2, 2]),
         "layer.a.ids": tensor("longs.bin", "Long", 8, [1]),
@@ -40,15 +40,19 @@ def dump(tmp_path):
         "layer.b.meta": {"type": "table", "data": {"lr": 0.1, "names": ["x", "y"]}},
         "note": {"type": "string", "data": "hello"},
     }
-    write_dump(str(tmp_path), entries, {"doubles.bin": DOUBLES, "floats.bin": FLOATS, "ints.bin": INTS,
-                                        "longs.bin": LONGS, "bytes.bin": BYTES})
+    write_dump(
+        str(tmp_path),
+        entries,
+        {"doubles.bin": DOUBLES, "floats.bin": FLOATS, "ints.bin": INTS, "longs.bin": LONGS, "bytes.bin": BYTES},
+    )
     return str(tmp_path)
 
 
 def test_tensors_of_every_type_at_their_offsets(dump):
     tio = TensorIO(dump)
     assert sorted(tio.list_tensors()) == sorted(
-        ["weight.1", "bias.1", "layer.a.kernel", "layer.a.ids", "layer.b.codes", "layer.b.meta", "note"])
+        ["weight.1", "bias.1", "layer.a.kernel", "layer.a.ids", "layer.b.codes", "layer.b.meta", "note"]
+    )
     expected = {
         "weight.1": DOUBLES[2:20].reshape(3, 6),
         "bias.1": FLOATS,
@@ -61,7 +65,7 @@ def test_tensors_of_every_type_at_their_offsets(dump):
         assert loaded.dtype == value.dtype and loaded.shape == value.shape, name
         np.testing.assert_array_equal(loaded, value, err_msg=name)
     # the name as v1 wrote it, quotes included, reads the same tensor
-    np.testing.assert_array_equal(tio['"weight".\'1\''], expected["weight.1"])
+    np.testing.assert_array_equal(tio["\"weight\".'1'"], expected["weight.1"])
 
 
 def test_memmap_is_read_only_and_mmap_false_loads_copies(dump):

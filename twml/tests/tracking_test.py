@@ -51,9 +51,11 @@ def evaluate(hook, batches, global_step):
     values = tf.placeholder(tf.float32, [None])
     mean, update = tf.metrics.mean(values)
     step = tf.train.get_or_create_global_step()
-    spec = tf.estimator.EstimatorSpec(mode=tf.estimator.ModeKeys.EVAL, loss=tf.constant(0.0),
-                                      eval_metric_ops={"mean": (mean, update), "global_step": (tf.identity(step),
-                                                                                                tf.no_op())})
+    spec = tf.estimator.EstimatorSpec(
+        mode=tf.estimator.ModeKeys.EVAL,
+        loss=tf.constant(0.0),
+        eval_metric_ops={"mean": (mean, update), "global_step": (tf.identity(step), tf.no_op())},
+    )
     set_step = tf.assign(step, global_step)
     CURRENT["spec"] = spec
     with tf.train.MonitoredSession(hooks=[hook]) as session:
@@ -68,11 +70,16 @@ def test_path_attributes_of_a_metastore_path(db):
     assert tracker.tracking_path == tracker.base_run_id == PATH
     assert tracker.project_id == "alice:ranking"
     assert tracker.experiment_id == "alice:ranking:lr_sweep"
-    assert tracker.path == {"owner": "alice", "project_name": "ranking", "experiment_name": "lr_sweep",
-                            "run_name": "run7"}
+    assert tracker.path == {
+        "owner": "alice",
+        "project_name": "ranking",
+        "experiment_name": "lr_sweep",
+        "run_name": "run7",
+    }
     with pytest.raises(ValueError, match="longer than 256"):
-        ExperimentTracker({"experiment_tracking_path": "a:b:c:" + "r" * 254, "disable_experiment_tracking": True},
-                          None, "/m")
+        ExperimentTracker(
+            {"experiment_tracking_path": "a:b:c:" + "r" * 254, "disable_experiment_tracking": True}, None, "/m"
+        )
 
 
 def test_disabled_by_params_or_under_pytest(db, monkeypatch):
@@ -112,8 +119,9 @@ def test_track_experiment_records_the_run_and_the_evaluated_metrics(db, tmp_path
     assert tracker.get_run_status() == "finished"
     ((run_id, name, status, save_dir),) = rows(db, "SELECT id, name, status, save_dir FROM runs")
     assert (name, status, save_dir) == (PATH, "finished", str(tmp_path))
-    metrics = dict(((n, s), v) for n, s, v in rows(db, "SELECT name, global_step, value FROM metrics WHERE run_id = ?",
-                                                     (run_id,)))
+    metrics = dict(
+        ((n, s), v) for n, s, v in rows(db, "SELECT name, global_step, value FROM metrics WHERE run_id = ?", (run_id,))
+    )
     expected_mean = np.mean([1.0, 2.0, 3.0, 5.0, 0.5, 0.5])
     assert metrics.keys() == {("mean", 7), ("global_step", 7)}
     assert metrics[("mean", 7)] == pytest.approx(expected_mean, rel=1e-6)
@@ -133,7 +141,8 @@ def test_named_runs_keep_metrics_and_models_on_their_own_run(db, tmp_path):
     run_id = runs[0][0]
     assert rows(db, "SELECT value FROM metrics WHERE run_id = ? AND name = 'mean'", (run_id,)) == [(5.0,)]
     assert rows(db, "SELECT path, model_hash FROM exports WHERE run_id = ?", (run_id,)) == [
-        (str(export), hashlib.sha1(b"graph").hexdigest())]
+        (str(export), hashlib.sha1(b"graph").hexdigest())
+    ]
 
 
 def test_a_failing_loop_is_recorded_and_re_raised(db):
@@ -169,8 +178,12 @@ def test_a_local_path_is_the_database_file(tmp_path, monkeypatch):
 def test_compute_model_hash_is_sha1_of_files_in_sorted_path_order(db, tmp_path):
     export = tmp_path / "export"
     (export / "variables").mkdir(parents=True)
-    contents = {"saved_model.pb": b"pb", "variables/variables.index": b"idx",
-                "variables/variables.data-00000-of-00001": b"data", "assets.txt": b"a"}
+    contents = {
+        "saved_model.pb": b"pb",
+        "variables/variables.index": b"idx",
+        "variables/variables.data-00000-of-00001": b"data",
+        "assets.txt": b"a",
+    }
     for name, data in contents.items():
         (export / name).write_bytes(data)
     # full paths sorted: assets.txt, saved_model.pb, variables/variables.data..., variables/variables.index
@@ -183,8 +196,12 @@ def test_compute_model_hash_is_sha1_of_files_in_sorted_path_order(db, tmp_path):
 
 def test_export_feature_spec_writes_features_labels_weight(db, tmp_path):
     tracker = ExperimentTracker({"experiment_tracking_path": PATH}, None, str(tmp_path / "save"))
-    spec = {"features": {"1": {"featureName": "a.b", "featureType": "BINARY"}}, "labels": {"2": {"featureName": "l"}},
-            "weight": {}, "other": {"x": 1}}
+    spec = {
+        "features": {"1": {"featureName": "a.b", "featureType": "BINARY"}},
+        "labels": {"2": {"featureName": "l"}},
+        "weight": {},
+        "other": {"x": 1},
+    }
     tracker.export_feature_spec(spec)
     with open(tmp_path / "save" / "tracked_feature_spec.json") as handle:
         assert json.load(handle) == {"features": spec["features"], "labels": spec["labels"], "weight": {}}

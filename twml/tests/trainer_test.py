@@ -24,8 +24,9 @@ LABEL = synthetic_data.MAIN_LABEL
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    paths = synthetic_data.write_dataset(str(root / "all"), num_files=3, records_per_file=600, seed=3,
-                                         compression="lzo")
+    paths = synthetic_data.write_dataset(
+        str(root / "all"), num_files=3, records_per_file=600, seed=3, compression="lzo"
+    )
     train_dir, eval_dir = root / "train", root / "eval"
     train_dir.mkdir()
     eval_dir.mkdir()
@@ -43,19 +44,42 @@ def isolated(tmp_path, monkeypatch):
 
 
 def feature_config(spec):
-    return (twml.FeatureConfigBuilder(data_spec_path=spec)
-            .batch_add_features([(r"ebd\..*|timelines\..*|encoded_tweet_features\..*", "A")])
-            .add_labels([LABEL]).define_weight(synthetic_data.WEIGHT).build())
+    return (
+        twml.FeatureConfigBuilder(data_spec_path=spec)
+        .batch_add_features([(r"ebd\..*|timelines\..*|encoded_tweet_features\..*", "A")])
+        .add_labels([LABEL])
+        .define_weight(synthetic_data.WEIGHT)
+        .build()
+    )
 
 
 def params_for(tmp_path, data, *flags):
     parser = DataRecordTrainer.add_parser_arguments()
-    return parser.parse_args([
-        "--save_dir", str(tmp_path / "model"), "--data_spec", data["spec"],
-        "--train.data_dir", data["train"], "--eval.data_dir", data["eval"],
-        "--train.batch_size", "64", "--eval.batch_size", "200", "--learning_rate", "0.1",
-        "--optimizer", "Adagrad", "--eval.delay", "0", "--eval.period", "0",
-    ] + list(flags))
+    return parser.parse_args(
+        [
+            "--save_dir",
+            str(tmp_path / "model"),
+            "--data_spec",
+            data["spec"],
+            "--train.data_dir",
+            data["train"],
+            "--eval.data_dir",
+            data["eval"],
+            "--train.batch_size",
+            "64",
+            "--eval.batch_size",
+            "200",
+            "--learning_rate",
+            "0.1",
+            "--optimizer",
+            "Adagrad",
+            "--eval.delay",
+            "0",
+            "--eval.period",
+            "0",
+        ]
+        + list(flags)
+    )
 
 
 def build_graph(features, label, mode, params, config=None):
@@ -74,8 +98,14 @@ def metric_fn():
 
 def make_trainer(tmp_path, data, *flags, **kwargs):
     params = params_for(tmp_path, data, *flags)
-    return DataRecordTrainer(name="lr", params=params, build_graph_fn=kwargs.pop("build_graph_fn", build_graph),
-                             feature_config=feature_config(data["spec"]), metric_fn=metric_fn(), **kwargs)
+    return DataRecordTrainer(
+        name="lr",
+        params=params,
+        build_graph_fn=kwargs.pop("build_graph_fn", build_graph),
+        feature_config=feature_config(data["spec"]),
+        metric_fn=metric_fn(),
+        **kwargs,
+    )
 
 
 def test_checkpoint_names_are_scoped_by_model_name(tmp_path, data):
@@ -109,16 +139,23 @@ def test_train_op_from_graph_and_extra_predictions(tmp_path, data):
     trainer = make_trainer(tmp_path, data, build_graph_fn=graph)
     trainer.train(steps=1)  # the graph's own train_op (adds 5), not the optimizer's (adds 1)
     assert int(tf.train.load_variable(trainer.latest_checkpoint, "global_step")) == 5
-    batch = next(trainer.predict(input_fn=trainer.get_eval_input_fn(repeat=False, shuffle=False),
-                                 yield_single_examples=False))
+    batch = next(
+        trainer.predict(input_fn=trainer.get_eval_input_fn(repeat=False, shuffle=False), yield_single_examples=False)
+    )
     np.testing.assert_allclose(batch["doubled"], 2.0 * batch["output"], rtol=1e-6)
     assert "loss" not in batch
 
 
 def test_learn_early_stopping_keeps_best_checkpoint_and_writes_success(tmp_path, data):
     trainer = make_trainer(tmp_path, data)
-    save_dir = trainer.learn(train_steps=10, train_max_steps=200, eval_steps=1, early_stop_metric="roc_auc",
-                             early_stop_patience=2, early_stop_minimize=False)
+    save_dir = trainer.learn(
+        train_steps=10,
+        train_max_steps=200,
+        eval_steps=1,
+        early_stop_metric="roc_auc",
+        early_stop_patience=2,
+        early_stop_minimize=False,
+    )
     assert os.path.exists(os.path.join(save_dir, "_SUCCESS"))
     best_dir = os.path.join(save_dir, "best_checkpoint")
     assert tf.train.latest_checkpoint(best_dir) is not None
@@ -128,8 +165,9 @@ def test_learn_early_stopping_keeps_best_checkpoint_and_writes_success(tmp_path,
 
 
 def test_train_and_evaluate_reaches_max_steps_and_evaluates(tmp_path, data):
-    trainer = make_trainer(tmp_path, data, "--train.max_steps", "200", "--save_checkpoints_secs", "1",
-                           "--learning_rate", "0.3")
+    trainer = make_trainer(
+        tmp_path, data, "--train.max_steps", "200", "--save_checkpoints_secs", "1", "--learning_rate", "0.3"
+    )
     trainer.train_and_evaluate(train_input_fn=trainer.get_train_input_fn(repeat=True))
     assert int(tf.train.load_variable(trainer.latest_checkpoint, "global_step")) == 200
     assert os.path.exists(os.path.join(trainer.save_dir, "_SUCCESS"))
@@ -159,8 +197,9 @@ def test_killed_training_restarts_from_its_last_checkpoint(tmp_path, data):
     """kill -9 a training process once it has checkpointed; a new process resumes at that step."""
     script = KILL_SCRIPT.format(path=sys.path, data=data, root=str(tmp_path))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     save_dir = str(tmp_path / "model")
     deadline = time.time() + 180
     try:
@@ -204,12 +243,14 @@ def test_train_eval_overlap_is_an_error(tmp_path, data):
 def test_check_params(tmp_path, data):
     with pytest.raises(ValueError, match="train_batch_size"):
         Trainer("m", {"train_batch_size": 0, "save_dir": str(tmp_path)}, build_graph)
-    trainer = Trainer("m", {"train_batch_size": 8, "save_dir": str(tmp_path), "disable_experiment_tracking": True},
-                      build_graph)
+    trainer = Trainer(
+        "m", {"train_batch_size": 8, "save_dir": str(tmp_path), "disable_experiment_tracking": True}, build_graph
+    )
     assert trainer.params.eval_batch_size == 8
     with pytest.raises(ValueError, match="distributed"):
-        Trainer("m", {"train_batch_size": 8, "save_dir": str(tmp_path), "distributed_training_cleanup": True},
-                build_graph)
+        Trainer(
+            "m", {"train_batch_size": 8, "save_dir": str(tmp_path), "distributed_training_cleanup": True}, build_graph
+        )
     with pytest.raises(ValueError, match="stats_port"):
         make_trainer(tmp_path, data, "--stats_port", "9000")
 
@@ -234,8 +275,10 @@ def test_hogwild_writes_tf_config(monkeypatch):
     monkeypatch.setenv("TWML_HOGWILD_TASK_ID", "0")
     assert cluster.setup_hogwild(params)
     config = json.loads(os.environ["TF_CONFIG"])
-    assert config == {"cluster": {"ps": ["localhost:2000"], "chief": ["localhost:2001"],
-                                  "worker": ["localhost:2002"]}, "task": {"type": "worker", "index": 0}}
+    assert config == {
+        "cluster": {"ps": ["localhost:2000"], "chief": ["localhost:2001"], "worker": ["localhost:2002"]},
+        "task": {"type": "worker", "index": 0},
+    }
     assert params.distributed and params.num_threads == 3
     monkeypatch.setenv("TWML_HOGWILD_PORTS", "2000,2001")
     with pytest.raises(ValueError, match="num_workers \\+ 1"):
@@ -248,14 +291,20 @@ def test_init_from_dir_with_init_map(tmp_path, data):
     trained = tf.train.load_variable(first.latest_checkpoint, "lr/model/linear/weight")
     init_map = twml.util.get_init_map(first.save_dir, exclude_name_scopes=["global_step", "lr/optim"])
     params = params_for(tmp_path / "b", data)
-    second = DataRecordTrainer("lr", params, build_graph, feature_config=feature_config(data["spec"]),
-                               init_from_dir=first.save_dir, init_map={k: k for k in init_map
-                                                                        if k.startswith("lr/model/linear/")
-                                                                        and "Adagrad" not in k})
-    batch = next(second.predict(input_fn=second.get_eval_input_fn(repeat=False, shuffle=False),
-                                yield_single_examples=False))
-    expected = next(first.predict(input_fn=first.get_eval_input_fn(repeat=False, shuffle=False),
-                                  yield_single_examples=False))
+    second = DataRecordTrainer(
+        "lr",
+        params,
+        build_graph,
+        feature_config=feature_config(data["spec"]),
+        init_from_dir=first.save_dir,
+        init_map={k: k for k in init_map if k.startswith("lr/model/linear/") and "Adagrad" not in k},
+    )
+    batch = next(
+        second.predict(input_fn=second.get_eval_input_fn(repeat=False, shuffle=False), yield_single_examples=False)
+    )
+    expected = next(
+        first.predict(input_fn=first.get_eval_input_fn(repeat=False, shuffle=False), yield_single_examples=False)
+    )
     np.testing.assert_allclose(batch["output"], expected["output"], rtol=1e-6)
     assert np.abs(trained).sum() > 0
 
@@ -281,8 +330,9 @@ def test_hub_export_moves_modules_and_backs_up_old_ones(tmp_path, data):
 
     def receiver():
         serialized = tf.placeholder(tf.string, [None])
-        return tf.estimator.export.ServingInputReceiver(trainer.feature_config.get_parse_fn()(serialized)[0],
-                                                        {"serialized": serialized})
+        return tf.estimator.export.ServingInputReceiver(
+            trainer.feature_config.get_parse_fn()(serialized)[0], {"serialized": serialized}
+        )
 
     export_dir = str(tmp_path / "hub")
     assert trainer.hub_export("tf_hub", receiver, export_dir=export_dir) == export_dir
@@ -304,8 +354,13 @@ def test_overwrite_save_dir_and_warm_start(tmp_path, data):
     # warm_start_from: a new save_dir starts from the old weights (global step from 0); with a
     # zero learning rate its first step leaves them exactly as they were.
     params = params_for(tmp_path / "warm", data, "--learning_rate", "0")
-    warm = DataRecordTrainer("lr", params, build_graph, feature_config=feature_config(data["spec"]),
-                             warm_start_from=tf.estimator.WarmStartSettings(first.save_dir, "lr/model/.*"))
+    warm = DataRecordTrainer(
+        "lr",
+        params,
+        build_graph,
+        feature_config=feature_config(data["spec"]),
+        warm_start_from=tf.estimator.WarmStartSettings(first.save_dir, "lr/model/.*"),
+    )
     warm.train(steps=1)
     assert int(tf.train.load_variable(warm.latest_checkpoint, "global_step")) == 1
     np.testing.assert_array_equal(tf.train.load_variable(warm.latest_checkpoint, "lr/model/linear/weight"), weights)
@@ -323,7 +378,7 @@ def test_run_is_tracked(tmp_path, data):
     trainer.evaluate(steps=1)
     trainer.write_state_to_disk(trainer.save_dir)
     db = sqlite3.connect(os.environ["TWML_EXPERIMENT_DB"])
-    (status, save_dir), = db.execute("SELECT status, save_dir FROM runs").fetchall()
+    ((status, save_dir),) = db.execute("SELECT status, save_dir FROM runs").fetchall()
     assert status == "finished" and save_dir == trainer.save_dir
     metric_names = {row[0] for row in db.execute("SELECT name FROM metrics")}
     assert {"roc_auc", "loss"} <= metric_names

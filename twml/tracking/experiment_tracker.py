@@ -66,8 +66,9 @@ class ExperimentTracker:
         self.save_dir = save_dir
         given = get_param(self._params, "experiment_tracking_path")
         if given is not None and len(str(given)) > MAX_TRACKING_PATH_LENGTH:
-            raise ValueError("experiment_tracking_path is longer than %d characters: %r"
-                             % (MAX_TRACKING_PATH_LENGTH, given))
+            raise ValueError(
+                "experiment_tracking_path is longer than %d characters: %r" % (MAX_TRACKING_PATH_LENGTH, given)
+            )
         # a Metastore path names the run, not a file: the run goes to the default database
         db_path = local.default_db_path() if _is_metastore_path(given) or not given else str(given)
         self.tracking_path = str(given) if _is_metastore_path(given) else self.guess_path(save_dir)
@@ -100,13 +101,15 @@ class ExperimentTracker:
             self._run_name = self.base_run_id + "_" + name
         run_name = self._run_name
         if self._tracker is None or self._tracker.name != run_name:
-            self._tracker = local.ExperimentTracker(self._params, name=run_name, save_dir=self.save_dir,
-                                                    db_path=self._db_path, enabled=not self.disabled)
+            self._tracker = local.ExperimentTracker(
+                self._params, name=run_name, save_dir=self.save_dir, db_path=self._db_path, enabled=not self.disabled
+            )
         return self._tracker
 
     @contextlib.contextmanager
-    def track_experiment(self, eval_hooks: Optional[List[Any]], get_estimator_spec_fn: Callable[[], Any],
-                         name: Optional[str] = None) -> Iterator[Optional[MetricsUpdateHook]]:
+    def track_experiment(
+        self, eval_hooks: Optional[List[Any]], get_estimator_spec_fn: Callable[[], Any], name: Optional[str] = None
+    ) -> Iterator[Optional[MetricsUpdateHook]]:
         """Wraps a train/evaluate loop: records the run as running, then finished or failed.
 
         Appends the hook of :meth:`create_eval_hook` to ``eval_hooks`` and yields it; yields None

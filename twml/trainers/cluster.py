@@ -102,12 +102,15 @@ def setup_hogwild(params: ParamsLike) -> bool:
     workers = int(workers)
     missing = [name for name in (HOGWILD_PORTS, HOGWILD_TASK_TYPE, HOGWILD_TASK_ID) if not os.environ.get(name)]
     if missing:
-        raise ValueError("--num_workers %d (hogwild training) needs the environment variables %s"
-                         % (workers, ", ".join(missing)))
+        raise ValueError(
+            "--num_workers %d (hogwild training) needs the environment variables %s" % (workers, ", ".join(missing))
+        )
     ports = [port.strip() for port in os.environ[HOGWILD_PORTS].split(",") if port.strip()]
     if len(ports) != workers + 1:
-        raise ValueError("%s must list num_workers + 1 = %d ports (ps, chief, workers), got %d: %r"
-                         % (HOGWILD_PORTS, workers + 1, len(ports), os.environ[HOGWILD_PORTS]))
+        raise ValueError(
+            "%s must list num_workers + 1 = %d ports (ps, chief, workers), got %d: %r"
+            % (HOGWILD_PORTS, workers + 1, len(ports), os.environ[HOGWILD_PORTS])
+        )
     hosts = ["localhost:%s" % port for port in ports]
     config = {
         "cluster": {"ps": hosts[:1], "chief": hosts[1:2], "worker": hosts[2:]},

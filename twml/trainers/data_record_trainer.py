@@ -126,8 +126,9 @@ class DataRecordTrainer(Trainer):
       ValueError: train and eval files overlap (unless ``allow_train_eval_overlap``), bad dates.
     """
 
-    def __init__(self, name: str, params: Params, build_graph_fn: Callable, feature_config: Any = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, name: str, params: Params, build_graph_fn: Callable, feature_config: Any = None, **kwargs: Any
+    ) -> None:
         super().__init__(name=name, params=params, build_graph_fn=build_graph_fn, **kwargs)
         self._feature_config = feature_config
         self._corrupt_scans: Dict[tuple, Any] = {}
@@ -136,25 +137,37 @@ class DataRecordTrainer(Trainer):
         hour_resolution = get_param(params, "hour_resolution", 1)
         data_threads = get_param(params, "data_threads", 4)
         self._train_files = build_files_list(
-            get_param(params, "train_files_list"), get_param(params, "train_data_dir"),
-            get_param(params, "train_start_datetime"), get_param(params, "train_end_datetime"),
-            datetime_format, data_threads, hour_resolution, maybe_save=self.is_chief(),
+            get_param(params, "train_files_list"),
+            get_param(params, "train_data_dir"),
+            get_param(params, "train_start_datetime"),
+            get_param(params, "train_end_datetime"),
+            datetime_format,
+            data_threads,
+            hour_resolution,
+            maybe_save=self.is_chief(),
             overwrite=get_param(params, "train_overwrite_files_list", False),
         )
         if get_param(params, "eval_name") == "train":
             self._eval_files = self._train_files
         else:
             self._eval_files = build_files_list(
-                get_param(params, "eval_files_list"), get_param(params, "eval_data_dir"),
-                get_param(params, "eval_start_datetime"), get_param(params, "eval_end_datetime"),
-                datetime_format, data_threads, hour_resolution, maybe_save=self.is_chief(),
+                get_param(params, "eval_files_list"),
+                get_param(params, "eval_data_dir"),
+                get_param(params, "eval_start_datetime"),
+                get_param(params, "eval_end_datetime"),
+                datetime_format,
+                data_threads,
+                hour_resolution,
+                maybe_save=self.is_chief(),
                 overwrite=get_param(params, "eval_overwrite_files_list", False),
             )
             if self._train_files and self._eval_files and not get_param(params, "allow_train_eval_overlap", False):
                 overlap = sorted(set(self._train_files) & set(self._eval_files))
                 if overlap:
-                    raise ValueError("%d files are both train and eval files (e.g. %s); pass "
-                                     "--allow_train_eval_overlap if that is intended" % (len(overlap), overlap[0]))
+                    raise ValueError(
+                        "%d files are both train and eval files (e.g. %s); pass "
+                        "--allow_train_eval_overlap if that is intended" % (len(overlap), overlap[0])
+                    )
 
     @staticmethod
     def add_parser_arguments() -> Any:
@@ -187,10 +200,17 @@ class DataRecordTrainer(Trainer):
             raise ValueError("give a parse_fn or construct the DataRecordTrainer with a feature_config")
         return self._feature_config.get_parse_fn()
 
-    def get_train_input_fn(self, parse_fn: Optional[Callable] = None, repeat: Optional[bool] = None,
-                           shuffle: bool = True, interleave: bool = True, shuffle_files: Optional[bool] = None,
-                           initializable: bool = False, log_tf_data_summaries: bool = False,
-                           **kwargs: Any) -> Callable[[], Any]:
+    def get_train_input_fn(
+        self,
+        parse_fn: Optional[Callable] = None,
+        repeat: Optional[bool] = None,
+        shuffle: bool = True,
+        interleave: bool = True,
+        shuffle_files: Optional[bool] = None,
+        initializable: bool = False,
+        log_tf_data_summaries: bool = False,
+        **kwargs: Any,
+    ) -> Callable[[], Any]:
         """An Estimator input_fn over the train files: ``train_batch_size`` batches of
         ``parse_fn(serialized)`` (default the feature config's), repeated when ``train_steps > 0``
         or distributed, sharded by worker when not shuffling with several workers.
@@ -208,19 +228,33 @@ class DataRecordTrainer(Trainer):
         if not shuffle and self.num_workers > 1 and shards is None:
             shards, shard_index = self.num_workers, self.worker_index
         return self._input_fn(
-            self._train_files, int(params.train_batch_size), self._parse_fn(parse_fn), repeat,
+            self._train_files,
+            int(params.train_batch_size),
+            self._parse_fn(parse_fn),
+            repeat,
             keep_rate=get_param(params, "train_keep_rate"),
             parts_downsampling_rate=get_param(params, "train_parts_downsampling_rate"),
-            shards=shards, shard_index=shard_index, shuffle=shuffle,
+            shards=shards,
+            shard_index=shard_index,
+            shuffle=shuffle,
             shuffle_files=shuffle if shuffle_files is None else shuffle_files,
-            interleave=interleave, initializable=initializable, log_tf_data_summaries=log_tf_data_summaries,
+            interleave=interleave,
+            initializable=initializable,
+            log_tf_data_summaries=log_tf_data_summaries,
             **kwargs,
         )
 
-    def get_eval_input_fn(self, parse_fn: Optional[Callable] = None, repeat: Optional[bool] = None,
-                          shuffle: bool = True, interleave: bool = True, shuffle_files: Optional[bool] = None,
-                          initializable: bool = False, log_tf_data_summaries: bool = False,
-                          **kwargs: Any) -> Callable[[], Any]:
+    def get_eval_input_fn(
+        self,
+        parse_fn: Optional[Callable] = None,
+        repeat: Optional[bool] = None,
+        shuffle: bool = True,
+        interleave: bool = True,
+        shuffle_files: Optional[bool] = None,
+        initializable: bool = False,
+        log_tf_data_summaries: bool = False,
+        **kwargs: Any,
+    ) -> Callable[[], Any]:
         """As :meth:`get_train_input_fn` over the eval files with the eval params; repeats when
         ``eval_steps > 0``; never sharded.
 
@@ -233,25 +267,34 @@ class DataRecordTrainer(Trainer):
         if repeat is None:
             repeat = (get_param(params, "eval_steps", -1) or -1) > 0
         return self._input_fn(
-            self._eval_files, int(params.eval_batch_size), self._parse_fn(parse_fn), repeat,
+            self._eval_files,
+            int(params.eval_batch_size),
+            self._parse_fn(parse_fn),
+            repeat,
             keep_rate=get_param(params, "eval_keep_rate"),
             parts_downsampling_rate=get_param(params, "eval_parts_downsampling_rate"),
-            shards=None, shard_index=None, shuffle=shuffle,
+            shards=None,
+            shard_index=None,
+            shuffle=shuffle,
             shuffle_files=shuffle if shuffle_files is None else shuffle_files,
-            interleave=interleave, initializable=initializable, log_tf_data_summaries=log_tf_data_summaries,
+            interleave=interleave,
+            initializable=initializable,
+            log_tf_data_summaries=log_tf_data_summaries,
             **kwargs,
         )
 
-    def _input_fn(self, files: Sequence[str], batch_size: int, parse_fn: Callable, repeat: bool,
-                  **kwargs: Any) -> Callable[[], Any]:
+    def _input_fn(
+        self, files: Sequence[str], batch_size: int, parse_fn: Callable, repeat: bool, **kwargs: Any
+    ) -> Callable[[], Any]:
         num_threads = int(get_param(self._params, "num_threads", 2))
         if get_param(self._params, "skip_corrupt_records", False):
             self._check_corrupt_records(files)
             kwargs.setdefault("skip_corrupt", True)
 
         def input_fn() -> Any:
-            return data_record_input_fn(files=files, batch_size=batch_size, parse_fn=parse_fn,
-                                        num_threads=num_threads, repeat=repeat, **kwargs)
+            return data_record_input_fn(
+                files=files, batch_size=batch_size, parse_fn=parse_fn, num_threads=num_threads, repeat=repeat, **kwargs
+            )
 
         return input_fn
 
@@ -264,43 +307,70 @@ class DataRecordTrainer(Trainer):
             return
         what = "training" if list(files) == list(self._train_files or []) else "evaluation"
         self._corrupt_scans[key] = check_corrupt_records(
-            files, float(get_param(self._params, "max_corrupt_records_ratio", 0.01)), what)
+            files, float(get_param(self._params, "max_corrupt_records_ratio", 0.01)), what
+        )
 
     # ------------------------------------------------------------------ train / evaluate defaults
 
-    def train(self, input_fn: Optional[Callable] = None, steps: Optional[int] = None,
-              hooks: Optional[Sequence[tf.train.SessionRunHook]] = None) -> "DataRecordTrainer":
+    def train(
+        self,
+        input_fn: Optional[Callable] = None,
+        steps: Optional[int] = None,
+        hooks: Optional[Sequence[tf.train.SessionRunHook]] = None,
+    ) -> "DataRecordTrainer":
         """:meth:`Trainer.train`; ``input_fn`` defaults to :meth:`get_train_input_fn`."""
         super().train(input_fn or self.get_train_input_fn(), steps=steps, hooks=hooks)
         return self
 
-    def evaluate(self, input_fn: Optional[Callable] = None, steps: Optional[int] = None,
-                 hooks: Optional[Sequence[tf.train.SessionRunHook]] = None, name: Optional[str] = None,
-                 checkpoint_path: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    def evaluate(
+        self,
+        input_fn: Optional[Callable] = None,
+        steps: Optional[int] = None,
+        hooks: Optional[Sequence[tf.train.SessionRunHook]] = None,
+        name: Optional[str] = None,
+        checkpoint_path: Optional[str] = None,
+    ) -> Optional[Dict[str, Any]]:
         """:meth:`Trainer.evaluate`; ``input_fn`` defaults to the eval input (not repeated)."""
-        return super().evaluate(input_fn or self.get_eval_input_fn(repeat=False), steps=steps, hooks=hooks,
-                                name=name, checkpoint_path=checkpoint_path)
+        return super().evaluate(
+            input_fn or self.get_eval_input_fn(repeat=False),
+            steps=steps,
+            hooks=hooks,
+            name=name,
+            checkpoint_path=checkpoint_path,
+        )
 
     def learn(  # type: ignore[override]  # the original's signature: Trainer.learn's other arguments by keyword
         self, train_input_fn: Optional[Callable] = None, eval_input_fn: Optional[Callable] = None, **kwargs: Any
     ) -> str:
         """:meth:`Trainer.learn` with the default input functions."""
-        return super().learn(train_input_fn or self.get_train_input_fn(),
-                             eval_input_fn or self.get_eval_input_fn(), **kwargs)
+        return super().learn(
+            train_input_fn or self.get_train_input_fn(), eval_input_fn or self.get_eval_input_fn(), **kwargs
+        )
 
     def train_and_evaluate(  # type: ignore[override]  # the original's signature, as learn's
         self, train_input_fn: Optional[Callable] = None, eval_input_fn: Optional[Callable] = None, **kwargs: Any
     ) -> None:
         """:meth:`Trainer.train_and_evaluate` with the default input functions."""
-        return super().train_and_evaluate(train_input_fn or self.get_train_input_fn(),
-                                          eval_input_fn or self.get_eval_input_fn(), **kwargs)
+        return super().train_and_evaluate(
+            train_input_fn or self.get_train_input_fn(), eval_input_fn or self.get_eval_input_fn(), **kwargs
+        )
 
-    def calibrate(self, calibrator: Any, steps: Optional[int] = None, input_fn: Optional[Callable] = None,
-                  save_calibrator: bool = True, hooks: Optional[Sequence[tf.train.SessionRunHook]] = None) -> None:
+    def calibrate(
+        self,
+        calibrator: Any,
+        steps: Optional[int] = None,
+        input_fn: Optional[Callable] = None,
+        save_calibrator: bool = True,
+        hooks: Optional[Sequence[tf.train.SessionRunHook]] = None,
+    ) -> None:
         """:meth:`Trainer.calibrate`; ``input_fn`` defaults to the train input (not repeated)."""
-        return super().calibrate(calibrator, steps=steps,
-                                 input_fn=input_fn or self.get_train_input_fn(repeat=False),
-                                 save_calibrator=save_calibrator, hooks=hooks)
+        return super().calibrate(
+            calibrator,
+            steps=steps,
+            input_fn=input_fn or self.get_train_input_fn(repeat=False),
+            save_calibrator=save_calibrator,
+            hooks=hooks,
+        )
 
     def _model_fn(self, features: Any, labels: Any, mode: str, params: Any, config: Any) -> Any:
         # A v2 (contrib) feature config's sparse outputs get their static [batch, 2**hash_space_bits] shape.
@@ -323,10 +393,15 @@ class DataRecordTrainer(Trainer):
             return dict(graph_output, keys=list(labels))
         return graph_output
 
-    def export_model(self, serving_input_receiver_fn: Optional[Callable] = None,
-                     export_output_fn: Optional[Callable] = None, export_dir: Optional[str] = None,
-                     checkpoint_path: Optional[str] = None, feature_spec: Optional[Dict[str, Any]] = None,
-                     log_features: bool = True) -> Optional[str]:
+    def export_model(
+        self,
+        serving_input_receiver_fn: Optional[Callable] = None,
+        export_output_fn: Optional[Callable] = None,
+        export_dir: Optional[str] = None,
+        checkpoint_path: Optional[str] = None,
+        feature_spec: Optional[Dict[str, Any]] = None,
+        log_features: bool = True,
+    ) -> Optional[str]:
         """:meth:`Trainer.export_model` with the default serving contract: the feature config's
         serving input (uint8 ``request`` = one serialized BatchPredictionRequest),
         :func:`twml.export_output_fns.batch_prediction_continuous_output_fn` and its feature spec."""
@@ -340,30 +415,43 @@ class DataRecordTrainer(Trainer):
         return super().export_model(
             serving_input_receiver_fn,
             export_output_fn=export_output_fn or export_output_fns.batch_prediction_continuous_output_fn,
-            export_dir=export_dir, checkpoint_path=checkpoint_path, feature_spec=feature_spec,
+            export_dir=export_dir,
+            checkpoint_path=checkpoint_path,
+            feature_spec=feature_spec,
             log_features=log_features,
         )
 
-    def save_checkpoints_and_export_model(self, serving_input_receiver_fn: Optional[Callable] = None,
-                                          export_output_fn: Optional[Callable] = None,
-                                          export_dir: Optional[str] = None,
-                                          checkpoint_path: Optional[str] = None,
-                                          input_fn: Optional[Callable] = None) -> Optional[str]:
+    def save_checkpoints_and_export_model(
+        self,
+        serving_input_receiver_fn: Optional[Callable] = None,
+        export_output_fn: Optional[Callable] = None,
+        export_dir: Optional[str] = None,
+        checkpoint_path: Optional[str] = None,
+        input_fn: Optional[Callable] = None,
+    ) -> Optional[str]:
         """Trains one step (to write a checkpoint of, e.g., a calibrated or initialised graph), then exports."""
         super().train(input_fn or self.get_train_input_fn(), steps=1)
         return self.export_model(serving_input_receiver_fn, export_output_fn, export_dir, checkpoint_path)
 
-    def save_checkpoints_and_evaluate(self, input_fn: Optional[Callable] = None, steps: Optional[int] = None,
-                                      hooks: Optional[Sequence[tf.train.SessionRunHook]] = None,
-                                      name: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    def save_checkpoints_and_evaluate(
+        self,
+        input_fn: Optional[Callable] = None,
+        steps: Optional[int] = None,
+        hooks: Optional[Sequence[tf.train.SessionRunHook]] = None,
+        name: Optional[str] = None,
+    ) -> Optional[Dict[str, Any]]:
         """Trains one step (writing a checkpoint), then evaluates."""
         super().train(self.get_train_input_fn(), steps=1)
         return self.evaluate(input_fn, steps=steps, hooks=hooks, name=name)
 
-    def contrib_run_feature_importances(self, feature_importances_parse_fn: Optional[Callable] = None,
-                                        write_to_hdfs: bool = True, extra_groups: Optional[Dict[str, List[str]]] = None,
-                                        datarecord_filter_fn: Optional[Callable[[Any], bool]] = None,
-                                        datarecord_filter_run_name: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    def contrib_run_feature_importances(
+        self,
+        feature_importances_parse_fn: Optional[Callable] = None,
+        write_to_hdfs: bool = True,
+        extra_groups: Optional[Dict[str, List[str]]] = None,
+        datarecord_filter_fn: Optional[Callable[[Any], bool]] = None,
+        datarecord_filter_run_name: Optional[str] = None,
+    ) -> Optional[Dict[str, Any]]:
         """Permutation feature importances of the trained model (``twml.contrib.feature_importances``),
         configured by the ``--feature_importance.*`` flags: algorithm (serial / tree), example_count,
         data_dir (default: the evaluation files), metric (the tree's stopping metric and the written
@@ -394,26 +482,35 @@ class DataRecordTrainer(Trainer):
             larger = get_param(params, "is_metric_larger_the_better", False)
             smaller = get_param(params, "is_metric_smaller_the_better", False)
             if larger and smaller:
-                raise ValueError("--feature_importance.is_metric_larger_the_better and "
-                                 "--feature_importance.is_metric_smaller_the_better exclude each other")
+                raise ValueError(
+                    "--feature_importance.is_metric_larger_the_better and "
+                    "--feature_importance.is_metric_smaller_the_better exclude each other"
+                )
             kwargs.update(
                 stopping_metric=metric,
                 sensitivity=get_param(params, "feature_importance_sensitivity", 0.03),
                 dont_build_tree=get_param(params, "dont_build_tree", False),
                 split_feature_group_on_period=get_param(params, "split_feature_group_on_period", False),
                 extra_groups=extra_groups,
-                is_metric_larger_the_better=True if larger else (False if smaller else None))
+                is_metric_larger_the_better=True if larger else (False if smaller else None),
+            )
         _LOG.info("computing feature importances (%s algorithm)", algorithm)
         importances = fi.compute_feature_importances(
-            self, data_dir=get_param(params, "feature_importance_data_dir"), feature_config=self._feature_config,
-            algorithm=algorithm, parse_fn=feature_importances_parse_fn, datarecord_filter_fn=datarecord_filter_fn,
-            record_count=get_param(params, "feature_importance_example_count", 10000), **kwargs)
+            self,
+            data_dir=get_param(params, "feature_importance_data_dir"),
+            feature_config=self._feature_config,
+            algorithm=algorithm,
+            parse_fn=feature_importances_parse_fn,
+            datarecord_filter_fn=datarecord_filter_fn,
+            record_count=get_param(params, "feature_importance_example_count", 10000),
+            **kwargs,
+        )
         if not importances:
             _LOG.info("no feature importances computed")
             return importances
         if write_to_hdfs:
-            fi.write_feature_importances_to_hdfs(self, importances, output_path=datarecord_filter_run_name,
-                                                 metric=metric)
+            fi.write_feature_importances_to_hdfs(
+                self, importances, output_path=datarecord_filter_run_name, metric=metric
+            )
         fi.write_feature_importances_to_ml_dash(self, importances, feature_config=self._feature_config)
         return importances
-

@@ -427,8 +427,14 @@ class Trainer:
         return None
 
     def _early_stop_hook(
-        self, metric: str, patience: int, minimize: bool, tolerance: float, start_epoch: int,
-        file_path: Optional[str], exit_on_end: bool,
+        self,
+        metric: str,
+        patience: int,
+        minimize: bool,
+        tolerance: float,
+        start_epoch: int,
+        file_path: Optional[str],
+        exit_on_end: bool,
     ) -> tf.train.SessionRunHook:
         self._early_stopping = True
         return EarlyStopHook(
@@ -445,8 +451,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ train / evaluate
 
-    def train(self, input_fn: Optional[Callable] = None, steps: Optional[int] = None,
-              hooks: Optional[Sequence[tf.train.SessionRunHook]] = None) -> "Trainer":
+    def train(
+        self,
+        input_fn: Optional[Callable] = None,
+        steps: Optional[int] = None,
+        hooks: Optional[Sequence[tf.train.SessionRunHook]] = None,
+    ) -> "Trainer":
         """Trains ``steps`` steps (None: until ``input_fn`` is exhausted) with the train hooks.
 
         Raises:
@@ -460,9 +470,14 @@ class Trainer:
         self._tracker.log_checkpoint(self.latest_checkpoint, self._global_step())
         return self
 
-    def evaluate(self, input_fn: Optional[Callable] = None, steps: Optional[int] = None,
-                 hooks: Optional[Sequence[tf.train.SessionRunHook]] = None, name: Optional[str] = None,
-                 checkpoint_path: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    def evaluate(
+        self,
+        input_fn: Optional[Callable] = None,
+        steps: Optional[int] = None,
+        hooks: Optional[Sequence[tf.train.SessionRunHook]] = None,
+        name: Optional[str] = None,
+        checkpoint_path: Optional[str] = None,
+    ) -> Optional[Dict[str, Any]]:
         """Evaluates the best (early stopping) or latest checkpoint; returns the metrics dict.
 
         In a distributed run only the evaluator (or, without one, the chief) evaluates; other
@@ -537,14 +552,20 @@ class Trainer:
             if not early_stop_metric:
                 raise ValueError("early stopping needs early_stop_metric")
             early_stop = self._early_stop_hook(
-                early_stop_metric, early_stop_patience, early_stop_minimize, early_stop_tolerance, start_epoch,
-                file_path=None, exit_on_end=False,
+                early_stop_metric,
+                early_stop_patience,
+                early_stop_minimize,
+                early_stop_tolerance,
+                start_epoch,
+                file_path=None,
+                exit_on_end=False,
             )
             eval_hooks.append(early_stop)
         duration = None
         if max_duration:
-            duration = EarlyStopDuration(max_duration=max_duration, exit_on_end=False, save_dir=self._save_dir,
-                                         overwrite=self.is_chief())
+            duration = EarlyStopDuration(
+                max_duration=max_duration, exit_on_end=False, save_dir=self._save_dir, overwrite=self.is_chief()
+            )
             train_hooks.append(duration)
             eval_hooks.append(duration)
         stop_at_step = None
@@ -554,8 +575,9 @@ class Trainer:
 
         while True:
             self.train(train_input_fn, steps=train_steps, hooks=train_hooks)
-            eval_result = self.evaluate(eval_input_fn, steps=eval_steps, hooks=eval_hooks,
-                                        checkpoint_path=self.latest_checkpoint)
+            eval_result = self.evaluate(
+                eval_input_fn, steps=eval_steps, hooks=eval_hooks, checkpoint_path=self.latest_checkpoint
+            )
             for exporter in exporters or []:
                 export_path = os.path.join(self._save_dir, "export", exporter.name)
                 exporter.export(self._estimator, export_path, self.latest_checkpoint, eval_result, False)
@@ -564,8 +586,9 @@ class Trainer:
             if stop_at_step is not None and (stop_at_step.stop_requested or self._global_step() >= train_max_steps):
                 break
             if early_stop is not None and early_stop.should_stop:
-                _LOG.info("early stopping: %s did not improve for %d evaluations", early_stop_metric,
-                          early_stop_patience)
+                _LOG.info(
+                    "early stopping: %s did not improve for %d evaluations", early_stop_metric, early_stop_patience
+                )
                 break
             if duration is not None and duration.should_stop:
                 break
@@ -617,20 +640,29 @@ class Trainer:
             if tf.io.gfile.exists(stop_file):
                 # A rerun of an early-stopped run: another step would move the latest checkpoint
                 # (and possibly the best one) away from what the run already exported.
-                _LOG.info("%s exists: early stopping ended this run's training before; not training further "
-                          "(delete the file to resume training)", stop_file)
+                _LOG.info(
+                    "%s exists: early stopping ended this run's training before; not training further "
+                    "(delete the file to resume training)",
+                    stop_file,
+                )
                 if self.is_chief():
                     self.write_state_to_disk(self._save_dir)
                 return
             early_stop = self._early_stop_hook(
-                early_stop_metric, early_stop_patience, early_stop_minimize, early_stop_tolerance, 0,
-                file_path=stop_file, exit_on_end=distributed,
+                early_stop_metric,
+                early_stop_patience,
+                early_stop_minimize,
+                early_stop_tolerance,
+                0,
+                file_path=stop_file,
+                exit_on_end=distributed,
             )
             eval_hooks.append(early_stop)
             train_hooks.append(StopIfExistsHook(stop_file))
         if max_duration:
-            duration = EarlyStopDuration(max_duration=max_duration, exit_on_end=distributed,
-                                         save_dir=self._save_dir, overwrite=self.is_chief())
+            duration = EarlyStopDuration(
+                max_duration=max_duration, exit_on_end=distributed, save_dir=self._save_dir, overwrite=self.is_chief()
+            )
             train_hooks.append(duration)
             eval_hooks.append(duration)
 
@@ -654,8 +686,9 @@ class Trainer:
             _LOG.info("evaluator: early stop")
         if early_stop is not None and self.is_chief() and tf.io.gfile.exists(stop_file):
             best = " (best %g)" % early_stop.best_value if math.isfinite(early_stop.best_value) else ""
-            _LOG.info("early stopping: %s did not improve for %d evaluations%s", early_stop_metric,
-                      early_stop_patience, best)
+            _LOG.info(
+                "early stopping: %s did not improve for %d evaluations%s", early_stop_metric, early_stop_patience, best
+            )
         self._log_latest_eval()
         if self.is_chief():
             self.write_state_to_disk(self._save_dir)
@@ -665,8 +698,10 @@ class Trainer:
         nothing) into the experiment tracker."""
         if not self._tracker.enabled:
             return
-        eval_dir = os.path.join(self._save_dir, "eval" if not get_param(self._params, "eval_name") else
-                                "eval_" + get_param(self._params, "eval_name"))
+        eval_dir = os.path.join(
+            self._save_dir,
+            "eval" if not get_param(self._params, "eval_name") else "eval_" + get_param(self._params, "eval_name"),
+        )
         if not tf.io.gfile.isdir(eval_dir):
             return
         by_step: Dict[int, Dict[str, float]] = {}
@@ -702,8 +737,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ calibration
 
-    def calibrate(self, calibrator: Any, steps: Optional[int] = None, input_fn: Optional[Callable] = None,
-                  save_calibrator: bool = True, hooks: Optional[Sequence[tf.train.SessionRunHook]] = None) -> None:
+    def calibrate(
+        self,
+        calibrator: Any,
+        steps: Optional[int] = None,
+        input_fn: Optional[Callable] = None,
+        save_calibrator: bool = True,
+        hooks: Optional[Sequence[tf.train.SessionRunHook]] = None,
+    ) -> None:
         """Feeds the model's predictions to a calibrator (or a dict of them), calibrates and saves it.
 
         Runs one training step (the calibration graph's dummy train_op writes a checkpoint), then
@@ -769,16 +810,21 @@ class Trainer:
         if not self.is_chief():
             return None
         self._export_output_fn = export_output_fn or export_output_fns.default_output_fn
-        export_dir = (export_dir or get_param(self._params, "export_dir")
-                      or os.path.join(self._save_dir, "exported_models"))
+        export_dir = (
+            export_dir or get_param(self._params, "export_dir") or os.path.join(self._save_dir, "exported_models")
+        )
         checkpoint_path = checkpoint_path or self.best_or_latest_checkpoint
         if checkpoint_path is None:
             raise ValueError("export_model: no checkpoint in %s; train first" % self._save_dir)
         export_path = run_state.publish_export(
             export_dir,
             lambda staging: self._estimator.export_saved_model(
-                staging, serving_input_receiver_fn, checkpoint_path=checkpoint_path),
-            checkpoint_path, feature_spec=feature_spec, log_features=log_features)
+                staging, serving_input_receiver_fn, checkpoint_path=checkpoint_path
+            ),
+            checkpoint_path,
+            feature_spec=feature_spec,
+            log_features=log_features,
+        )
         self._tracker.log_export(export_path)
         return export_path
 
@@ -842,8 +888,16 @@ class Trainer:
         if port is None:
             port = get_param(self._params, "tensorboard_port")
         self.stop_tensorboard()
-        command = [sys.executable, "-m", "tensorboard.main", "--logdir", self._save_dir, "--port", str(port),
-                   "--bind_all"]
+        command = [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            self._save_dir,
+            "--port",
+            str(port),
+            "--bind_all",
+        ]
         self._tensorboard = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _LOG.info("TensorBoard on port %s (pid %d)", port, self._tensorboard.pid)
 

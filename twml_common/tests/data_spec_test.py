@@ -1,6 +1,5 @@
 """Data spec files: JSON and Thrift forms, and clear errors for malformed ones."""
 
-
 import pytest
 
 from twml_common import data_spec, serialize
@@ -35,8 +34,10 @@ def test_write_replaces_atomically(tmp_path):
         ('{"contents": [{"featureId": 1, "featureType": "BINARY"}]}', r"contents\[0\]: missing fullFeatureName"),
         ('{"contents": [{"featureId": 1e3, "fullFeatureName": "a", "featureType": "BINARY"}]}', "signed 64-bit"),
         ('{"contents": [{"featureId": 9223372036854775808, "fullFeatureName": "a", "featureType": 1}]}', "64-bit"),
-        ('{"contents": [{"featureId": 1, "fullFeatureName": "a", "featureType": "NOPE"}]}',
-         r"contents\[0\]: unknown feature type 'NOPE'"),
+        (
+            '{"contents": [{"featureId": 1, "fullFeatureName": "a", "featureType": "NOPE"}]}',
+            r"contents\[0\]: unknown feature type 'NOPE'",
+        ),
     ],
 )
 def test_malformed_json_fails_clearly(tmp_path, text, message):

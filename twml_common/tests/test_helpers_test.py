@@ -2,7 +2,6 @@
 partitions) and twml_common.sparse_inputs against the draws the spec describes (NumPy's global RNG)
 and their statistics."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -13,8 +12,14 @@ from twml_common.sparse_inputs import create_reference_input, create_sparse_tens
 tf.disable_eager_execution()
 
 
-@pytest.mark.parametrize("partitioner", [tf.fixed_size_partitioner(3), tf.fixed_size_partitioner(2, axis=1),
-                                         tf.min_max_variable_partitioner(max_partitions=4, min_slice_size=8)])
+@pytest.mark.parametrize(
+    "partitioner",
+    [
+        tf.fixed_size_partitioner(3),
+        tf.fixed_size_partitioner(2, axis=1),
+        tf.min_max_variable_partitioner(max_partitions=4, min_slice_size=8),
+    ],
+)
 def test_partition_initializer_fills_each_partition_with_its_slice(partitioner):
     value = np.arange(6 * 4, dtype=np.float32).reshape(6, 4) * 0.5
     with tf.Graph().as_default():
@@ -53,8 +58,9 @@ def test_create_sparse_tensor_statistics_and_reference_input():
         binary = create_reference_input(sparse, use_binary_values=True)
         assert create_reference_input(sparse, use_binary_values=False) is sparse
         with tf.Session() as session:
-            indices, values, ones, binary_indices = session.run([sparse.indices, sparse.values, binary.values,
-                                                                 binary.indices])
+            indices, values, ones, binary_indices = session.run(
+                [sparse.indices, sparse.values, binary.values, binary.indices]
+            )
     assert values.dtype == np.float32 and 0.0 <= values.min() and values.max() < 1.0
     assert abs(values.mean() - 0.5) < 0.01  # uniform [0, 1): mean 1/2, sd of the mean ~0.002
     assert indices[:, 0].min() == 0 and indices[:, 0].max() == 49 and indices[:, 1].max() == 39

@@ -15,11 +15,20 @@ def test_small_data_record_bytes_match_the_wire_format_by_hand():
     record = DataRecord(binaryFeatures={5}, continuousFeatures={1: 0.5}, stringFeatures={2: "ab"})
     expected = bytes.fromhex(
         # field 1 binaryFeatures: SET(0x0e) id 1, elements I64(0x0a) x1, value 5
-        "0e0001" "0a00000001" "0000000000000005"
+        "0e0001"
+        "0a00000001"
+        "0000000000000005"
         # field 2 continuousFeatures: MAP(0x0d) id 2, I64 -> DOUBLE(0x04) x1, 1 -> 0.5
-        "0d0002" "0a0400000001" "0000000000000001" "3fe0000000000000"
+        "0d0002"
+        "0a0400000001"
+        "0000000000000001"
+        "3fe0000000000000"
         # field 4 stringFeatures: MAP id 4, I64 -> STRING(0x0b) x1, 2 -> "ab"
-        "0d0004" "0a0b00000001" "0000000000000002" "00000002" "6162"
+        "0d0004"
+        "0a0b00000001"
+        "0000000000000002"
+        "00000002"
+        "6162"
         # STOP
         "00"
     )
@@ -40,25 +49,43 @@ def test_enum_values():
 
 # Field id -> (Thrift type code, name) of every struct, as reference §2.2-2.5 lists them.
 WIRE_FIELDS = {
-    "DataRecord": {1: (14, "binaryFeatures"), 2: (13, "continuousFeatures"), 3: (13, "discreteFeatures"),
-                   4: (13, "stringFeatures"), 5: (13, "sparseBinaryFeatures"),
-                   6: (13, "sparseContinuousFeatures"), 7: (13, "blobFeatures"), 8: (13, "tensors"),
-                   9: (13, "sparseTensors")},
+    "DataRecord": {
+        1: (14, "binaryFeatures"),
+        2: (13, "continuousFeatures"),
+        3: (13, "discreteFeatures"),
+        4: (13, "stringFeatures"),
+        5: (13, "sparseBinaryFeatures"),
+        6: (13, "sparseContinuousFeatures"),
+        7: (13, "blobFeatures"),
+        8: (13, "tensors"),
+        9: (13, "sparseTensors"),
+    },
     "TensorRecord": {1: (13, "tensors"), 2: (13, "sparseTensors")},
     "FeatureMetaInfo": {1: (10, "featureId"), 2: (11, "fullFeatureName"), 3: (8, "featureType")},
     "FeatureMetaInfoList": {1: (15, "contents")},
     "StringTensor": {1: (15, "strings"), 2: (15, "shape")},
     "FloatTensor": {1: (15, "floats"), 2: (15, "shape")},
     "RawTypedTensor": {1: (8, "dataType"), 2: (11, "content"), 3: (15, "shape")},
-    "GeneralTensor": {1: (12, "rawTypedTensor"), 2: (12, "stringTensor"), 3: (12, "int32Tensor"),
-                      4: (12, "int64Tensor"), 5: (12, "floatTensor"), 6: (12, "doubleTensor"),
-                      7: (12, "boolTensor"), 8: (12, "binaryTensor")},
+    "GeneralTensor": {
+        1: (12, "rawTypedTensor"),
+        2: (12, "stringTensor"),
+        3: (12, "int32Tensor"),
+        4: (12, "int64Tensor"),
+        5: (12, "floatTensor"),
+        6: (12, "doubleTensor"),
+        7: (12, "boolTensor"),
+        8: (12, "binaryTensor"),
+    },
     "COOSparseTensor": {1: (15, "denseShape"), 2: (12, "indices"), 3: (12, "values")},
     "SparseTensor": {1: (12, "cooSparseTensor")},
     "BatchPredictionRequest": {1: (15, "individualFeaturesList"), 2: (12, "commonFeatures")},
     "BatchPredictionResponse": {1: (15, "predictions")},
-    "PredictionTrainingExample": {1: (12, "features"), 2: (12, "featuresForPairwiseLearning"),
-                                  3: (12, "compactFeatures"), 4: (11, "compressedDataRecord")},
+    "PredictionTrainingExample": {
+        1: (12, "features"),
+        2: (12, "featuresForPairwiseLearning"),
+        3: (12, "compactFeatures"),
+        4: (11, "compressedDataRecord"),
+    },
 }
 
 
@@ -108,12 +135,21 @@ def every_struct():
     t = twml_common
     record = full_data_record()
     compact = t.CompactDataRecord(
-        binaryFeatures={1}, continuousFeatures={2: 3}, discreteFeatures={3: 4}, stringFeatures={4: "s"},
-        sparseBinaryFeatures={5: {"a"}}, sparseBinaryFeaturesWith16bSparseKey={6: {-2}},
-        sparseBinaryFeaturesWith32bSparseKey={7: {2**31 - 1}}, sparseBinaryFeaturesWith64bSparseKey={8: {2**62}},
-        sparseContinuousFeatures={9: {"b": 1}}, sparseContinuousFeaturesWith16bSparseKey={10: {1: 2}},
-        sparseContinuousFeaturesWith32bSparseKey={11: {3: 4}}, sparseContinuousFeaturesWith64bSparseKey={12: {5: 6}},
-        blobFeatures={13: b"b"}, tensors=record.tensors, sparseTensors=record.sparseTensors,
+        binaryFeatures={1},
+        continuousFeatures={2: 3},
+        discreteFeatures={3: 4},
+        stringFeatures={4: "s"},
+        sparseBinaryFeatures={5: {"a"}},
+        sparseBinaryFeaturesWith16bSparseKey={6: {-2}},
+        sparseBinaryFeaturesWith32bSparseKey={7: {2**31 - 1}},
+        sparseBinaryFeaturesWith64bSparseKey={8: {2**62}},
+        sparseContinuousFeatures={9: {"b": 1}},
+        sparseContinuousFeaturesWith16bSparseKey={10: {1: 2}},
+        sparseContinuousFeaturesWith32bSparseKey={11: {3: 4}},
+        sparseContinuousFeaturesWith64bSparseKey={12: {5: 6}},
+        blobFeatures={13: b"b"},
+        tensors=record.tensors,
+        sparseTensors=record.sparseTensors,
     )
     return [
         record,
@@ -129,8 +165,10 @@ def every_struct():
         t.BatchPredictionResponse(predictions=[DataRecord(continuousFeatures={1: 0.5})]),
         t.DataRecordPair(first=record, second=DataRecord()),
         t.PredictionTrainingExample(
-            features=record, featuresForPairwiseLearning=t.DataRecordPair(first=record),
-            compactFeatures=compact, compressedDataRecord=b"\x1f\x8b",
+            features=record,
+            featuresForPairwiseLearning=t.DataRecordPair(first=record),
+            compactFeatures=compact,
+            compressedDataRecord=b"\x1f\x8b",
         ),
         t.PredictionServiceException(description="boom"),
     ] + tensor_examples()
@@ -156,17 +194,22 @@ def normalized(value, ttype, sub, seen_structs):
         return None
     if ttype == STRUCT:
         seen_structs.add(sub.__name__)
-        return (sub.__name__, {
-            name: normalized(getattr(value, name), field_type, field_sub, seen_structs)
-            for field_type, name, field_sub in field_specs(sub)
-        })
+        return (
+            sub.__name__,
+            {
+                name: normalized(getattr(value, name), field_type, field_sub, seen_structs)
+                for field_type, name, field_sub in field_specs(sub)
+            },
+        )
     if ttype in (LIST, SET):
         items = [normalized(item, *split_type(sub), seen_structs) for item in value]
         return sorted(items, key=repr) if ttype == SET else items
     if ttype == MAP:
         key_spec, value_spec = sub
-        return {normalized(k, *split_type(key_spec), seen_structs): normalized(v, *split_type(value_spec), seen_structs)
-                for k, v in value.items()}
+        return {
+            normalized(k, *split_type(key_spec), seen_structs): normalized(v, *split_type(value_spec), seen_structs)
+            for k, v in value.items()
+        }
     return value
 
 

@@ -79,9 +79,7 @@ class FeatureConfigBuilder(DataSpecBuilder):
                     "%s: feature regex '%s' matches no feature of type %s in the data spec %s (it matches %s)"
                     % (where, regex, "/".join(types), self.data_spec_path, ", ".join(names[:5]))
                 )
-        return [
-            entry for entry in self._spec if entry[2] in types and any(p.fullmatch(entry[0]) for p in compiled)
-        ]
+        return [entry for entry in self._spec if entry[2] in types and any(p.fullmatch(entry[0]) for p in compiled)]
 
     def _add_output(self, name: str, what: str) -> None:
         if not isinstance(name, str) or not name:
@@ -366,8 +364,9 @@ class FeatureConfigBuilder(DataSpecBuilder):
                 raise ValueError("extract_feature %r: the feature is a label or the weight" % dense.feature_name)
         for other in list(self._tensors) + list(self._images):
             if other.feature_name in reserved:
-                raise ValueError("extract_tensors / extract_image %r: the feature is a label or the weight"
-                                 % other.feature_name)
+                raise ValueError(
+                    "extract_tensors / extract_image %r: the feature is a label or the weight" % other.feature_name
+                )
 
         def resolve(regexes: Sequence[str], types: Sequence[str], output: str) -> Tuple[Tuple[str, int, str], ...]:
             entries = tuple(e for e in self._match(regexes, types, output) if e[0] not in reserved)

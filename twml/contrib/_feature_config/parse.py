@@ -50,8 +50,11 @@ def parse_tensor(handle: tf.Tensor, config: TensorConfig) -> tf.Tensor:
         # "" = no record holds the tensor (only possible with a shape, or an empty batch).
         check = tf.Assert(
             tf.equal(out_type, ""),
-            ["tensor feature %s (%d) holds an element type extract_tensors cannot decode:" % (name, config.feature_id),
-             out_type],
+            [
+                "tensor feature %s (%d) holds an element type extract_tensors cannot decode:"
+                % (name, config.feature_id),
+                out_type,
+            ],
         )
         with tf.control_dependencies([check]):
             return tf.zeros(tf.stack([tf.size(rows), elements]), config.dtype)

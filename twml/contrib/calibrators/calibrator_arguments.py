@@ -28,11 +28,21 @@ def add_discretizer_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     _add(parser, "--discretizer.save_dir", type=str, default=None, help="directory to save the discretizer to")
     _add(parser, "--discretizer.batch_size", type=positive_int, default=128, help="calibration batch size")
     _add(parser, "--discretizer.keep_rate", type=rate, default=0.0008, help="record keep rate during calibration")
-    _add(parser, "--discretizer.parts_downsampling_rate", type=rate, default=0.2,
-         help="file keep rate during calibration")
+    _add(
+        parser,
+        "--discretizer.parts_downsampling_rate",
+        type=rate,
+        default=0.2,
+        help="file keep rate during calibration",
+    )
     _add(parser, "--discretizer.num_bins", type=positive_int, default=20, help="bins per feature")
-    _add(parser, "--discretizer.output_size_bits", type=int_in_range(1, 63), default=22,
-         help="bits of the discretizer output size, 1 to 63 (output keys are int64)")
+    _add(
+        parser,
+        "--discretizer.output_size_bits",
+        type=int_in_range(1, 63),
+        default=22,
+        help="bits of the discretizer output size, 1 to 63 (output keys are int64)",
+    )
     return parser
 
 
@@ -46,26 +56,52 @@ def discretizer_arguments(parser: Optional[argparse.ArgumentParser] = None) -> a
     """
     if parser is None:
         parser = argparse.ArgumentParser(formatter_class=SortingHelpFormatter)
-        parser.add_argument("--overwrite_save_dir", dest="overwrite_save_dir", action="store_true", default=False,
-                            help="delete the save dir first")
-        parser.add_argument("--train.data_dir", dest="train_data_dir", type=str, default=None,
-                            help="training data directory")
-        parser.add_argument("--train.start_date", dest="train_start_datetime", type=str, default=None,
-                            help="first date (inclusive)")
-        parser.add_argument("--train.end_date", dest="train_end_datetime", type=str, default=None,
-                            help="last date (inclusive)")
-        parser.add_argument("--datetime_format", dest="datetime_format", type=str, default="%Y/%m/%d",
-                            help="strftime format of the dated sub-directories (default: %%Y/%%m/%%d)")
-        parser.add_argument("--hour_resolution", dest="hour_resolution", type=int, default=None,
-                            help="hours per dated sub-directory")
-        parser.add_argument("--tensorboard_port", dest="tensorboard_port", type=int, default=None,
-                            help="TensorBoard port")
-        parser.add_argument("--stats_port", dest="stats_port", type=int, default=None,
-                            help="Twitter-internal stats port (unused here)")
-        parser.add_argument("--health_port", dest="health_port", type=int, default=None,
-                            help="Twitter-internal health port (unused here)")
-        parser.add_argument("--data_spec", dest="data_spec", type=str, required=True,
-                            help="path of the data_spec JSON decoding the DataRecords")
+        parser.add_argument(
+            "--overwrite_save_dir",
+            dest="overwrite_save_dir",
+            action="store_true",
+            default=False,
+            help="delete the save dir first",
+        )
+        parser.add_argument(
+            "--train.data_dir", dest="train_data_dir", type=str, default=None, help="training data directory"
+        )
+        parser.add_argument(
+            "--train.start_date", dest="train_start_datetime", type=str, default=None, help="first date (inclusive)"
+        )
+        parser.add_argument(
+            "--train.end_date", dest="train_end_datetime", type=str, default=None, help="last date (inclusive)"
+        )
+        parser.add_argument(
+            "--datetime_format",
+            dest="datetime_format",
+            type=str,
+            default="%Y/%m/%d",
+            help="strftime format of the dated sub-directories (default: %%Y/%%m/%%d)",
+        )
+        parser.add_argument(
+            "--hour_resolution", dest="hour_resolution", type=int, default=None, help="hours per dated sub-directory"
+        )
+        parser.add_argument(
+            "--tensorboard_port", dest="tensorboard_port", type=int, default=None, help="TensorBoard port"
+        )
+        parser.add_argument(
+            "--stats_port", dest="stats_port", type=int, default=None, help="Twitter-internal stats port (unused here)"
+        )
+        parser.add_argument(
+            "--health_port",
+            dest="health_port",
+            type=int,
+            default=None,
+            help="Twitter-internal health port (unused here)",
+        )
+        parser.add_argument(
+            "--data_spec",
+            dest="data_spec",
+            type=str,
+            required=True,
+            help="path of the data_spec JSON decoding the DataRecords",
+        )
     parser.add_argument("--discretizer_batch_size", type=int, default=128, help="calibration batch size")
     parser.add_argument("--discretizer_keep_rate", type=float, default=0.0008, help="record keep rate")
     parser.add_argument("--discretizer_parts_downsampling_rate", type=float, default=0.2, help="file keep rate")
@@ -81,8 +117,9 @@ def calibrator_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--calibrator_parts_downsampling_rate", type=float, default=1, help="file keep rate")
     parser.add_argument("--calibrator_max_steps", type=int, default=None, help="maximum calibration steps")
     parser.add_argument("--calibrator_num_bins", type=int, default=22, help="bins per feature")
-    parser.add_argument("--isotonic_calibrator", action="store_true", default=False,
-                        help="calibrate an isotonic calibrator")
+    parser.add_argument(
+        "--isotonic_calibrator", action="store_true", default=False, help="calibrate an isotonic calibrator"
+    )
     parser.add_argument("--calibrator_keep_rate", type=float, default=1.0, help="record keep rate")
     return parser
 
@@ -95,15 +132,38 @@ def add_isotonic_calibrator_arguments(parser: argparse.ArgumentParser) -> argpar
     _add(parser, "--calibrator.num_bins", type=int, default=25000, help="bins of the isotonic calibrator")
     _add(parser, "--calibrator.parts_downsampling_rate", type=float, default=0.1, help="file keep rate")
     _add(parser, "--calibrator.save_dir", type=str, default=None, help="directory to save the calibrator to")
-    _add(parser, "--calibrator.load_tensorflow_module", type=str, default=None,
-         help="checkpoint directory of the model to calibrate (default: --save_dir)")
-    _add(parser, "--calibrator.export_mlp_module_name", type=str, default="tf_hub_mlp",
-         dest="export_mlp_module_name", help="name of the exported MLP module")
-    _add(parser, "--calibrator.export_isotonic_module_name", type=str, default="tf_hub_isotonic",
-         dest="calibrator_export_module_name", help="name of the exported isotonic module")
+    _add(
+        parser,
+        "--calibrator.load_tensorflow_module",
+        type=str,
+        default=None,
+        help="checkpoint directory of the model to calibrate (default: --save_dir)",
+    )
+    _add(
+        parser,
+        "--calibrator.export_mlp_module_name",
+        type=str,
+        default="tf_hub_mlp",
+        dest="export_mlp_module_name",
+        help="name of the exported MLP module",
+    )
+    _add(
+        parser,
+        "--calibrator.export_isotonic_module_name",
+        type=str,
+        default="tf_hub_isotonic",
+        dest="calibrator_export_module_name",
+        help="name of the exported isotonic module",
+    )
     _add(parser, "--calibrator.final_evaluation_steps", type=int, default=None, help="steps of the final evaluation")
     _add(parser, "--calibrator.train_steps", type=int, default=-1, help="calibration steps (-1: whole dataset)")
     _add(parser, "--calibrator.batch_size", type=int, default=1024, help="calibration batch size")
-    _add(parser, "--calibrator.is_calibrating", action="store_true", default=False, dest="is_calibrating",
-         help="this job is a calibration job (allows train() under TF_CONFIG)")
+    _add(
+        parser,
+        "--calibrator.is_calibrating",
+        action="store_true",
+        default=False,
+        dest="is_calibrating",
+        help="this job is a calibration job (allows train() under TF_CONFIG)",
+    )
     return parser

@@ -61,8 +61,9 @@ def _single_process() -> Iterator[None]:
             os.environ["TF_CONFIG"] = saved
 
 
-def build_percentile_discretizer_graph(features: Dict[str, tf.Tensor], label: Any, mode: str,
-                                       params: Any, config: Any = None) -> Dict[str, Any]:
+def build_percentile_discretizer_graph(
+    features: Dict[str, tf.Tensor], label: Any, mode: str, params: Any, config: Any = None
+) -> Dict[str, Any]:
     """The graph of a discretizer calibration phase.
 
     Args:
@@ -94,10 +95,20 @@ def build_percentile_discretizer_graph(features: Dict[str, tf.Tensor], label: An
 def _calibration_params(params: Any, prefix: str, save_dir: str) -> Any:
     """A copy of params for a single-process calibration pass over the training data."""
     calibration = copy.deepcopy(params)
-    for name, value in (("data_threads", 1), ("num_threads", 1), ("train_steps", -1), ("train_max_steps", None),
-                        ("eval_steps", -1), ("num_workers", 1), ("disable_tensorboard", True),
-                        ("tensorboard_port", None), ("stats_port", None), ("distributed", False),
-                        ("overwrite_save_dir", False), ("save_dir", save_dir)):
+    for name, value in (
+        ("data_threads", 1),
+        ("num_threads", 1),
+        ("train_steps", -1),
+        ("train_max_steps", None),
+        ("eval_steps", -1),
+        ("num_workers", 1),
+        ("disable_tensorboard", True),
+        ("tensorboard_port", None),
+        ("stats_port", None),
+        ("distributed", False),
+        ("overwrite_save_dir", False),
+        ("save_dir", save_dir),
+    ):
         _set(calibration, name, value)
     _set(calibration, "train_batch_size", int(get_param(params, prefix + "_batch_size", 128)))
     _set(calibration, "eval_batch_size", int(get_param(params, prefix + "_batch_size", 128)))
@@ -124,9 +135,10 @@ def complete_module_fingerprint(module_dir: str) -> Optional[str]:
     if record is None or not tf.io.gfile.exists(os.path.join(module_dir, HUB_MODULE_FILE)):
         return None
     if "://" not in module_dir and module_fingerprint(module_dir) != record.get("fingerprint"):
-        raise ValueError("%s: the module's files changed after calibration (fingerprint %s recorded in %s); "
-                         "delete the directory to calibrate again"
-                         % (module_dir, record.get("fingerprint"), MODULE_FINGERPRINT_FILE))
+        raise ValueError(
+            "%s: the module's files changed after calibration (fingerprint %s recorded in %s); "
+            "delete the directory to calibrate again" % (module_dir, record.get("fingerprint"), MODULE_FINGERPRINT_FILE)
+        )
     return str(record.get("fingerprint"))
 
 
@@ -144,8 +156,9 @@ def _overwrite_before_calibration(params: Any, *dirs: str) -> None:
         _set(params, "overwrite_save_dir", False)
 
 
-def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn: Callable, params: Any,
-                                     feature_config: Any) -> None:
+def calibrate_discretizer_and_export(
+    name: str, calibrator: Any, build_graph_fn: Callable, params: Any, feature_config: Any
+) -> None:
     """Phase 1: fits ``calibrator`` on a sample of the training files and saves it to
     ``params.discretizer_save_dir`` (a TF-Hub module plus ``<name>_bin.json``).
 
@@ -182,8 +195,10 @@ def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn:
         return
     model_dir = get_param(params, "save_dir")
     if model_dir and (os.path.normpath(model_dir) + "/").startswith(os.path.normpath(save_dir) + "/"):
-        raise ValueError("--discretizer.save_dir %s holds the model's --save_dir %s; give the module its own directory "
-                         "(the default is <save_dir>/discretizer)" % (save_dir, model_dir))
+        raise ValueError(
+            "--discretizer.save_dir %s holds the model's --save_dir %s; give the module its own directory "
+            "(the default is <save_dir>/discretizer)" % (save_dir, model_dir)
+        )
     if get_param(params, "overwrite_save_dir", False):
         _overwrite_before_calibration(params, model_dir, save_dir)
     fingerprint = complete_module_fingerprint(save_dir)
@@ -196,15 +211,22 @@ def calibrate_discretizer_and_export(name: str, calibrator: Any, build_graph_fn:
                 raise run_state.CalibrationMismatchError(
                     "%s: the model in %s was trained with the %s calibration %s (fingerprint %s), which is missing "
                     "or incomplete now; restore it, or start afresh with --overwrite_save_dir or another --save_dir"
-                    % (os.path.join(model_dir, run_state.CALIBRATION_RECORD_FILE), model_dir, name,
-                       record[name].get("path"), record[name].get("fingerprint")))
+                    % (
+                        os.path.join(model_dir, run_state.CALIBRATION_RECORD_FILE),
+                        model_dir,
+                        name,
+                        record[name].get("path"),
+                        record[name].get("fingerprint"),
+                    )
+                )
         fingerprint = _calibrate_module(name, calibrator, build_graph_fn, params, feature_config, save_dir)
     if model_dir:
         run_state.check_calibration_record(model_dir, name, save_dir, fingerprint)
 
 
-def _calibrate_module(name: str, calibrator: Any, build_graph_fn: Callable, params: Any, feature_config: Any,
-                      save_dir: str) -> str:
+def _calibrate_module(
+    name: str, calibrator: Any, build_graph_fn: Callable, params: Any, feature_config: Any, save_dir: str
+) -> str:
     """Calibrates into a staging directory, records the fingerprint there, renames it to
     ``save_dir`` (replacing an incomplete one). Returns the fingerprint."""
     parent, base = os.path.split(save_dir)
@@ -215,8 +237,12 @@ def _calibrate_module(name: str, calibrator: Any, build_graph_fn: Callable, para
         calibration = _calibration_params(params, "discretizer", staging)
         parse_fn = feature_config if callable(feature_config) else parsers.get_continuous_parse_fn(feature_config)
         with _single_process():
-            trainer = DataRecordTrainer(name=name, params=calibration, build_graph_fn=build_graph_fn,
-                                        feature_config=None if callable(feature_config) else feature_config)
+            trainer = DataRecordTrainer(
+                name=name,
+                params=calibration,
+                build_graph_fn=build_graph_fn,
+                feature_config=None if callable(feature_config) else feature_config,
+            )
             input_fn = trainer.get_train_input_fn(parse_fn=parse_fn, repeat=False)
             trainer.calibrate(calibrator, steps=get_param(params, "discretizer_max_steps"), input_fn=input_fn)
             trainer.write_state_to_disk(staging)
@@ -249,8 +275,17 @@ def _restore_model_variables(model_scope: str, checkpoint_dir: str) -> None:
     tf.train.init_from_checkpoint(checkpoint, variables)
 
 
-def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callable, debug: bool = False, *,
-              model_dir: Optional[str] = None, calibrator: Any = None, steps: Optional[int] = None) -> Any:
+def calibrate(
+    trainer: Any,
+    params: Any,
+    build_graph: Callable,
+    input_fn: Callable,
+    debug: bool = False,
+    *,
+    model_dir: Optional[str] = None,
+    calibrator: Any = None,
+    steps: Optional[int] = None,
+) -> Any:
     """Feeds a trained model's predictions to an isotonic calibrator in a plain session (an
     Estimator's predict drops the labels the calibrator needs).
 
@@ -282,8 +317,7 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
         fetches = {"predictions": output, "targets": labels, "weights": features["weights"]}
         batches = 0
         with tf.Session() as session:
-            session.run([tf.global_variables_initializer(), tf.local_variables_initializer(),
-                         tf.tables_initializer()])
+            session.run([tf.global_variables_initializer(), tf.local_variables_initializer(), tf.tables_initializer()])
             while steps is None or steps <= 0 or batches < steps:
                 try:
                     batch = session.run(fetches)
@@ -294,21 +328,33 @@ def calibrate(trainer: Any, params: Any, build_graph: Callable, input_fn: Callab
                 calibrator.accumulate(predictions, targets, batch["weights"])
                 batches += 1
                 if debug:
-                    _LOG.info("isotonic calibration batch %d: %d rows, mean prediction %s, mean label %s", batches,
-                              predictions.shape[0], predictions.mean(0), targets.mean(0))
+                    _LOG.info(
+                        "isotonic calibration batch %d: %d rows, mean prediction %s, mean label %s",
+                        batches,
+                        predictions.shape[0],
+                        predictions.mean(0),
+                        targets.mean(0),
+                    )
     if batches == 0:
-        raise ValueError("isotonic calibration: the input gave no batch (check the data and the sampling "
-                         "rates: --calibrator.parts_downsampling_rate %s, --calibrator_keep_rate %s)"
-                         % (get_param(params, "calibrator_parts_downsampling_rate"),
-                            get_param(params, "calibrator_keep_rate")))
+        raise ValueError(
+            "isotonic calibration: the input gave no batch (check the data and the sampling "
+            "rates: --calibrator.parts_downsampling_rate %s, --calibrator_keep_rate %s)"
+            % (get_param(params, "calibrator_parts_downsampling_rate"), get_param(params, "calibrator_keep_rate"))
+        )
     _LOG.info("isotonic calibration: %d batches", batches)
     calibrator.calibrate()
     return calibrator
 
 
-def build_isotonic_graph_from_inputs(inputs: tf.Tensor, features: Dict[str, Any], label: Any, mode: str,
-                                     params: Any, config: Any = None,
-                                     isotonic_fn: Optional[Callable[[tf.Tensor], tf.Tensor]] = None) -> Dict[str, Any]:
+def build_isotonic_graph_from_inputs(
+    inputs: tf.Tensor,
+    features: Dict[str, Any],
+    label: Any,
+    mode: str,
+    params: Any,
+    config: Any = None,
+    isotonic_fn: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
+) -> Dict[str, Any]:
     """The calibrated graph over the model's output ``inputs`` (float ``[batch, n_class]``): a
     build-graph result with ``output = clip(isotonic_fn(inputs), 0, 1)`` (float32, ``inputs``'
     shape) and ``uncalibrated_output = inputs``; when ``label`` is given and mode is not PREDICT,
@@ -339,8 +385,9 @@ def build_isotonic_graph_from_inputs(inputs: tf.Tensor, features: Dict[str, Any]
     return graph_output
 
 
-def build_isotonic_graph(features: Dict[str, Any], label: Any, mode: str, params: Any, config: Any = None,
-                         export_discretizer: bool = True) -> Dict[str, Any]:
+def build_isotonic_graph(
+    features: Dict[str, Any], label: Any, mode: str, params: Any, config: Any = None, export_discretizer: bool = True
+) -> Dict[str, Any]:
     """The original's build-graph function of the isotonic phase over TF-Hub modules: the sparse
     features (``util.convert_to_sparse(features, params.input_size_bits)``) go through, when
     ``export_discretizer``, the discretizer module ``params.discretizer_save_dir`` (signature
@@ -374,8 +421,11 @@ def _isotonic_graph_fn(build_graph_fn: Callable, calibrator: Any, model_scope: s
         graph_output.pop("train_op", None)
         graph_output.pop("loss", None)
         _restore_model_variables(model_scope, model_dir)
-        graph_output.update(build_isotonic_graph_from_inputs(graph_output["output"], features, label, mode, params,
-                                                             config, isotonic_fn=isotonic_fn))
+        graph_output.update(
+            build_isotonic_graph_from_inputs(
+                graph_output["output"], features, label, mode, params, config, isotonic_fn=isotonic_fn
+            )
+        )
         return graph_output
 
     return isotonic_graph
@@ -394,8 +444,10 @@ def _isotonic_state(calibrator: Any, model_dir: str, save_dir: str) -> Dict[str,
       twml.run_state.CalibrationMismatchError: ``save_dir`` holds a calibration of another checkpoint.
     """
     if os.path.normpath(save_dir) == os.path.normpath(model_dir):
-        raise ValueError("--calibrator.save_dir %s is the model's checkpoint directory; give the isotonic phase "
-                         "its own directory" % save_dir)
+        raise ValueError(
+            "--calibrator.save_dir %s is the model's checkpoint directory; give the isotonic phase "
+            "its own directory" % save_dir
+        )
     checkpoint = tf.train.latest_checkpoint(model_dir)
     if checkpoint is None:
         raise ValueError("no checkpoint of the model to calibrate in %s" % model_dir)
@@ -407,8 +459,17 @@ def _isotonic_state(calibrator: Any, model_dir: str, save_dir: str) -> Dict[str,
             raise run_state.CalibrationMismatchError(
                 "%s: the isotonic calibration in %s was fitted to the model checkpoint %s (fingerprint %s), but the "
                 "latest checkpoint in %s is now %s (fingerprint %s); delete %s to calibrate again"
-                % (state_path, save_dir, reused.get("model_checkpoint"), reused.get("model_fingerprint"), model_dir,
-                   checkpoint, fingerprint, save_dir))
+                % (
+                    state_path,
+                    save_dir,
+                    reused.get("model_checkpoint"),
+                    reused.get("model_fingerprint"),
+                    model_dir,
+                    checkpoint,
+                    fingerprint,
+                    save_dir,
+                )
+            )
         calibrator.load_calibration_state(reused["calibration"])
         _LOG.info("reusing the isotonic calibration in %s (model checkpoint %s)", save_dir, checkpoint)
     elif cluster.is_chief() and tf.io.gfile.exists(save_dir) and tf.train.latest_checkpoint(save_dir):
@@ -419,10 +480,17 @@ def _isotonic_state(calibrator: Any, model_dir: str, save_dir: str) -> Dict[str,
     return {"checkpoint": checkpoint, "fingerprint": fingerprint, "reused": reused}
 
 
-def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: Callable, params: Any,
-                                    feature_config: Any, run_eval: bool = True,
-                                    input_fn: Optional[Callable] = None, metric_fn: Optional[Callable] = None,
-                                    export_task_type_overrider: Optional[str] = None) -> Optional[str]:
+def calibrate_calibrator_and_export(
+    name: str,
+    calibrator: Any,
+    build_graph_fn: Callable,
+    params: Any,
+    feature_config: Any,
+    run_eval: bool = True,
+    input_fn: Optional[Callable] = None,
+    metric_fn: Optional[Callable] = None,
+    export_task_type_overrider: Optional[str] = None,
+) -> Optional[str]:
     """The isotonic phase: fit ``calibrator`` to the trained model's predictions, then export the
     calibrated model.
 
@@ -454,29 +522,50 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
     calibration = _calibration_params(params, "calibrator", save_dir)
     _set(calibration, "is_calibrating", True)
     with _single_process():
-        trainer = DataRecordTrainer(name=name, params=calibration,
-                                    build_graph_fn=lambda *a: {"output": tf.constant(0.0)},
-                                    feature_config=feature_config, metric_fn=metric_fn)
+        trainer = DataRecordTrainer(
+            name=name,
+            params=calibration,
+            build_graph_fn=lambda *a: {"output": tf.constant(0.0)},
+            feature_config=feature_config,
+            metric_fn=metric_fn,
+        )
         calibrate_input_fn = input_fn or trainer.get_train_input_fn(repeat=False, shuffle=False)
         if state["reused"] is None:
-            calibrate(trainer, calibration, build_graph_fn, calibrate_input_fn, model_dir=model_dir,
-                      calibrator=calibrator,
-                      steps=get_param(params, "calibrator_max_steps") or get_param(params, "calibrator_train_steps"))
-        final = DataRecordTrainer(name=name, params=calibration,
-                                  build_graph_fn=_isotonic_graph_fn(build_graph_fn, calibrator, model_scope,
-                                                                    model_dir),
-                                  feature_config=feature_config, metric_fn=metric_fn)
+            calibrate(
+                trainer,
+                calibration,
+                build_graph_fn,
+                calibrate_input_fn,
+                model_dir=model_dir,
+                calibrator=calibrator,
+                steps=get_param(params, "calibrator_max_steps") or get_param(params, "calibrator_train_steps"),
+            )
+        final = DataRecordTrainer(
+            name=name,
+            params=calibration,
+            build_graph_fn=_isotonic_graph_fn(build_graph_fn, calibrator, model_scope, model_dir),
+            feature_config=feature_config,
+            metric_fn=metric_fn,
+        )
         if state["reused"] is None:
             final.train(calibrate_input_fn, steps=1)
             if cluster.is_chief() and hasattr(calibrator, "calibration_state"):
-                util.write_file(os.path.join(save_dir, ISOTONIC_STATE_FILE), json.dumps({
-                    "model_checkpoint": state["checkpoint"], "model_fingerprint": state["fingerprint"],
-                    "calibration": calibrator.calibration_state()}))
+                util.write_file(
+                    os.path.join(save_dir, ISOTONIC_STATE_FILE),
+                    json.dumps(
+                        {
+                            "model_checkpoint": state["checkpoint"],
+                            "model_fingerprint": state["fingerprint"],
+                            "calibration": calibrator.calibration_state(),
+                        }
+                    ),
+                )
         if run_eval:
             metrics = final.evaluate(steps=get_param(params, "calibrator_final_evaluation_steps"), name="test")
             _LOG.info("calibrated model: %s", metrics)
-        exporting = (cluster.is_task_type(export_task_type_overrider) if export_task_type_overrider
-                     else cluster.is_chief())
+        exporting = (
+            cluster.is_task_type(export_task_type_overrider) if export_task_type_overrider else cluster.is_chief()
+        )
         if not exporting:
             return None
         export_dir = os.path.join(save_dir, get_param(params, "calibrator_export_module_name", "tf_hub_isotonic"))
@@ -485,18 +574,33 @@ def calibrate_calibrator_and_export(name: str, calibrator: Any, build_graph_fn: 
 
 def _listed_files(params: Any) -> Any:
     return util.list_files_by_datetime(
-        base_path=util.sanitize_hdfs_path(params.train_data_dir), start_datetime=params.train_start_datetime,
-        end_datetime=params.train_end_datetime, datetime_prefix_format=params.datetime_format, extension="lzo",
-        parallelism=1, hour_resolution=params.hour_resolution, sort=True)
+        base_path=util.sanitize_hdfs_path(params.train_data_dir),
+        start_datetime=params.train_start_datetime,
+        end_datetime=params.train_end_datetime,
+        datetime_prefix_format=params.datetime_format,
+        extension="lzo",
+        parallelism=1,
+        hour_resolution=params.hour_resolution,
+        sort=True,
+    )
 
 
 def _sample_input_fn(parse_fn: Callable, params: Any, prefix: str) -> Callable[[], Any]:
     def input_fn() -> Any:
         return data_record_input_fn(
-            files=_listed_files(params), batch_size=getattr(params, prefix + "_batch_size"), parse_fn=parse_fn,
-            num_threads=1, repeat=False, keep_rate=getattr(params, prefix + "_keep_rate"),
-            parts_downsampling_rate=getattr(params, prefix + "_parts_downsampling_rate"), shards=None,
-            shard_index=None, shuffle=True, shuffle_files=True, interleave=True)
+            files=_listed_files(params),
+            batch_size=getattr(params, prefix + "_batch_size"),
+            parse_fn=parse_fn,
+            num_threads=1,
+            repeat=False,
+            keep_rate=getattr(params, prefix + "_keep_rate"),
+            parts_downsampling_rate=getattr(params, prefix + "_parts_downsampling_rate"),
+            shards=None,
+            shard_index=None,
+            shuffle=True,
+            shuffle_files=True,
+            interleave=True,
+        )
 
     return input_fn
 
@@ -528,5 +632,6 @@ def isotonic_module(mode: Any, params: Any) -> None:
     logits = mlp(sparse_input, signature=params.export_mlp_module_name)
     isotonic = hub.Module(params.save_dir)
     output = isotonic(logits, signature="isotonic_calibrator")
-    hub.add_signature(inputs={"sparse_input": sparse_input}, outputs={"default": output},
-                      name=params.calibrator_export_module_name)
+    hub.add_signature(
+        inputs={"sparse_input": sparse_input}, outputs={"default": output}, name=params.calibrator_export_module_name
+    )

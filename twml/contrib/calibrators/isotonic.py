@@ -246,8 +246,11 @@ class IsotonicCalibrator(Calibrator):
         """
         if not self._calibrated:
             raise RuntimeError("calibrate() the calibrator before calibration_state()")
-        return {"xs": self._xs_input.tolist(), "ys": self._ys_input.tolist(),
-                "bin_boundaries": self._bin_boundaries.tolist()}
+        return {
+            "xs": self._xs_input.tolist(),
+            "ys": self._ys_input.tolist(),
+            "bin_boundaries": self._bin_boundaries.tolist(),
+        }
 
     def load_calibration_state(self, state: Mapping[str, Any]) -> None:
         """Makes the calibrator calibrated with a :meth:`calibration_state` (a rerun reusing an
@@ -259,10 +262,16 @@ class IsotonicCalibrator(Calibrator):
         xs = np.asarray(state["xs"], np.float32)
         ys = np.asarray(state["ys"], np.float32)
         boundaries = np.asarray(state["bin_boundaries"], np.int64)
-        if xs.ndim != 2 or xs.shape[1] != self._n_bin or ys.shape != xs.shape or \
-                boundaries.shape != (xs.shape[0], self._n_bin + 1):
-            raise ValueError("isotonic calibration state: expected xs and ys [k, %d] and bin_boundaries [k, %d], "
-                             "got %s, %s and %s" % (self._n_bin, self._n_bin + 1, xs.shape, ys.shape, boundaries.shape))
+        if (
+            xs.ndim != 2
+            or xs.shape[1] != self._n_bin
+            or ys.shape != xs.shape
+            or boundaries.shape != (xs.shape[0], self._n_bin + 1)
+        ):
+            raise ValueError(
+                "isotonic calibration state: expected xs and ys [k, %d] and bin_boundaries [k, %d], "
+                "got %s, %s and %s" % (self._n_bin, self._n_bin + 1, xs.shape, ys.shape, boundaries.shape)
+            )
         self._features = [IsotonicFeature(column) for column in range(xs.shape[0])]
         self._xs_input, self._ys_input, self._bin_boundaries = xs, ys, boundaries
         super().calibrate()
@@ -350,8 +359,10 @@ def sort_values(inputs: Any, target: Any, weight: Any, ascending: bool = True) -
     """
     inputs, target, weight = np.asarray(inputs), np.asarray(target), np.asarray(weight)
     if len(target) != len(inputs) or len(weight) != len(inputs):
-        raise ValueError("sort_values: inputs, target and weight must have the same length (%d, %d, %d)"
-                         % (len(inputs), len(target), len(weight)))
+        raise ValueError(
+            "sort_values: inputs, target and weight must have the same length (%d, %d, %d)"
+            % (len(inputs), len(target), len(weight))
+        )
     order = inputs.argsort()
     if not ascending:
         order = order[::-1]

@@ -32,17 +32,20 @@ def get_eventbus_data_record_generator(eventbus_reader: Any) -> Callable[[], Ite
     return generator
 
 
-def get_eventbus_data_record_dataset(eventbus_reader: Any, parse_fn: Callable[[tf.Tensor], Any],
-                                     batch_size: int) -> tf.data.Dataset:
+def get_eventbus_data_record_dataset(
+    eventbus_reader: Any, parse_fn: Callable[[tf.Tensor], Any], batch_size: int
+) -> tf.data.Dataset:
     """``Dataset.from_generator`` of the reader's records (scalar strings), batched, parsed (4 parallel
     calls) and prefetched (10)."""
-    dataset = tf.data.Dataset.from_generator(get_eventbus_data_record_generator(eventbus_reader), tf.string,
-                                             tf.TensorShape([]))
+    dataset = tf.data.Dataset.from_generator(
+        get_eventbus_data_record_generator(eventbus_reader), tf.string, tf.TensorShape([])
+    )
     return dataset.batch(batch_size).map(parse_fn, num_parallel_calls=4).prefetch(buffer_size=10)
 
 
-def get_train_input_fn(feature_config: Any, params: Any, parse_fn: Optional[Callable[..., Any]] = None
-                       ) -> Callable[[], tf.data.Dataset]:
+def get_train_input_fn(
+    feature_config: Any, params: Any, parse_fn: Optional[Callable[..., Any]] = None
+) -> Callable[[], tf.data.Dataset]:
     """Twitter-internal: an input fn over an EventBus subscription (``params.jar_file``,
     ``num_eb_threads``, ``subscriber_id``, ``filter_str``, ``debug``, ``train_batch_size``).
 
@@ -52,8 +55,9 @@ def get_train_input_fn(feature_config: Any, params: Any, parse_fn: Optional[Call
         ``twml.input_fns.data_record_input_fn`` over block files.
     """
     del feature_config, parse_fn
-    reader = EventBusPipedBinaryRecordReader(params.jar_file, params.num_eb_threads, params.subscriber_id,
-                                             filter_str=params.filter_str, debug=params.debug)
+    reader = EventBusPipedBinaryRecordReader(
+        params.jar_file, params.num_eb_threads, params.subscriber_id, filter_str=params.filter_str, debug=params.debug
+    )
     raise reader.unavailable_error()
 
 

@@ -48,14 +48,37 @@ class EventBusPipedBinaryRecordReader(BinaryRecordReader):
     """
 
     JAVA = "java"
-    RECORD_SEPARATOR_HEX = [0x29, 0xD8, 0xD5, 0x06, 0x58, 0xCD, 0x4C, 0x29,
-                            0xB2, 0xBC, 0x57, 0x99, 0x21, 0x71, 0xBD, 0xFF]
+    RECORD_SEPARATOR_HEX = [
+        0x29,
+        0xD8,
+        0xD5,
+        0x06,
+        0x58,
+        0xCD,
+        0x4C,
+        0x29,
+        0xB2,
+        0xBC,
+        0x57,
+        0x99,
+        0x21,
+        0x71,
+        0xBD,
+        0xFF,
+    ]
     RECORD_SEPARATOR = bytes(RECORD_SEPARATOR_HEX)
     RECORD_SEPARATOR_LENGTH = len(RECORD_SEPARATOR)
     CHUNK_SIZE = 8192
 
-    def __init__(self, jar_file: str, num_eb_threads: int, subscriber_id: str, filter_str: Optional[str] = None,
-                 buffer_size: int = 32768, debug: bool = False) -> None:
+    def __init__(
+        self,
+        jar_file: str,
+        num_eb_threads: int,
+        subscriber_id: str,
+        filter_str: Optional[str] = None,
+        buffer_size: int = 32768,
+        debug: bool = False,
+    ) -> None:
         self.jar_file = jar_file
         self.num_eb_threads = num_eb_threads
         self.subscriber_id = subscriber_id

@@ -47,8 +47,12 @@ def _export_modes(
     path = publish_export(
         export_dir,
         lambda staging: trainer.estimator.experimental_export_all_saved_models(
-            staging, receivers, as_text=as_text, checkpoint_path=checkpoint),
-        checkpoint, feature_spec=feature_spec, log_features=log_features)
+            staging, receivers, as_text=as_text, checkpoint_path=checkpoint
+        ),
+        checkpoint,
+        feature_spec=feature_spec,
+        log_features=log_features,
+    )
     trainer.experiment_tracker.log_export(path)
     return path
 
@@ -89,8 +93,10 @@ def export_all_models(
     if unknown:
         raise ValueError("unknown export modes %s (expected train, eval, predict)" % unknown)
     supervised = parsers.convert_to_supervised_input_receiver_fn(parse_fn)
-    receivers = {_MODES[mode]: serving_input_receiver_fn if _MODES[mode] == tf.estimator.ModeKeys.PREDICT
-                 else supervised for mode in export_modes}
+    receivers = {
+        _MODES[mode]: serving_input_receiver_fn if _MODES[mode] == tf.estimator.ModeKeys.PREDICT else supervised
+        for mode in export_modes
+    }
     return _export_modes(trainer, export_dir, receivers, export_output_fn, feature_spec, checkpoint, log_features)
 
 
@@ -123,12 +129,21 @@ def export_model_for_train_and_infer(
         tf.estimator.ModeKeys.TRAIN: train_receiver_fn,
         tf.estimator.ModeKeys.PREDICT: parsers.get_sparse_serving_input_receiver_fn(feature_config, keep_fields),
     }
-    return _export_modes(trainer, export_dir, receivers, export_output_fns.batch_prediction_continuous_output_fn,
-                         feature_config.get_feature_spec(), None, True, as_text=as_text)
+    return _export_modes(
+        trainer,
+        export_dir,
+        receivers,
+        export_output_fns.batch_prediction_continuous_output_fn,
+        feature_config.get_feature_spec(),
+        None,
+        True,
+        as_text=as_text,
+    )
 
 
-def get_sparse_batch_supervised_input_receiver_fn(feature_config: Any,
-                                                  keep_fields: Optional[Sequence[str]] = None) -> Callable[[], Any]:
+def get_sparse_batch_supervised_input_receiver_fn(
+    feature_config: Any, keep_fields: Optional[Sequence[str]] = None
+) -> Callable[[], Any]:
     """A supervised receiver (for exporting a v2 model's **train** graph) over one serialized
     BatchPredictionRequest: uint8 placeholder ``request``, decoded by
     ``twml.contrib.readers.HashedBatchPredictionRequest``; features = ``get_sparse_features()`` (or
@@ -162,13 +177,19 @@ def update_build_graph_fn_for_train(build_graph_fn: Callable[..., Dict[str, Any]
     return new_build_graph_fn
 
 
-def export_all_models_with_receivers(estimator: Any, export_dir: str, train_input_receiver_fn: Callable[[], Any],
-                                     eval_input_receiver_fn: Callable[[], Any],
-                                     predict_input_receiver_fn: Callable[[], Any], export_output_fn: Any,
-                                     export_modes: Sequence[str] = ("train", "eval", "predict"),
-                                     register_model_fn: Optional[Callable[..., Any]] = None,
-                                     feature_spec: Optional[Dict[str, Any]] = None,
-                                     checkpoint_path: Optional[str] = None, log_features: bool = True) -> Any:
+def export_all_models_with_receivers(
+    estimator: Any,
+    export_dir: str,
+    train_input_receiver_fn: Callable[[], Any],
+    eval_input_receiver_fn: Callable[[], Any],
+    predict_input_receiver_fn: Callable[[], Any],
+    export_output_fn: Any,
+    export_modes: Sequence[str] = ("train", "eval", "predict"),
+    register_model_fn: Optional[Callable[..., Any]] = None,
+    feature_spec: Optional[Dict[str, Any]] = None,
+    checkpoint_path: Optional[str] = None,
+    log_features: bool = True,
+) -> Any:
     """One SavedModel with a meta graph per mode of ``export_modes`` (tags train / eval / serve) from the
     given receivers (``estimator.experimental_export_all_saved_models``).
 
@@ -185,9 +206,11 @@ def export_all_models_with_receivers(estimator: Any, export_dir: str, train_inpu
     if export_dir is None:
         raise ValueError("export_dir must be given")
     export_dir = util.sanitize_hdfs_path(export_dir)
-    receivers = {"train": (tf.estimator.ModeKeys.TRAIN, train_input_receiver_fn),
-                 "eval": (tf.estimator.ModeKeys.EVAL, eval_input_receiver_fn),
-                 "predict": (tf.estimator.ModeKeys.PREDICT, predict_input_receiver_fn)}
+    receivers = {
+        "train": (tf.estimator.ModeKeys.TRAIN, train_input_receiver_fn),
+        "eval": (tf.estimator.ModeKeys.EVAL, eval_input_receiver_fn),
+        "predict": (tf.estimator.ModeKeys.PREDICT, predict_input_receiver_fn),
+    }
     receiver_map = {receivers[mode][0]: receivers[mode][1] for mode in export_modes}
     path = estimator.experimental_export_all_saved_models(export_dir, receiver_map, checkpoint_path=checkpoint_path)
     path = path.decode() if isinstance(path, bytes) else path

@@ -32,9 +32,15 @@ class LatestExporter(tf.estimator.Exporter):
       exports_to_keep: keep this many newest exports (None: all).
     """
 
-    def __init__(self, name: str, input_receiver_fn_map: Dict[str, Callable[[], Any]],
-                 backup_checkpoints: bool = True, assets_extra: Optional[Dict[str, str]] = None,
-                 as_text: bool = False, exports_to_keep: Optional[int] = 5) -> None:
+    def __init__(
+        self,
+        name: str,
+        input_receiver_fn_map: Dict[str, Callable[[], Any]],
+        backup_checkpoints: bool = True,
+        assets_extra: Optional[Dict[str, str]] = None,
+        as_text: bool = False,
+        exports_to_keep: Optional[int] = 5,
+    ) -> None:
         if not input_receiver_fn_map:
             raise ValueError("input_receiver_fn_map must name at least one mode")
         self._name = name
@@ -50,8 +56,12 @@ class LatestExporter(tf.estimator.Exporter):
 
     def _export(self, estimator: tf.estimator.Estimator, export_path: str, checkpoint_path: str) -> str:
         path = estimator.experimental_export_all_saved_models(
-            export_path, self._receivers, assets_extra=self._assets_extra, as_text=self._as_text,
-            checkpoint_path=checkpoint_path)
+            export_path,
+            self._receivers,
+            assets_extra=self._assets_extra,
+            as_text=self._as_text,
+            checkpoint_path=checkpoint_path,
+        )
         path = path.decode() if isinstance(path, bytes) else path
         if self._backup_checkpoints and checkpoint_path:
             util.backup_checkpoint(checkpoint_path, os.path.join(path, "checkpoints"))
@@ -61,13 +71,18 @@ class LatestExporter(tf.estimator.Exporter):
     def _garbage_collect(self, export_path: str) -> None:
         if not self._exports_to_keep or not tf.io.gfile.isdir(export_path):
             return
-        exports = sorted(entry.rstrip("/") for entry in tf.io.gfile.listdir(export_path)
-                         if entry.rstrip("/").isdigit())
+        exports = sorted(entry.rstrip("/") for entry in tf.io.gfile.listdir(export_path) if entry.rstrip("/").isdigit())
         for old in exports[: -self._exports_to_keep]:
             tf.io.gfile.rmtree(os.path.join(export_path, old))
 
-    def export(self, estimator: tf.estimator.Estimator, export_path: str, checkpoint_path: str,
-               eval_result: Optional[Dict[str, Any]], is_the_final_export: bool) -> str:
+    def export(
+        self,
+        estimator: tf.estimator.Estimator,
+        export_path: str,
+        checkpoint_path: str,
+        eval_result: Optional[Dict[str, Any]],
+        is_the_final_export: bool,
+    ) -> str:
         """Exports; returns the export directory."""
         return self._export(estimator, export_path, checkpoint_path)
 
@@ -83,8 +98,7 @@ def _best_eval_result_in_events(pattern: str, compare_fn: CompareFn) -> Optional
         for event in tf.train.summary_iterator(path):
             if not event.HasField("summary"):
                 continue
-            result = {value.tag: value.simple_value for value in event.summary.value
-                      if value.HasField("simple_value")}
+            result = {value.tag: value.simple_value for value in event.summary.value if value.HasField("simple_value")}
             if result and (best is None or compare_fn(best, result)):
                 best = result
     return best
@@ -107,21 +121,31 @@ class BestExporter(LatestExporter):
       assets_extra, as_text, exports_to_keep: as :class:`LatestExporter`.
     """
 
-    def __init__(self, name: str = "best_exporter",
-                 input_receiver_fn_map: Optional[Dict[str, Callable[[], Any]]] = None,
-                 backup_checkpoints: bool = True, event_file_pattern: Optional[str] = "eval/*.tfevents.*",
-                 compare_fn: Callable[[Dict[str, Any], Dict[str, Any]], bool] = _loss_smaller,
-                 assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
-                 exports_to_keep: Optional[int] = 5) -> None:
-        super().__init__(name, input_receiver_fn_map or {}, backup_checkpoints, assets_extra, as_text,
-                         exports_to_keep)
+    def __init__(
+        self,
+        name: str = "best_exporter",
+        input_receiver_fn_map: Optional[Dict[str, Callable[[], Any]]] = None,
+        backup_checkpoints: bool = True,
+        event_file_pattern: Optional[str] = "eval/*.tfevents.*",
+        compare_fn: Callable[[Dict[str, Any], Dict[str, Any]], bool] = _loss_smaller,
+        assets_extra: Optional[Dict[str, str]] = None,
+        as_text: bool = False,
+        exports_to_keep: Optional[int] = 5,
+    ) -> None:
+        super().__init__(name, input_receiver_fn_map or {}, backup_checkpoints, assets_extra, as_text, exports_to_keep)
         self._compare_fn = compare_fn
         self._event_file_pattern = event_file_pattern
         self._best_eval_result: Optional[Dict[str, Any]] = None
         self._events_loaded = False
 
-    def export(self, estimator: tf.estimator.Estimator, export_path: str, checkpoint_path: str,
-               eval_result: Optional[Dict[str, Any]], is_the_final_export: bool) -> Optional[str]:
+    def export(
+        self,
+        estimator: tf.estimator.Estimator,
+        export_path: str,
+        checkpoint_path: str,
+        eval_result: Optional[Dict[str, Any]],
+        is_the_final_export: bool,
+    ) -> Optional[str]:
         """Exports when better than the best evaluation so far; returns the directory or None."""
         if eval_result is None:
             raise ValueError("BestExporter needs the evaluation result")

@@ -43,8 +43,17 @@ RCE = "rce"
 LOSS = "loss"
 
 #: The Thrift fields of a DataRecord that hold features.
-_FEATURE_FIELDS = ("binaryFeatures", "continuousFeatures", "discreteFeatures", "stringFeatures",
-                   "sparseBinaryFeatures", "sparseContinuousFeatures", "blobFeatures", "tensors", "sparseTensors")
+_FEATURE_FIELDS = (
+    "binaryFeatures",
+    "continuousFeatures",
+    "discreteFeatures",
+    "stringFeatures",
+    "sparseBinaryFeatures",
+    "sparseContinuousFeatures",
+    "blobFeatures",
+    "tensors",
+    "sparseTensors",
+)
 
 Metrics = Dict[str, Any]
 Evaluate = Callable[[Sequence[Tuple[str, str]]], Metrics]
@@ -84,30 +93,40 @@ def _partition(group: Sequence[Tuple[str, str]], split: Optional[str]) -> List[T
         if name == prefix:
             extended = name
         elif split is None:
-            extended = name[:len(prefix) + 1]
+            extended = name[: len(prefix) + 1]
         else:
             end = name.find(split, len(prefix))
-            extended = name if end < 0 else name[:end + 1]
+            extended = name if end < 0 else name[: end + 1]
         by_extended.setdefault(extended, []).append((name, field))
     return [(longest_common_prefix([n for n, _ in members], split), members) for members in by_extended.values()]
 
 
-def _tree(evaluate: Evaluate, typed: Sequence[Tuple[str, str]], stopping_metric: str,
-          split_feature_group_on_period: bool = True, is_metric_larger_the_better: Optional[bool] = None,
-          sensitivity: float = 0.025, extra_groups: Optional[Dict[str, List[str]]] = None,
-          dont_build_tree: bool = False) -> Dict[str, Dict[str, Metrics]]:
+def _tree(
+    evaluate: Evaluate,
+    typed: Sequence[Tuple[str, str]],
+    stopping_metric: str,
+    split_feature_group_on_period: bool = True,
+    is_metric_larger_the_better: Optional[bool] = None,
+    sensitivity: float = 0.025,
+    extra_groups: Optional[Dict[str, List[str]]] = None,
+    dont_build_tree: bool = False,
+) -> Dict[str, Dict[str, Metrics]]:
     baseline = evaluate([])
     if stopping_metric not in baseline:
         raise ValueError("stopping_metric %r is not an evaluation metric (%s)" % (stopping_metric, ", ".join(baseline)))
-    larger_is_better = (not stopping_metric.startswith("loss") if is_metric_larger_the_better is None
-                        else bool(is_metric_larger_the_better))
+    larger_is_better = (
+        not stopping_metric.startswith("loss")
+        if is_metric_larger_the_better is None
+        else bool(is_metric_larger_the_better)
+    )
     individual: Dict[str, Metrics] = {"None": baseline}
     groups: Dict[str, Metrics] = {}
     base = float(baseline[stopping_metric])
     if not dont_build_tree and typed:
         split = "." if split_feature_group_on_period else None
         queue: Deque[Tuple[str, List[Tuple[str, str]]]] = deque(
-            _partition(typed, split) if len(typed) >= 2 else [(typed[0][0], list(typed))])
+            _partition(typed, split) if len(typed) >= 2 else [(typed[0][0], list(typed))]
+        )
         while queue:
             prefix, members = queue.popleft()
             performance = evaluate(members)
@@ -127,10 +146,15 @@ def _tree(evaluate: Evaluate, typed: Sequence[Tuple[str, str]], stopping_metric:
     return {INDIVIDUAL: individual, GROUP: groups}
 
 
-def compute_feature_importances(trainer: Any, data_dir: Optional[str] = None, feature_config: Any = None,
-                                algorithm: str = TREE, parse_fn: Optional[Callable[..., Any]] = None,
-                                datarecord_filter_fn: Optional[Callable[[Any], bool]] = None,
-                                **kwargs: Any) -> Optional[Dict[str, Dict[str, Metrics]]]:
+def compute_feature_importances(
+    trainer: Any,
+    data_dir: Optional[str] = None,
+    feature_config: Any = None,
+    algorithm: str = TREE,
+    parse_fn: Optional[Callable[..., Any]] = None,
+    datarecord_filter_fn: Optional[Callable[[Any], bool]] = None,
+    **kwargs: Any,
+) -> Optional[Dict[str, Dict[str, Metrics]]]:
     """Permutation importances of the features of a trained DataRecordTrainer.
 
     Each evaluation runs ``trainer.estimator.evaluate`` on the best (or latest) checkpoint over the
@@ -163,12 +187,14 @@ def compute_feature_importances(trainer: Any, data_dir: Optional[str] = None, fe
     parse_fn = parse_fn or feature_config.get_parse_fn()
     record_count = int(kwargs.pop("record_count", 99999))
     if data_dir is None:
-        factory = PermutedInputFnFactory(None, record_count, file_list=list(trainer.eval_files),
-                                         datarecord_filter_fn=datarecord_filter_fn)
+        factory = PermutedInputFnFactory(
+            None, record_count, file_list=list(trainer.eval_files), datarecord_filter_fn=datarecord_filter_fn
+        )
     else:
         factory = PermutedInputFnFactory(data_dir, record_count, datarecord_filter_fn=datarecord_filter_fn)
-    names = [decode_str_or_unicode(entry["featureName"])
-             for entry in feature_config.get_feature_spec()["features"].values()]
+    names = [
+        decode_str_or_unicode(entry["featureName"]) for entry in feature_config.get_feature_spec()["features"].values()
+    ]
     typed = _typed_features(names, factory.records)
     batch_size = int(get_param(getattr(trainer, "params", None), "eval_batch_size", 32) or 32)
     steps = (len(factory.records) + batch_size) // batch_size
@@ -176,15 +202,20 @@ def compute_feature_importances(trainer: Any, data_dir: Optional[str] = None, fe
 
     def evaluate(fname_ftypes: Sequence[Tuple[str, str]]) -> Metrics:
         input_fn = factory.get_permuted_input_fn(batch_size, parse_fn, fname_ftypes)
-        metrics = trainer.estimator.evaluate(input_fn=input_fn, steps=steps, checkpoint_path=checkpoint,
-                                             name="feature_importance")
+        metrics = trainer.estimator.evaluate(
+            input_fn=input_fn, steps=steps, checkpoint_path=checkpoint, name="feature_importance"
+        )
         return {key: value.item() if hasattr(value, "item") else value for key, value in metrics.items()}
 
     return run(evaluate, typed, **kwargs)
 
 
-def write_feature_importances_to_hdfs(trainer: Any, feature_importances: Dict[str, Dict[str, Metrics]],
-                                      output_path: Optional[str] = None, metric: str = ROC_AUC) -> str:
+def write_feature_importances_to_hdfs(
+    trainer: Any,
+    feature_importances: Dict[str, Dict[str, Metrics]],
+    output_path: Optional[str] = None,
+    metric: str = ROC_AUC,
+) -> str:
     """Writes the importances as TSV to ``<save_dir>/feature_importances-<output_path or time>``.
 
     Lines: a header ``Name, Performance Drop, Percent Performance Drop, Performance`` then one line
@@ -202,8 +233,10 @@ def write_feature_importances_to_hdfs(trainer: Any, feature_importances: Dict[st
     path = "%s/feature_importances-%s" % (str(trainer.save_dir).rstrip("/"), output_path or str(time.time()))
     if perfs:
         base = perfs["None"]
-        rows = sorted(((name, base - perf, 100 * (base - perf) / (base + 1e-8), perf) for name, perf in perfs.items()),
-                      key=lambda row: row[1])
+        rows = sorted(
+            ((name, base - perf, 100 * (base - perf) / (base + 1e-8), perf) for name, perf in perfs.items()),
+            key=lambda row: row[1],
+        )
         lines = ["Name\tPerformance Drop\tPercent Performance Drop\tPerformance"]
         lines += ["{}\t{}\t{}%\t{}".format(*row) for row in rows]
         _LOG.info("feature importances:\n%s", "\n".join(lines))
@@ -211,8 +244,9 @@ def write_feature_importances_to_hdfs(trainer: Any, feature_importances: Dict[st
     return path
 
 
-def write_feature_importances_to_ml_dash(trainer: Any, feature_importances: Dict[str, Dict[str, Metrics]],
-                                         feature_config: Any = None) -> str:
+def write_feature_importances_to_ml_dash(
+    trainer: Any, feature_importances: Dict[str, Dict[str, Metrics]], feature_config: Any = None
+) -> str:
     """The original uploaded the importances to Twitter's internal ML Metastore dashboard. Here they
     are written as JSON to ``<save_dir>/feature_importances.json`` (``{"run": tracking name,
     "importances": ..., "features": [...]}``, written whole at once) and the path is returned;
@@ -221,8 +255,11 @@ def write_feature_importances_to_ml_dash(trainer: Any, feature_importances: Dict
     path = os.path.join(str(trainer.save_dir), "feature_importances.json")
     features = sorted(getattr(feature_config, "features", None) or []) if feature_config is not None else []
     tracker = getattr(trainer, "experiment_tracker", None)
-    payload = {"run": getattr(tracker, "name", None), "features": [str(f) for f in features],
-               "importances": feature_importances}
+    payload = {
+        "run": getattr(tracker, "name", None),
+        "features": [str(f) for f in features],
+        "importances": feature_importances,
+    }
     try:
         util.write_file(path, json.dumps(payload, default=float, sort_keys=True, indent=1))
     except (OSError, tf.errors.OpError, TypeError, ValueError) as error:
@@ -231,6 +268,14 @@ def write_feature_importances_to_ml_dash(trainer: Any, feature_importances: Dict
 
 
 __all__ = [
-    "GROUP", "INDIVIDUAL", "LOSS", "RCE", "ROC_AUC", "SERIAL", "TREE", "compute_feature_importances",
-    "write_feature_importances_to_hdfs", "write_feature_importances_to_ml_dash",
+    "GROUP",
+    "INDIVIDUAL",
+    "LOSS",
+    "RCE",
+    "ROC_AUC",
+    "SERIAL",
+    "TREE",
+    "compute_feature_importances",
+    "write_feature_importances_to_hdfs",
+    "write_feature_importances_to_ml_dash",
 ]

@@ -55,8 +55,13 @@ class PermutedInputFnFactory:
     Attribute ``records``: the loaded Thrift DataRecords (files shuffled).
     """
 
-    def __init__(self, data_dir: Optional[str], record_count: int, file_list: Optional[List[str]] = None,
-                 datarecord_filter_fn: Optional[Callable[[Any], bool]] = None) -> None:
+    def __init__(
+        self,
+        data_dir: Optional[str],
+        record_count: int,
+        file_list: Optional[List[str]] = None,
+        datarecord_filter_fn: Optional[Callable[[Any], bool]] = None,
+    ) -> None:
         if (data_dir is None) == (file_list is None):
             raise ValueError("give exactly one of data_dir and file_list")
         if datarecord_filter_fn is not None and not isinstance(datarecord_filter_fn, types.FunctionType):
@@ -71,8 +76,9 @@ class PermutedInputFnFactory:
             if datarecord_filter_fn is None or datarecord_filter_fn(record):
                 self.records.append(record)
 
-    def get_permuted_input_fn(self, batch_size: int, parse_fn: Callable[[tf.Tensor], Any],
-                              fname_ftypes: Sequence[Tuple[str, str]]) -> Callable[[], tf.data.Dataset]:
+    def get_permuted_input_fn(
+        self, batch_size: int, parse_fn: Callable[[tf.Tensor], Any], fname_ftypes: Sequence[Tuple[str, str]]
+    ) -> Callable[[], tf.data.Dataset]:
         """An input fn over the loaded records (one pass, ``batch_size`` per batch) in which, for each
         record, the features ``fname_ftypes`` (list of ``(feature name, thrift field name)``) take the
         values of one randomly chosen record of the set; parsed by ``parse_fn``.
@@ -95,6 +101,7 @@ class PermutedInputFnFactory:
         def input_fn() -> tf.data.Dataset:
             dataset = tf.data.Dataset.from_tensor_slices(tf.constant(serialized, dtype=tf.string))
             dataset = dataset.batch(int(batch_size))
+
             def parse(batch: tf.Tensor) -> Any:
                 permuted = tf.py_func(permute_batch, [batch], tf.string, stateful=True)
                 permuted.set_shape([None])

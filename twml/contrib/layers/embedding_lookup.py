@@ -196,8 +196,13 @@ PAD_WORD_ID = 0
 OOV_WORD_ID = 1
 
 
-def load_initializers_from_csv(embedding_path: str, vocab_size: int = -1, embedding_size: Optional[int] = None,
-                               separator: Optional[str] = None, vocab: Any = None) -> Tuple[Any, Any, Tuple[int, int]]:
+def load_initializers_from_csv(
+    embedding_path: str,
+    vocab_size: int = -1,
+    embedding_size: Optional[int] = None,
+    separator: Optional[str] = None,
+    vocab: Any = None,
+) -> Tuple[Any, Any, Tuple[int, int]]:
     """Reads a GloVe-style text file (``word v1 v2 ...`` per line) into initializers of an EmbeddingLookup.
 
     Args:
@@ -244,7 +249,7 @@ def load_initializers_from_csv(embedding_path: str, vocab_size: int = -1, embedd
         try:
             if len(values) < embedding_size:
                 raise ValueError("%d values, expected %d" % (len(values), embedding_size))
-            vector = [float(v) for v in values[len(values) - embedding_size:]]
+            vector = [float(v) for v in values[len(values) - embedding_size :]]
         except ValueError as error:
             log.warning("skipping the embedding of %r: %s", word, error)
             continue
@@ -265,8 +270,20 @@ def add_parser_arguments(parser: Any) -> Any:
     """Adds ``--embedding.path`` / ``--embedding_path`` (str, default None) and
     ``--embedding.vocab_size`` / ``--embedding_vocab_size`` (int, default -1: the whole file); returns the
     parser."""
-    parser.add_argument("--embedding.path", "--embedding_path", dest="embedding_path", type=str, default=None,
-                        help="GloVe-style embedding file (word v1 v2 ...)")
-    parser.add_argument("--embedding.vocab_size", "--embedding_vocab_size", dest="embedding_vocab_size", type=int,
-                        default=-1, help="words read from the embedding file (-1: all)")
+    parser.add_argument(
+        "--embedding.path",
+        "--embedding_path",
+        dest="embedding_path",
+        type=str,
+        default=None,
+        help="GloVe-style embedding file (word v1 v2 ...)",
+    )
+    parser.add_argument(
+        "--embedding.vocab_size",
+        "--embedding_vocab_size",
+        dest="embedding_vocab_size",
+        type=int,
+        default=-1,
+        help="words read from the embedding file (-1: all)",
+    )
     return parser

@@ -33,8 +33,9 @@ def _knuth_hash(feature_ids: tf.Tensor, bin_indices: tf.Tensor) -> tf.Tensor:
     return (tf.cast(feature_ids, tf.int64) * constant + tf.cast(bin_indices, tf.int64)) * constant
 
 
-def integer_multiplicative_hashing(feature_ids: tf.Tensor, bin_indices: tf.Tensor,
-                                   output_size: TensorOrInt) -> tf.Tensor:
+def integer_multiplicative_hashing(
+    feature_ids: tf.Tensor, bin_indices: tf.Tensor, output_size: TensorOrInt
+) -> tf.Tensor:
     """Hashes (feature id, bin index) pairs into ``[0, output_size)`` by their **low** bits:
     ``((id * 2654435761 + bin) * 2654435761) mod output_size`` (wrapping int64 products).
 
@@ -49,8 +50,9 @@ def integer_multiplicative_hashing(feature_ids: tf.Tensor, bin_indices: tf.Tenso
     return tf.bitwise.bitwise_and(_knuth_hash(feature_ids, bin_indices), _output_size(output_size) - 1)
 
 
-def integer_multiplicative_hashing_uniform(feature_ids: tf.Tensor, bin_indices: tf.Tensor,
-                                           output_size: TensorOrInt) -> tf.Tensor:
+def integer_multiplicative_hashing_uniform(
+    feature_ids: tf.Tensor, bin_indices: tf.Tensor, output_size: TensorOrInt
+) -> tf.Tensor:
     """Hashes (feature id, bin index) pairs uniformly into ``[0, output_size)``.
 
     ``x = (id * 2654435761 + bin) * 2654435761`` (wrapping mod 2**64), key = bits
@@ -135,8 +137,9 @@ class HashedPercentileDiscretizer(Layer):
                     "HashedPercentileDiscretizer's %s must have shape [%d], got %s" % (name, size, value.shape)
                 )
         if hash_fn is integer_multiplicative_hashing_uniform and not 1 <= self._out_bits <= 32:
-            raise ValueError("HashedPercentileDiscretizer's default hash_fn needs out_bits in [1, 32], got %d"
-                             % self._out_bits)
+            raise ValueError(
+                "HashedPercentileDiscretizer's default hash_fn needs out_bits in [1, 32], got %d" % self._out_bits
+            )
         self._hash_fn = hash_fn
         self._hash_table: Optional[tf.lookup.StaticHashTable] = None
 

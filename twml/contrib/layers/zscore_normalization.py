@@ -75,8 +75,14 @@ class ZscoreNormalization(Layer):
         self.num_updates = stat("num_updates", tf.zeros_initializer())
         self.built = True
 
-    def call(self, input: tf.Tensor, is_training: Any = True, dense_mask: Optional[tf.Tensor] = None,
-             zero_debias: bool = True, handle_single: bool = False) -> tf.Tensor:
+    def call(
+        self,
+        input: tf.Tensor,
+        is_training: Any = True,
+        dense_mask: Optional[tf.Tensor] = None,
+        zero_debias: bool = True,
+        handle_single: bool = False,
+    ) -> tf.Tensor:
         inputs, input_mask = input, dense_mask
         if not inputs.dtype.is_floating:
             raise TypeError("ZscoreNormalization expects floating point inputs, got %s" % inputs.dtype.name)
@@ -146,8 +152,9 @@ def zscore_normalization(
     )
 
 
-def update_moving_variable(batch_var: Any, moving_var: Any, decay: float, zero_debias: bool = True,
-                           name: Optional[str] = None) -> tf.Tensor:
+def update_moving_variable(
+    batch_var: Any, moving_var: Any, decay: float, zero_debias: bool = True, name: Optional[str] = None
+) -> tf.Tensor:
     """Moves ``moving_var`` towards ``batch_var``: ``moving -= (1 - decay) * (moving - batch)``
     (``assign_moving_average``, with TF's zero-debias bookkeeping when ``zero_debias``), adds it to the
     ``MODEL_VARIABLES`` collection, and returns its value after the update. ``name`` is unused.

@@ -28,9 +28,15 @@ from twml.metrics import (
 )
 
 __all__ = [
-    "mean_numeric_label_topK", "mean_gated_numeric_label_topK", "SUPPORTED_NUMERIC_METRICS",
-    "DEFAULT_NUMERIC_METRICS", "get_numeric_metric_fn", "get_partial_multi_binary_class_metric_fn",
-    "get_single_binary_task_metric_fn", "get_dual_binary_tasks_metric_fn", "get_metric_topK_fn_helper",
+    "mean_numeric_label_topK",
+    "mean_gated_numeric_label_topK",
+    "SUPPORTED_NUMERIC_METRICS",
+    "DEFAULT_NUMERIC_METRICS",
+    "get_numeric_metric_fn",
+    "get_partial_multi_binary_class_metric_fn",
+    "get_single_binary_task_metric_fn",
+    "get_dual_binary_tasks_metric_fn",
+    "get_metric_topK_fn_helper",
 ]
 
 
@@ -40,8 +46,9 @@ def _top_k_ids(predictions: tf.Tensor, k: int) -> tf.Tensor:
     return tf.nn.top_k(scores, k=tf.minimum(tf.size(scores), int(k)), sorted=True).indices
 
 
-def _top_k_labels(labels: TensorLike, predictions: TensorLike, k: Optional[int],
-                  topK_id: Optional[TensorLike]) -> tf.Tensor:
+def _top_k_labels(
+    labels: TensorLike, predictions: TensorLike, k: Optional[int], topK_id: Optional[TensorLike]
+) -> tf.Tensor:
     """float32 ``[min(k, N)]``: the labels (flattened, N elements) of the selected rows."""
     flat_labels = tf.reshape(tf.cast(tf.convert_to_tensor(labels), tf.float32), [-1])
     if topK_id is None:
@@ -51,10 +58,17 @@ def _top_k_labels(labels: TensorLike, predictions: TensorLike, k: Optional[int],
     return tf.gather(flat_labels, topK_id)
 
 
-def mean_numeric_label_topK(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike],
-                            name: Optional[str], topK_id: Optional[TensorLike], *, k: Optional[int] = None,
-                            metrics_collections: Collections = None,
-                            updates_collections: Collections = None) -> MetricOps:
+def mean_numeric_label_topK(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike],
+    name: Optional[str],
+    topK_id: Optional[TensorLike],
+    *,
+    k: Optional[int] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+) -> MetricOps:
     """Streaming mean (float32 scalar) of the numeric labels of each batch's top-K rows.
 
     Args:
@@ -64,22 +78,36 @@ def mean_numeric_label_topK(labels: TensorLike, predictions: TensorLike, weights
         the ``k`` (keyword-only) highest predictions are taken (all of them when the batch has fewer).
     """
     del weights
-    return tf.metrics.mean(_top_k_labels(labels, predictions, k, topK_id), None, metrics_collections,
-                           updates_collections, name or "mean_numeric_label_topk")
+    return tf.metrics.mean(
+        _top_k_labels(labels, predictions, k, topK_id),
+        None,
+        metrics_collections,
+        updates_collections,
+        name or "mean_numeric_label_topk",
+    )
 
 
-def mean_gated_numeric_label_topK(labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike],
-                                  name: Optional[str], topK_id: Optional[TensorLike], bar: float = 2.0, *,
-                                  k: Optional[int] = None, metrics_collections: Collections = None,
-                                  updates_collections: Collections = None) -> MetricOps:
+def mean_gated_numeric_label_topK(
+    labels: TensorLike,
+    predictions: TensorLike,
+    weights: Optional[TensorLike],
+    name: Optional[str],
+    topK_id: Optional[TensorLike],
+    bar: float = 2.0,
+    *,
+    k: Optional[int] = None,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+) -> MetricOps:
     """Streaming fraction (float32 scalar) of each batch's top-K rows whose numeric label is > ``bar``
     (an int or float; weights ignored). Arguments as ``mean_numeric_label_topK``."""
     del weights
     if isinstance(bar, bool) or not isinstance(bar, (int, float)):
         raise TypeError("bar must be an int or a float, got %r" % (bar,))
     gated = tf.cast(_top_k_labels(labels, predictions, k, topK_id) > float(bar), tf.float32)
-    return tf.metrics.mean(gated, None, metrics_collections, updates_collections,
-                           name or "mean_gated_numeric_label_topk")
+    return tf.metrics.mean(
+        gated, None, metrics_collections, updates_collections, name or "mean_gated_numeric_label_topk"
+    )
 
 
 SUPPORTED_NUMERIC_METRICS = {
@@ -89,9 +117,14 @@ SUPPORTED_NUMERIC_METRICS = {
 DEFAULT_NUMERIC_METRICS: List[str] = ["mean_numeric_label_topk", "mean_gated_numeric_label_topk"]
 
 
-def get_metric_topK_fn_helper(targetMetrics: Optional[Iterable[str]], supportedMetrics_op: Optional[Dict[str, Any]],
-                              metrics: Optional[Iterable[str]] = None, topK: Sequence[int] = (5, 5, 5),
-                              predcol: Optional[int] = None, labelcol: Optional[int] = None) -> MetricFn:
+def get_metric_topK_fn_helper(
+    targetMetrics: Optional[Iterable[str]],
+    supportedMetrics_op: Optional[Dict[str, Any]],
+    metrics: Optional[Iterable[str]] = None,
+    topK: Sequence[int] = (5, 5, 5),
+    predcol: Optional[int] = None,
+    labelcol: Optional[int] = None,
+) -> MetricFn:
     """A metric fn computing target metrics, those named with ``topk`` once per K.
 
     Args:
@@ -121,8 +154,9 @@ def get_metric_topK_fn_helper(targetMetrics: Optional[Iterable[str]], supportedM
     if 1 not in ks:
         ks = [1] + ks
 
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
-                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
+    def get_eval_metric_ops(
+        graph_output: Dict[str, Any], labels: TensorLike, weights: Optional[TensorLike]
+    ) -> Dict[str, MetricOps]:
         output = graph_output["output"]
         predictions = output
         if predcol is not None:
@@ -144,27 +178,40 @@ def get_metric_topK_fn_helper(targetMetrics: Optional[Iterable[str]], supportedM
                 k_rows = tf.minimum(k, tf.shape(scores)[0])
                 _, top_ids = tf.nn.top_k(scores, k=k_rows)
                 full_name = "%s__k_%d" % (name, k)
-                ops[full_name] = factory(labels=labels, predictions=predictions, weights=weights, name=full_name,
-                                         topK_id=top_ids)
+                ops[full_name] = factory(
+                    labels=labels, predictions=predictions, weights=weights, name=full_name, topK_id=top_ids
+                )
         return ops
 
     return get_eval_metric_ops
 
 
-def get_numeric_metric_fn(metrics: Optional[Iterable[str]] = None, topK: Sequence[int] = (5, 5, 5),
-                          predcol: Optional[int] = None, labelcol: Optional[int] = None) -> MetricFn:
+def get_numeric_metric_fn(
+    metrics: Optional[Iterable[str]] = None,
+    topK: Sequence[int] = (5, 5, 5),
+    predcol: Optional[int] = None,
+    labelcol: Optional[int] = None,
+) -> MetricFn:
     """Metric fn for numeric labels ranked by the last column of ``graph_output['output']``: the metrics of
     ``SUPPORTED_NUMERIC_METRICS`` (all of ``DEFAULT_NUMERIC_METRICS`` when ``metrics`` is None) for each K of
     ``topK = (k_min, k_max, k_step)`` (and K = 1), named ``<metric>__k_<K>``; see ``get_metric_topK_fn_helper``.
     """
-    return get_metric_topK_fn_helper(targetMetrics=list(DEFAULT_NUMERIC_METRICS),
-                                     supportedMetrics_op=SUPPORTED_NUMERIC_METRICS, metrics=metrics, topK=topK,
-                                     predcol=predcol, labelcol=labelcol)
+    return get_metric_topK_fn_helper(
+        targetMetrics=list(DEFAULT_NUMERIC_METRICS),
+        supportedMetrics_op=SUPPORTED_NUMERIC_METRICS,
+        metrics=metrics,
+        topK=topK,
+        predcol=predcol,
+        labelcol=labelcol,
+    )
 
 
-def get_partial_multi_binary_class_metric_fn(metrics: Optional[Iterable[MetricSpec]],
-                                             classes: Optional[Sequence[Any]] = None, class_dim: int = 1,
-                                             predcols: Optional[Union[int, Sequence[int]]] = None) -> MetricFn:
+def get_partial_multi_binary_class_metric_fn(
+    metrics: Optional[Iterable[MetricSpec]],
+    classes: Optional[Sequence[Any]] = None,
+    class_dim: int = 1,
+    predcols: Optional[Union[int, Sequence[int]]] = None,
+) -> MetricFn:
     """``twml.metrics.get_multi_binary_class_metric_fn(metrics, classes, class_dim)`` on the columns
     ``predcols`` (an int or a list; None: all) of both ``graph_output['output']`` and the labels.
 
@@ -176,8 +223,9 @@ def get_partial_multi_binary_class_metric_fn(metrics: Optional[Iterable[MetricSp
     """
     multi_fn = get_multi_binary_class_metric_fn(metrics, classes, class_dim)
 
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
-                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
+    def get_eval_metric_ops(
+        graph_output: Dict[str, Any], labels: TensorLike, weights: Optional[TensorLike]
+    ) -> Dict[str, MetricOps]:
         output = tf.convert_to_tensor(graph_output["output"])
         labels = tf.convert_to_tensor(labels)
         hard = graph_output.get("hard_output")
@@ -200,16 +248,27 @@ def get_partial_multi_binary_class_metric_fn(metrics: Optional[Iterable[MetricSp
     return get_eval_metric_ops
 
 
-def _task_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequence[str], predcols: List[int],
-                    topK: Sequence[int], use_topK: bool, numeric_col: int) -> MetricFn:
+def _task_metric_fn(
+    metrics: Optional[Iterable[MetricSpec]],
+    classnames: Sequence[str],
+    predcols: List[int],
+    topK: Sequence[int],
+    use_topK: bool,
+    numeric_col: int,
+) -> MetricFn:
     weighted = get_partial_multi_binary_class_metric_fn(metrics, predcols=predcols, classes=list(classnames))
     unweighted = get_partial_multi_binary_class_metric_fn(
-        metrics, predcols=predcols, classes=["unweighted_" + str(name) for name in classnames])
-    numeric = get_numeric_metric_fn(topK=topK, predcol=numeric_col,
-                                    labelcol=numeric_col + (1 if len(predcols) == 1 else 0)) if use_topK else None
+        metrics, predcols=predcols, classes=["unweighted_" + str(name) for name in classnames]
+    )
+    numeric = (
+        get_numeric_metric_fn(topK=topK, predcol=numeric_col, labelcol=numeric_col + (1 if len(predcols) == 1 else 0))
+        if use_topK
+        else None
+    )
 
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
-                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
+    def get_eval_metric_ops(
+        graph_output: Dict[str, Any], labels: TensorLike, weights: Optional[TensorLike]
+    ) -> Dict[str, MetricOps]:
         ops: Dict[str, MetricOps] = OrderedDict(weighted(graph_output, labels, weights))
         ops.update(unweighted(graph_output, labels, None))
         if numeric is not None:
@@ -219,8 +278,12 @@ def _task_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequenc
     return get_eval_metric_ops
 
 
-def get_single_binary_task_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequence[str],
-                                     topK: Sequence[int] = (5, 5, 5), use_topK: bool = False) -> MetricFn:
+def get_single_binary_task_metric_fn(
+    metrics: Optional[Iterable[MetricSpec]],
+    classnames: Sequence[str],
+    topK: Sequence[int] = (5, 5, 5),
+    use_topK: bool = False,
+) -> MetricFn:
     """Metrics of a single binary task with an optional numeric label.
 
     ``graph_output['output']`` is ``[batch, 1]`` (the task's probability; its last column also ranks for
@@ -232,8 +295,12 @@ def get_single_binary_task_metric_fn(metrics: Optional[Iterable[MetricSpec]], cl
     return _task_metric_fn(metrics, classnames, [0], topK, use_topK, numeric_col=0)
 
 
-def get_dual_binary_tasks_metric_fn(metrics: Optional[Iterable[MetricSpec]], classnames: Sequence[str],
-                                    topK: Sequence[int] = (5, 5, 5), use_topK: bool = False) -> MetricFn:
+def get_dual_binary_tasks_metric_fn(
+    metrics: Optional[Iterable[MetricSpec]],
+    classnames: Sequence[str],
+    topK: Sequence[int] = (5, 5, 5),
+    use_topK: bool = False,
+) -> MetricFn:
     """Metrics of two binary tasks with an optional numeric label.
 
     ``graph_output['output']`` is ``[batch, 3]`` (task 1 and task 2 probabilities, then a ranking score) and

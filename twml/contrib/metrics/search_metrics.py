@@ -31,8 +31,14 @@ def _dcg(gains: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(gains * tf.log(2.0) / tf.log(ranks))
 
 
-def ndcg(labels: TensorLike, predictions: TensorLike, metrics_collections: Collections = None,
-         updates_collections: Collections = None, name: Optional[str] = None, top_k_int: int = 1) -> MetricOps:
+def ndcg(
+    labels: TensorLike,
+    predictions: TensorLike,
+    metrics_collections: Collections = None,
+    updates_collections: Collections = None,
+    name: Optional[str] = None,
+    top_k_int: int = 1,
+) -> MetricOps:
     """Streaming mean over batches of NDCG@k, each batch being the candidates of one query.
 
     Args:
@@ -82,10 +88,12 @@ SUPPORTED_BINARY_CLASS_METRICS = {
 DEFAULT_SEARCH_METRICS: List[str] = ["ndcg"]
 
 
-def get_search_metric_fn(binary_metrics: Optional[Iterable[MetricSpec]] = None,
-                         search_metrics: Optional[Iterable[str]] = None,
-                         ndcg_top_ks: Sequence[int] = (1, 3, 5, 10),
-                         use_binary_metrics: bool = False) -> MetricFn:
+def get_search_metric_fn(
+    binary_metrics: Optional[Iterable[MetricSpec]] = None,
+    search_metrics: Optional[Iterable[str]] = None,
+    ndcg_top_ks: Sequence[int] = (1, 3, 5, 10),
+    use_binary_metrics: bool = False,
+) -> MetricFn:
     """Builds ``fn(graph_output, labels, weights) -> {name: (value_op, update_op)}`` for search ranking.
 
     Each search metric (default ``['ndcg']``) is evaluated on ``graph_output['output']`` at every k of
@@ -96,12 +104,14 @@ def get_search_metric_fn(binary_metrics: Optional[Iterable[MetricSpec]] = None,
     names = [m.lower() for m in (DEFAULT_SEARCH_METRICS if search_metrics is None else search_metrics)]
     for metric_name in names:
         if metric_name not in SUPPORTED_SEARCH_METRICS:
-            raise ValueError("Unsupported search metric %r; supported: %s"
-                             % (metric_name, ", ".join(SUPPORTED_SEARCH_METRICS)))
+            raise ValueError(
+                "Unsupported search metric %r; supported: %s" % (metric_name, ", ".join(SUPPORTED_SEARCH_METRICS))
+            )
     binary_fn = get_binary_class_metric_fn(binary_metrics) if use_binary_metrics else None
 
-    def get_eval_metric_ops(graph_output: Dict[str, Any], labels: TensorLike,
-                            weights: Optional[TensorLike]) -> Dict[str, MetricOps]:
+    def get_eval_metric_ops(
+        graph_output: Dict[str, Any], labels: TensorLike, weights: Optional[TensorLike]
+    ) -> Dict[str, MetricOps]:
         ops: Dict[str, MetricOps] = OrderedDict()
         if binary_fn is not None:
             ops.update(binary_fn(graph_output, labels, weights))
@@ -111,7 +121,8 @@ def get_search_metric_fn(binary_metrics: Optional[Iterable[MetricSpec]] = None,
                 full_name = "%s_%d" % (metric_name, k)
                 if full_name not in ops:
                     ops[full_name] = SUPPORTED_SEARCH_METRICS[metric_name](
-                        labels=labels, predictions=output, top_k_int=k, name=full_name)
+                        labels=labels, predictions=output, top_k_int=k, name=full_name
+                    )
         return ops
 
     return get_eval_metric_ops

@@ -1,6 +1,5 @@
 """twml.contrib.build_graphs_fns: the saved-modules graph builder in real graphs."""
 
-
 import numpy as np
 import tensorflow.compat.v1 as tf
 

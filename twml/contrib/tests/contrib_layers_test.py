@@ -201,11 +201,21 @@ def test_full_dense_default_three_partitions_match_numpy():
     w = RNG.normal(size=(7, 4))
     b = RNG.normal(size=4)
     with tf.Graph().as_default():
-        out = full_dense(tf.constant(x), 4, PartitionConstant(w, tf.float64), activation=tf.tanh,
-                         bias_initializer=tf.constant_initializer(b), name="parts")
+        out = full_dense(
+            tf.constant(x),
+            4,
+            PartitionConstant(w, tf.float64),
+            activation=tf.tanh,
+            bias_initializer=tf.constant_initializer(b),
+            name="parts",
+        )
         shapes = {v.name: v.shape.as_list() for v in tf.global_variables()}
-        assert shapes == {"parts/kernel/part_0:0": [3, 4], "parts/kernel/part_1:0": [2, 4],
-                          "parts/kernel/part_2:0": [2, 4], "parts/bias:0": [4]}
+        assert shapes == {
+            "parts/kernel/part_0:0": [3, 4],
+            "parts/kernel/part_1:0": [2, 4],
+            "parts/kernel/part_2:0": [2, 4],
+            "parts/bias:0": [4],
+        }
         reused = full_dense(tf.constant(x), 4, name="parts", reuse=True, activation=tf.tanh)
         assert len(tf.global_variables()) == 4
         with tf.Session() as session:

@@ -43,13 +43,17 @@ def _write_spec(directory, data):
 
 def _feature_config(spec_path):
     builder = twml.FeatureConfigBuilder(data_spec_path=spec_path)
-    return builder.batch_add_features(GROUPS).add_labels([synthetic_data.MAIN_LABEL]).define_weight(
-        synthetic_data.WEIGHT).build()
+    return (
+        builder.batch_add_features(GROUPS)
+        .add_labels([synthetic_data.MAIN_LABEL])
+        .define_weight(synthetic_data.WEIGHT)
+        .build()
+    )
 
 
 def _linear_graph(features, label, mode, params, config=None):
     sparse = twml.util.convert_to_sparse(features, BITS)
-    weights = tf.get_variable("w", [2 ** BITS, 1], initializer=tf.zeros_initializer())
+    weights = tf.get_variable("w", [2**BITS, 1], initializer=tf.zeros_initializer())
     logits = tf.sparse.sparse_dense_matmul(sparse, weights)
     output = {"output": tf.sigmoid(logits)}
     if "label" in features:  # predict-mode echo of what the parse function read
@@ -67,16 +71,28 @@ def test_batch_prediction_request_trainer(tmp_path):
     data = synthetic_data.LightRankerData(seed=3)
     records = list(data.records(40))
     requests = [
-        encode_batch_prediction_request([_core.encode_data_record(r) for r in records[i:i + ROWS_PER_REQUEST]])
+        encode_batch_prediction_request([_core.encode_data_record(r) for r in records[i : i + ROWS_PER_REQUEST]])
         for i in range(0, len(records), ROWS_PER_REQUEST)
     ]
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     block_files.write_block_file(str(data_dir / "part-00000.lzo"), requests, records_per_block=3, compression="lzo")
     spec = _write_spec(str(tmp_path), data)
-    params = _params(BatchPredictionRequestTrainer.add_parser_arguments(), "--data_spec", spec,
-                     "--train.data_dir", str(data_dir), "--save_dir", str(tmp_path / "model"),
-                     "--train.batch_size", "32", "--learning_rate", "0.1", "--input_size_bits", str(BITS))
+    params = _params(
+        BatchPredictionRequestTrainer.add_parser_arguments(),
+        "--data_spec",
+        spec,
+        "--train.data_dir",
+        str(data_dir),
+        "--save_dir",
+        str(tmp_path / "model"),
+        "--train.batch_size",
+        "32",
+        "--learning_rate",
+        "0.1",
+        "--input_size_bits",
+        str(BITS),
+    )
     assert params.loss_function == "ranknet" and params.input_size_bits == BITS  # the BPR flags are there
     config = _feature_config(spec)
     trainer = BatchPredictionRequestTrainer("bpr", params, _linear_graph, feature_config=config)
@@ -99,7 +115,7 @@ def test_batch_prediction_request_trainer(tmp_path):
     label_id = data.ids[synthetic_data.MAIN_LABEL]
     weight_id = data.ids[synthetic_data.WEIGHT]
     for index, batch in enumerate(batches):
-        rows = records[index * ROWS_PER_REQUEST:(index + 1) * ROWS_PER_REQUEST]
+        rows = records[index * ROWS_PER_REQUEST : (index + 1) * ROWS_PER_REQUEST]
         assert batch["output"].shape == (ROWS_PER_REQUEST, 1)
         np.testing.assert_array_equal(batch["label"][:, 0], [float(label_id in r["binary"]) for r in rows])
         np.testing.assert_array_equal(batch["weights"][:, 0], [r["continuous"][weight_id] for r in rows])
@@ -107,7 +123,7 @@ def test_batch_prediction_request_trainer(tmp_path):
 
 def _pruned_graph(features, label, mode, params, config=None):
     sparse = twml.util.convert_to_sparse(features, BITS)
-    w1 = tf.get_variable("w1", [2 ** BITS, 8], initializer=tf.glorot_uniform_initializer(seed=1))
+    w1 = tf.get_variable("w1", [2**BITS, 8], initializer=tf.glorot_uniform_initializer(seed=1))
     hidden = tf.nn.relu(tf.sparse.sparse_dense_matmul(sparse, w1))
     masked = MaskLayer(name="mask")(hidden)
     w2 = tf.get_variable("w2", [8, 1], initializer=tf.constant_initializer(0.5))
@@ -119,15 +135,33 @@ def _pruned_graph(features, label, mode, params, config=None):
 
 
 def test_pruning_data_record_trainer(tmp_path):
-    paths = synthetic_data.write_dataset(str(tmp_path / "data"), num_files=1, records_per_file=400, seed=5,
-                                         compression="lzo")
+    paths = synthetic_data.write_dataset(
+        str(tmp_path / "data"), num_files=1, records_per_file=400, seed=5, compression="lzo"
+    )
     spec = os.path.join(os.path.dirname(paths[0]), "data_spec.json")
     # The model's FLOPs are those of the 8x1 MatMul after the mask: 16 * active fraction. Pruning
     # runs at counts 2, 4, 6 (burn-in 1, every 2) while FLOPs > 11: 16 -> 14 -> 12 -> 10, then stops.
-    params = _params(PruningDataRecordTrainer.add_parser_arguments(), "--data_spec", spec,
-                     "--train.data_dir", os.path.dirname(paths[0]), "--save_dir", str(tmp_path / "model"),
-                     "--train.batch_size", "16", "--learning_rate", "0.1", "--pruning.iter", "2",
-                     "--pruning.burn_in", "1", "--pruning.flops_target", "11", "--pruning.decay", "0.5")
+    params = _params(
+        PruningDataRecordTrainer.add_parser_arguments(),
+        "--data_spec",
+        spec,
+        "--train.data_dir",
+        os.path.dirname(paths[0]),
+        "--save_dir",
+        str(tmp_path / "model"),
+        "--train.batch_size",
+        "16",
+        "--learning_rate",
+        "0.1",
+        "--pruning.iter",
+        "2",
+        "--pruning.burn_in",
+        "1",
+        "--pruning.flops_target",
+        "11",
+        "--pruning.decay",
+        "0.5",
+    )
     assert (params.pruning_iter, params.pruning_burn_in, params.pruning_flops_target) == (2, 1, 11)
     trainer = PruningDataRecordTrainer("pruned", params, _pruned_graph, feature_config=_feature_config(spec))
     trainer.train(steps=10)
@@ -156,8 +190,9 @@ def test_build_keras_trainer_one_sgd_step(tmp_path):
         return tf.data.make_one_shot_iterator(dataset).get_next()
 
     def model_factory():
-        return tf.keras.Sequential([tf.keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros",
-                                                          input_shape=(3,))])
+        return tf.keras.Sequential(
+            [tf.keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros", input_shape=(3,))]
+        )
 
     params = _params(Trainer.add_parser_arguments(), "--learning_rate", str(lr), "--train.batch_size", "8")
     trainer = build_keras_trainer("keras", model_factory, str(tmp_path / "keras"), params=params)

@@ -1,7 +1,6 @@
 """twml.contrib.export.export_fn: the train-graph receiver over a BatchPredictionRequest and the
 build-graph wrapper (the response bytes decoded back and compared with the model's outputs)."""
 
-
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -22,10 +21,16 @@ IDS = dict(zip([n for n, _ in SPEC], libtwml.feature_id([n for n, _ in SPEC]).to
 def test_sparse_batch_supervised_receiver_over_a_request(tmp_path):
     path = str(tmp_path / "spec.json")
     data_spec.write_data_spec(data_spec.make_data_spec(SPEC), path)
-    config = (FeatureConfigBuilder(path).extract_features_as_hashed_sparse(["c.bin", "a.cont"], "sparse", 12)
-              .add_labels(["y.label"]).build())
-    records = [idl.data.DataRecord(binaryFeatures={IDS["c.bin"]}),
-               idl.data.DataRecord(binaryFeatures={IDS["y.label"]}, continuousFeatures={IDS["a.cont"]: 2.5})]
+    config = (
+        FeatureConfigBuilder(path)
+        .extract_features_as_hashed_sparse(["c.bin", "a.cont"], "sparse", 12)
+        .add_labels(["y.label"])
+        .build()
+    )
+    records = [
+        idl.data.DataRecord(binaryFeatures={IDS["c.bin"]}),
+        idl.data.DataRecord(binaryFeatures={IDS["y.label"]}, continuousFeatures={IDS["a.cont"]: 2.5}),
+    ]
     request = serialize(idl.prediction_service.BatchPredictionRequest(individualFeaturesList=records))
     with tf.Graph().as_default():
         receiver = export_fn.get_sparse_batch_supervised_input_receiver_fn(config)()
@@ -33,8 +38,9 @@ def test_sparse_batch_supervised_receiver_over_a_request(tmp_path):
         assert placeholder.dtype == tf.uint8 and placeholder.shape.as_list() == [None]
         assert receiver.labels.shape.as_list() == [None, 1]
         with tf.Session() as session:
-            features, labels = session.run([receiver.features, receiver.labels],
-                                           {placeholder: np.frombuffer(request, np.uint8)})
+            features, labels = session.run(
+                [receiver.features, receiver.labels], {placeholder: np.frombuffer(request, np.uint8)}
+            )
     np.testing.assert_array_equal(labels, [[0.0], [1.0]])  # the records' labels (a train graph's input)
     entries = sorted(zip(features["ids"].tolist(), features["keys"].tolist(), features["values"].tolist()))
     assert entries == [(0, IDS["c.bin"], 1.0), (1, IDS["a.cont"], 2.5)]

@@ -45,9 +45,7 @@ def dataset(tmp_path_factory):
 def builder(spec):
     return (
         FeatureConfigBuilder(spec)
-        .extract_features_as_hashed_sparse(
-            [r"ebd\..*", r"tweet\..*", r"author\..*", r"language\..*"], "sparse", BITS
-        )
+        .extract_features_as_hashed_sparse([r"ebd\..*", r"tweet\..*", r"author\..*", r"language\..*"], "sparse", BITS)
         .extract_feature_group([r"timelines\..*"], "timelines", "CONTINUOUS", -1.0)
         .extract_feature_group([r"ebd\..*"], "ebd_binary", "BINARY", 0.0)
         .extract_feature_group([r".*language"], "languages", "DISCRETE", -7)
@@ -81,8 +79,15 @@ def expected_sparse_rows(record, config, bits):
 def check_parse_output(config, records, features, labels):
     spec_names = [entry[0] for entry in config.features]
     ids = ids_of(spec_names + LABELS + [WEIGHT])
-    assert set(features) == {"sparse", "timelines", "ebd_binary", "languages", "user.author_tweepcred",
-                             "tweet.card_type", "weights"}
+    assert set(features) == {
+        "sparse",
+        "timelines",
+        "ebd_binary",
+        "languages",
+        "user.author_tweepcred",
+        "tweet.card_type",
+        "weights",
+    }
     sparse = features["sparse"]
     assert sparse.dense_shape.tolist() == [len(records), 1 << BITS]
     assert sparse.values.dtype == np.float32 and sparse.indices.dtype == np.int64
@@ -93,9 +98,7 @@ def check_parse_output(config, records, features, labels):
     for i, record in enumerate(records):
         content = _core.decode_data_record(record)
         # Hashed sparse output, value by value (as multisets per row).
-        row = sorted(
-            (int(c), float(v)) for (r, c), v in zip(sparse.indices.tolist(), sparse.values.tolist()) if r == i
-        )
+        row = sorted((int(c), float(v)) for (r, c), v in zip(sparse.indices.tolist(), sparse.values.tolist()) if r == i)
         assert row == expected_sparse_rows(record, config, BITS)
         seen_sparse += len(row)
         # Independently for the binary features: column = low bits of the feature id, value 1.
@@ -149,11 +152,18 @@ def test_sparse_type_filter_and_discretize_options(dataset):
     sparse = config.sparse_extraction_configs[0]
     assert (sparse.output_name, sparse.hash_space_bits, sparse.discretize_num_bins) == ("continuous", 10, 8)
     assert (sparse.discretize_output_size_bits, sparse.discretize_type, sparse.allow_empty_calibration) == (
-        14, "hashing", True)
+        14,
+        "hashing",
+        True,
+    )
     assert {t for _, _, t in sparse.features} == {"CONTINUOUS"}
     spec = config.get_feature_spec()
     assert spec["sparseFeatureGroups"][0]["discretize"] == {
-        "numBins": 8, "outputSizeBits": 14, "type": "hashing", "allowEmptyCalibration": True}
+        "numBins": 8,
+        "outputSizeBits": 14,
+        "type": "hashing",
+        "allowEmptyCalibration": True,
+    }
     assert spec["discretizeConfig"] == {"continuous": spec["sparseFeatureGroups"][0]["discretize"]}
     assert isinstance(config.discretize_config["continuous"], HashingDiscretizerCalibrator)
     assert callable(config.get_parse_fn())  # the discretizing output parses to the raw sparse tensor
@@ -172,8 +182,11 @@ def test_v2_feature_spec_keys(dataset):
     has_link = str(twml.feature_id("ebd.has_link")[0])
     assert sparse["features"][has_link] == {"featureName": "ebd.has_link", "featureType": "BINARY"}
     assert spec["denseFeatureGroups"][0] == {
-        "features": spec["denseFeatureGroups"][0]["features"], "outputName": "timelines",
-        "filterType": "CONTINUOUS", "defaultValue": -1.0}
+        "features": spec["denseFeatureGroups"][0]["features"],
+        "outputName": "timelines",
+        "filterType": "CONTINUOUS",
+        "defaultValue": -1.0,
+    }
     assert spec["denseFeatures"][0]["expectedShape"] == [1] and spec["denseFeatures"][0]["defaultValue"] == 0.5
     assert [v["featureName"] for v in spec["labels"].values()] == LABELS
     assert spec["weight"] == {"246440449334722850": {"featureName": WEIGHT}}
@@ -239,9 +252,15 @@ def test_v1_round_trip(dataset, tmp_path):
         np.testing.assert_array_equal(outputs[0][0][key], outputs[1][0][key])
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
     # A feature name with regex metacharacters is re-escaped: it matches only itself.
-    names = {e["featureName"] for e in feature_config_parsers.create_feature_config_from_dict(
-        {"class": "twml.FeatureConfig", "features": {"1": {"featureName": WEIGHT, "featureGroup": "A"}}},
-        dataset["spec"]).get_feature_spec()["features"].values()}
+    names = {
+        e["featureName"]
+        for e in feature_config_parsers.create_feature_config_from_dict(
+            {"class": "twml.FeatureConfig", "features": {"1": {"featureName": WEIGHT, "featureGroup": "A"}}},
+            dataset["spec"],
+        )
+        .get_feature_spec()["features"]
+        .values()
+    }
     assert names == {WEIGHT}
 
 
@@ -288,7 +307,8 @@ def test_errors_name_the_offender_and_the_data_spec(dataset):
 def test_debug_logs_each_extracted_feature(dataset, caplog):
     with caplog.at_level("INFO", logger="twml"):
         FeatureConfigBuilder(dataset["spec"], debug=True).extract_features_as_hashed_sparse(
-            r"ebd\.has_link", "s", 8).build()
+            r"ebd\.has_link", "s", 8
+        ).build()
     assert "ebd.has_link (BINARY) -> 's'" in caplog.text
 
 
@@ -424,8 +444,9 @@ def test_extract_tensors_errors_and_spec_round_trip(tensor_spec, tmp_path):
         str(IDS["emb.float"]): {"featureName": "emb.float", "dtype": "float64", "shape": [2, 3], "defaultValue": 0.5},
         str(IDS["emb.int"]): {"featureName": "emb.int", "dtype": "int32", "shape": None, "defaultValue": 0},
     }
-    assert spec["images"] == [{"featureName": "img.png", "preprocess": True, "outType": "float32", "channels": 1,
-                               "defaultImage": "iVBORw=="}]
+    assert spec["images"] == [
+        {"featureName": "img.png", "preprocess": True, "outType": "float32", "channels": 1, "defaultImage": "iVBORw=="}
+    ]
     json.dumps(spec)  # stays JSON-serializable
     path = export_feature_spec(str(tmp_path), spec)
     rebuilt = feature_config_parsers.create_feature_config(path, tensor_spec)
@@ -517,10 +538,12 @@ class Params:
 def discretizing_config(spec):
     return (
         FeatureConfigBuilder(spec)
-        .extract_features_as_hashed_sparse([r"timelines\..*"], "cont_p", 20, 4, 12, "percentile",
-                                           type_filter=["CONTINUOUS"])
-        .extract_features_as_hashed_sparse([r"timelines\..*", r"user\..*"], "cont_h", 16, 3, 10, "hashing",
-                                           type_filter=["CONTINUOUS"])
+        .extract_features_as_hashed_sparse(
+            [r"timelines\..*"], "cont_p", 20, 4, 12, "percentile", type_filter=["CONTINUOUS"]
+        )
+        .extract_features_as_hashed_sparse(
+            [r"timelines\..*", r"user\..*"], "cont_h", 16, 3, 10, "hashing", type_filter=["CONTINUOUS"]
+        )
         .extract_features_as_hashed_sparse([r"ebd\..*"], "plain", 10)
         .define_weight(WEIGHT)
         .build()
@@ -534,8 +557,11 @@ def test_discretize_config_and_raw_parse_output(light_ranker):
     assert type(config.discretize_config["cont_p"]) is PercentileDiscretizerCalibrator
     assert type(config.discretize_config["cont_h"]) is HashingDiscretizerCalibrator
     assert config.discretize_config["cont_h"].get_layer_args() == {"n_feature": 0, "n_bin": 3, "out_bits": 10}
-    hashed = (FeatureConfigBuilder(light_ranker["spec"])
-              .extract_features_as_hashed_sparse(r"timelines\..*", "d", 8, 5, 9, "hashed_percentile").build())
+    hashed = (
+        FeatureConfigBuilder(light_ranker["spec"])
+        .extract_features_as_hashed_sparse(r"timelines\..*", "d", 8, 5, 9, "hashed_percentile")
+        .build()
+    )
     assert type(hashed.discretize_config["d"]) is HashedPercentileDiscretizerCalibrator
     with pytest.raises(KeyError):
         config["_ids"]

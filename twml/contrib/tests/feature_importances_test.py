@@ -44,8 +44,10 @@ def test_write_list_writes_whole_lines_and_refuses_to_overwrite(tmp_path):
 
 def test_write_feature_importances_to_hdfs_by_hand(tmp_path):
     trainer = type("Trainer", (), {"save_dir": str(tmp_path) + "/"})()
-    importances = {fi.INDIVIDUAL: {"None": {"roc_auc": 0.8}, "f.a": {"roc_auc": 0.6}, "f.b": {"roc_auc": 0.8}},
-                   fi.GROUP: {"f.": {"roc_auc": 0.55}}}
+    importances = {
+        fi.INDIVIDUAL: {"None": {"roc_auc": 0.8}, "f.a": {"roc_auc": 0.6}, "f.b": {"roc_auc": 0.8}},
+        fi.GROUP: {"f.": {"roc_auc": 0.55}},
+    }
     path = fi.write_feature_importances_to_hdfs(trainer, importances, output_path="run")
     assert path == str(tmp_path) + "/feature_importances-run"
     lines = open(path).read().splitlines()
@@ -69,14 +71,34 @@ def data(tmp_path_factory):
 
 def train(root, name, flags):
     spec = str(root / "data" / "data_spec.json")
-    config = (twml.FeatureConfigBuilder(data_spec_path=spec)
-              .batch_add_features([(USED, "A")] + [(feature, "A") for feature in IGNORED])
-              .add_labels([synthetic_data.MAIN_LABEL]).define_weight(synthetic_data.WEIGHT).build())
-    params = DataRecordTrainer.add_parser_arguments().parse_args([
-        "--save_dir", str(root / name), "--data_spec", spec, "--train.batch_size", "60", "--eval.batch_size", "100",
-        "--learning_rate", "0.3", "--optimizer", "Adagrad", "--train.files_list", str(root / "train.json"),
-        "--eval.files_list", str(root / "eval.json"),
-    ] + flags)
+    config = (
+        twml.FeatureConfigBuilder(data_spec_path=spec)
+        .batch_add_features([(USED, "A")] + [(feature, "A") for feature in IGNORED])
+        .add_labels([synthetic_data.MAIN_LABEL])
+        .define_weight(synthetic_data.WEIGHT)
+        .build()
+    )
+    params = DataRecordTrainer.add_parser_arguments().parse_args(
+        [
+            "--save_dir",
+            str(root / name),
+            "--data_spec",
+            spec,
+            "--train.batch_size",
+            "60",
+            "--eval.batch_size",
+            "100",
+            "--learning_rate",
+            "0.3",
+            "--optimizer",
+            "Adagrad",
+            "--train.files_list",
+            str(root / "train.json"),
+            "--eval.files_list",
+            str(root / "eval.json"),
+        ]
+        + flags
+    )
     used_id = twml.feature_id(USED)[0]
 
     def build_graph(features, label, mode, params, config=None):
@@ -89,15 +111,17 @@ def train(root, name, flags):
             return {"output": output}
         return {"output": output, "loss": tf.losses.sigmoid_cross_entropy(label, logits)}
 
-    trainer = DataRecordTrainer(name, params, build_graph, feature_config=config,
-                                metric_fn=twml.metrics.get_binary_class_metric_fn(["roc_auc"]))
+    trainer = DataRecordTrainer(
+        name, params, build_graph, feature_config=config, metric_fn=twml.metrics.get_binary_class_metric_fn(["roc_auc"])
+    )
     trainer.train(steps=60)
     return trainer
 
 
 def test_serial_importances_through_the_trainer_flags(data):
-    trainer = train(data, "serial", ["--feature_importance.algorithm", "serial",
-                                     "--feature_importance.example_count", "1500"])
+    trainer = train(
+        data, "serial", ["--feature_importance.algorithm", "serial", "--feature_importance.example_count", "1500"]
+    )
     result = trainer.contrib_run_feature_importances(datarecord_filter_run_name="serial_run")
     individual = result[fi.INDIVIDUAL]
     assert sorted(individual) == sorted(["None", USED] + IGNORED) and result[fi.GROUP] == {}
@@ -113,12 +137,22 @@ def test_serial_importances_through_the_trainer_flags(data):
 
 
 def test_tree_importances_split_only_the_group_that_matters(data):
-    trainer = train(data, "tree", ["--feature_importance.algorithm", "tree",
-                                   "--feature_importance.split_feature_group_on_period",
-                                   "--feature_importance.sensitivity", "0.02",
-                                   "--feature_importance.example_count", "1500"])
-    result = trainer.contrib_run_feature_importances(write_to_hdfs=False,
-                                                     extra_groups={"ignored": [r"timelines\.text", r"user\."]})
+    trainer = train(
+        data,
+        "tree",
+        [
+            "--feature_importance.algorithm",
+            "tree",
+            "--feature_importance.split_feature_group_on_period",
+            "--feature_importance.sensitivity",
+            "0.02",
+            "--feature_importance.example_count",
+            "1500",
+        ],
+    )
+    result = trainer.contrib_run_feature_importances(
+        write_to_hdfs=False, extra_groups={"ignored": [r"timelines\.text", r"user\."]}
+    )
     baseline = result[fi.INDIVIDUAL]["None"]["roc_auc"]
     # "timelines." holds USED: its drop exceeds the sensitivity, so it is split into its two features;
     # "user." is a single feature, evaluated on its own.

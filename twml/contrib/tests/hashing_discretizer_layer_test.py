@@ -1,6 +1,5 @@
 """The contrib HashingDiscretizer layer against the op's reference values (reference §5.6, §6)."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf

@@ -22,8 +22,9 @@ LINES = [
     "two words 4 5 6",  # more fields than the size: the last 3
     "dog -7 8e-1 9",
 ]
-EXPECTED = collections.OrderedDict([("the", [0.1, 0.2, 0.3]), ("cat", [1, 2, 3]), ("two", [4, 5, 6]),
-                                    ("dog", [-7, 0.8, 9])])
+EXPECTED = collections.OrderedDict(
+    [("the", [0.1, 0.2, 0.3]), ("cat", [1, 2, 3]), ("two", [4, 5, 6]), ("dog", [-7, 0.8, 9])]
+)
 
 
 def write(path, lines):
@@ -34,8 +35,13 @@ def write(path, lines):
 def materialize(vocab_init, weight_init, shape, partitions=1):
     with tf.Graph().as_default():
         words = tf.get_variable("words", shape=[shape[0]], dtype=tf.string, initializer=vocab_init, trainable=False)
-        weights = tf.get_variable("weights", shape=shape, dtype=tf.float32, initializer=weight_init,
-                                  partitioner=tf.fixed_size_partitioner(partitions) if partitions > 1 else None)
+        weights = tf.get_variable(
+            "weights",
+            shape=shape,
+            dtype=tf.float32,
+            initializer=weight_init,
+            partitioner=tf.fixed_size_partitioner(partitions) if partitions > 1 else None,
+        )
         if partitions > 1:
             assert len(list(weights)) == partitions
         with tf.Session() as session:
@@ -106,10 +112,16 @@ def test_partition_constant_slices_along_both_axes():
     assert partition_constant_initializer is PartitionConstant
     value = np.arange(24, dtype=np.float64).reshape(6, 4)
     with tf.Graph().as_default():
-        rows = tf.get_variable("rows", shape=[6, 4], dtype=tf.float64, initializer=PartitionConstant(value, tf.float64),
-                               partitioner=tf.fixed_size_partitioner(3))
-        cols = tf.get_variable("cols", shape=[6, 4], initializer=PartitionConstant(value),
-                               partitioner=tf.fixed_size_partitioner(2, axis=1))
+        rows = tf.get_variable(
+            "rows",
+            shape=[6, 4],
+            dtype=tf.float64,
+            initializer=PartitionConstant(value, tf.float64),
+            partitioner=tf.fixed_size_partitioner(3),
+        )
+        cols = tf.get_variable(
+            "cols", shape=[6, 4], initializer=PartitionConstant(value), partitioner=tf.fixed_size_partitioner(2, axis=1)
+        )
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
             parts = session.run([p for p in rows])

@@ -20,13 +20,15 @@ from twml_common import idl
 from twml_common.serialize import serialize
 
 X_ID = int(twml.feature_id("x.value")[0])
-EB_PARAMS = Namespace(jar_file="/opt/eb.jar", num_eb_threads=2, subscriber_id="sub", filter_str=None, debug=False,
-                      train_batch_size=4)
+EB_PARAMS = Namespace(
+    jar_file="/opt/eb.jar", num_eb_threads=2, subscriber_id="sub", filter_str=None, debug=False, train_batch_size=4
+)
 
 
 def test_zookeeper_ordered_dataset_names_kazoo_and_the_local_alternative():
     try:  # kazoo is not a twml dependency
         import kazoo  # noqa: F401
+
         pytest.skip("kazoo is installed here")
     except ImportError:
         pass
@@ -43,7 +45,13 @@ def test_zookeeper_ordered_dataset_names_kazoo_and_the_local_alternative():
 def test_eventbus_reader_and_train_input_fn_raise_naming_eventbus():
     eb = reader.EventBusPipedBinaryRecordReader("/opt/eb.jar", 2, "sub", filter_str="x", debug=True)
     assert (eb.jar_file, eb.num_eb_threads, eb.subscriber_id, eb.filter_str, eb.buffer_size, eb.debug) == (
-        "/opt/eb.jar", 2, "sub", "x", 32768, True)
+        "/opt/eb.jar",
+        2,
+        "sub",
+        "x",
+        32768,
+        True,
+    )
     assert eb.RECORD_SEPARATOR == bytes.fromhex("29d8d50658cd4c29b2bc57992171bdff")
     assert eb.RECORD_SEPARATOR_LENGTH == 16 and eb.CHUNK_SIZE == 8192
     for call in (eb.initialize, eb.read, lambda: input_fn.get_train_input_fn(None, EB_PARAMS)):
@@ -93,8 +101,9 @@ def test_eventbus_dataset_over_any_binary_record_reader(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # debug dumps tmp_record_<i>.bin into the working directory
 
     def parse(serialized):  # the records' x.value, read as a label column by the decode op
-        handle = libtwml.ops.decode_data_record(serialized, keep_features=[], keep_codes=[],
-                                                label_features=[X_ID], weight_features=[])
+        handle = libtwml.ops.decode_data_record(
+            serialized, keep_features=[], keep_codes=[], label_features=[X_ID], weight_features=[]
+        )
         return libtwml.ops.get_labels_from_data_record(handle, default_label=-1.0)[:, 0]
 
     with tf.Graph().as_default():
@@ -117,8 +126,11 @@ def test_ml_dash_writes_the_importances_next_to_the_model(tmp_path):
     assert path == os.path.join(str(tmp_path), "feature_importances.json")
     with open(path) as handle:
         written = json.load(handle)
-    assert written == {"run": "run-3", "features": ["a.x", "b.y"],
-                       "importances": {"individual": {"a.x": {"roc_auc": 0.25}, "None": {"roc_auc": 0.5}}}}
+    assert written == {
+        "run": "run-3",
+        "features": ["a.x", "b.y"],
+        "importances": {"individual": {"a.x": {"roc_auc": 0.25}, "None": {"roc_auc": 0.5}}},
+    }
     # a failure is logged, never raised (it must not fail the training job)
     blocked = tmp_path / "file"
     blocked.write_text("")

@@ -163,10 +163,17 @@ def test_build_isotonic_graph_from_inputs_hub_module_and_isotonic_fn(tmp_path):
     labels = np.array([[0.0], [1.0], [0.0]], np.float32)
     with tf.Graph().as_default():
         features = {"weights": tf.ones([3, 1])}
-        train = build_isotonic_graph_from_inputs(tf.constant(inputs), features, tf.constant(labels),
-                                                 tf.estimator.ModeKeys.TRAIN, params)  # the saved hub module
-        doubled = build_isotonic_graph_from_inputs(tf.constant(inputs), features, None, tf.estimator.ModeKeys.PREDICT,
-                                                   params, isotonic_fn=lambda x: 4.0 * x - 1.0)
+        train = build_isotonic_graph_from_inputs(
+            tf.constant(inputs), features, tf.constant(labels), tf.estimator.ModeKeys.TRAIN, params
+        )  # the saved hub module
+        doubled = build_isotonic_graph_from_inputs(
+            tf.constant(inputs),
+            features,
+            None,
+            tf.estimator.ModeKeys.PREDICT,
+            params,
+            isotonic_fn=lambda x: 4.0 * x - 1.0,
+        )
         assert "loss" not in doubled and "train_op" not in doubled
         with tf.Session() as session:
             session.run([tf.global_variables_initializer(), tf.tables_initializer()])
@@ -176,8 +183,9 @@ def test_build_isotonic_graph_from_inputs_hub_module_and_isotonic_fn(tmp_path):
             clipped = session.run(doubled["output"])
     expected = np.array([[0.1], [0.1 + 0.5 * 0.26], [0.36]])
     np.testing.assert_allclose(output, expected, rtol=1e-5)
-    np.testing.assert_allclose(loss, np.mean(-(labels * np.log(expected) + (1 - labels) * np.log(1 - expected))),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        loss, np.mean(-(labels * np.log(expected) + (1 - labels) * np.log(1 - expected))), rtol=1e-4
+    )
     np.testing.assert_allclose(clipped, [[0.0], [0.8], [1.0]], rtol=1e-6)  # clip(4x - 1, 0, 1)
 
 
@@ -334,13 +342,19 @@ def test_hash_fn_matches_hashing_discretizer_reference():
     ids = np.array([12345, 12345, -7], np.int64)
     with tf.Graph().as_default(), tf.Session() as session:
         # output_size as the original layer passes it: the int64 tensor 2**out_bits
-        keys22 = session.run(integer_multiplicative_hashing_uniform(
-            tf.constant(ids[:2]), tf.constant([0, 3], tf.int64), tf.constant(1 << 22, tf.int64)))
+        keys22 = session.run(
+            integer_multiplicative_hashing_uniform(
+                tf.constant(ids[:2]), tf.constant([0, 3], tf.int64), tf.constant(1 << 22, tf.int64)
+            )
+        )
         keys20 = session.run(
             integer_multiplicative_hashing_uniform(tf.constant(ids[2:]), tf.constant([2], tf.int64), 1 << 20)
         )
-        low = session.run(integer_multiplicative_hashing(tf.constant(ids), tf.constant([0, 3, 2], tf.int64),
-                                                         tf.constant(1 << 10, tf.int64)))
+        low = session.run(
+            integer_multiplicative_hashing(
+                tf.constant(ids), tf.constant([0, 3, 2], tf.int64), tf.constant(1 << 10, tf.int64)
+            )
+        )
     np.testing.assert_array_equal(keys22, [1060204, 448263])  # §5.6 h32 reference values
     np.testing.assert_array_equal(keys20, [250357])
     mask = (1 << 64) - 1

@@ -30,58 +30,83 @@ import twml.util
 contrib_full_dense = importlib.import_module("twml.contrib.layers.full_dense")
 stacked_rnn = importlib.import_module("twml.contrib.layers.stacked_rnn")
 zscore_normalization = importlib.import_module("twml.contrib.layers.zscore_normalization")
-FULL_DENSE_ARGS = ("weight_initializer=None, weight_regularizer=None, weight_constraint=None, bias_constraint=None, "
-                   "num_partitions=3, activation=None, use_bias=True, bias_initializer=tf.zeros_initializer(), "
-                   "bias_regularizer=None, activity_regularizer=None, trainable=True, name=None")
+FULL_DENSE_ARGS = (
+    "weight_initializer=None, weight_regularizer=None, weight_constraint=None, bias_constraint=None, "
+    "num_partitions=3, activation=None, use_bias=True, bias_initializer=tf.zeros_initializer(), "
+    "bias_regularizer=None, activity_regularizer=None, trainable=True, name=None"
+)
 
 #: (callable, the original's parameter list as the contract writes it)
 EXPECTED = [
     (contrib_full_dense.FullDense, "output_size, " + FULL_DENSE_ARGS + ", **kwargs"),
     (contrib_full_dense.full_dense, "inputs, output_size, " + FULL_DENSE_ARGS + ", reuse=None, **kwargs"),
-    (stacked_rnn.StackedRNN,
-     "num_units, dropout=0, is_training=True, cell_type='LSTM', is_bidirectional=False, name='stacked_rnn'"),
-    (stacked_rnn.stacked_rnn, "inputs, sequence_lengths, num_units, dropout=0, is_training=True, cell_type='LSTM', "
-                              "is_bidirectional=False, name='stacked_rnn'"),
+    (
+        stacked_rnn.StackedRNN,
+        "num_units, dropout=0, is_training=True, cell_type='LSTM', is_bidirectional=False, name='stacked_rnn'",
+    ),
+    (
+        stacked_rnn.stacked_rnn,
+        "inputs, sequence_lengths, num_units, dropout=0, is_training=True, cell_type='LSTM', "
+        "is_bidirectional=False, name='stacked_rnn'",
+    ),
     (zscore_normalization.ZscoreNormalization, "decay=0.9999, data_type=tf.float64, name=None, **kwargs"),
-    (zscore_normalization.zscore_normalization,
-     "input, is_training, decay=0.9999, data_type=tf.float64, name=None, dense_mask=None, zero_debias=True, "
-     "handle_single=False, **kwargs"),
+    (
+        zscore_normalization.zscore_normalization,
+        "input, is_training, decay=0.9999, data_type=tf.float64, name=None, dense_mask=None, zero_debias=True, "
+        "handle_single=False, **kwargs",
+    ),
     (zscore_normalization.update_moving_variable, "batch_var, moving_var, decay, zero_debias=True, name=None"),
     (contrib_metrics.get_partial_multi_binary_class_metric_fn, "metrics, classes=None, class_dim=1, predcols=None"),
     (contrib_metrics.mean_numeric_label_topK, "labels, predictions, weights, name, topK_id"),
     (contrib_metrics.mean_gated_numeric_label_topK, "labels, predictions, weights, name, topK_id, bar=2.0"),
     (contrib_metrics.get_single_binary_task_metric_fn, "metrics, classnames, topK=(5,5,5), use_topK=False"),
     (contrib_metrics.get_dual_binary_tasks_metric_fn, "metrics, classnames, topK=(5,5,5), use_topK=False"),
-    (contrib_metrics.get_metric_topK_fn_helper,
-     "targetMetrics, supportedMetrics_op, metrics=None, topK=(5,5,5), predcol=None, labelcol=None"),
+    (
+        contrib_metrics.get_metric_topK_fn_helper,
+        "targetMetrics, supportedMetrics_op, metrics=None, topK=(5,5,5), predcol=None, labelcol=None",
+    ),
     (contrib_metrics.get_numeric_metric_fn, "metrics=None, topK=(5,5,5), predcol=None, labelcol=None"),
-    (hashed_percentile_discretizer.HashedPercentileDiscretizer,
-     "n_feature, n_bin, out_bits, bin_values, hash_keys, hash_values, bin_ids, feature_offsets, "
-     "hash_fn=integer_multiplicative_hashing_uniform"),
-    (exporters.BestExporter, "name='best_exporter', input_receiver_fn_map=None, backup_checkpoints=True, "
-                             "event_file_pattern='eval/*.tfevents.*', compare_fn=loss_smaller, assets_extra=None, "
-                             "as_text=False, exports_to_keep=5"),
+    (
+        hashed_percentile_discretizer.HashedPercentileDiscretizer,
+        "n_feature, n_bin, out_bits, bin_values, hash_keys, hash_values, bin_ids, feature_offsets, "
+        "hash_fn=integer_multiplicative_hashing_uniform",
+    ),
+    (
+        exporters.BestExporter,
+        "name='best_exporter', input_receiver_fn_map=None, backup_checkpoints=True, "
+        "event_file_pattern='eval/*.tfevents.*', compare_fn=loss_smaller, assets_extra=None, "
+        "as_text=False, exports_to_keep=5",
+    ),
     (feature_config_parsers.create_feature_config, "config_path, data_spec_path"),
     (feature_config_parsers.create_feature_config_from_dict, "config_dict, data_spec_path"),
     (common_calibrators.calibrate, "trainer, params, build_graph, input_fn, debug=False"),
     (common_calibrators.discretize, "params, feature_config, input_fn, debug=False"),
     (common_calibrators.build_isotonic_graph, "features, label, mode, params, config=None, export_discretizer=True"),
-    (common_calibrators.build_isotonic_graph_from_inputs,
-     "inputs, features, label, mode, params, config=None, isotonic_fn=None"),
-    (search_metrics.ndcg,
-     "labels, predictions, metrics_collections=None, updates_collections=None, name=None, top_k_int=1"),
-    (twml.dataset.zookeeper_ordered_dataset,
-     "files, parse_fn, batch_size, zk_counter_path, repeat=False, num_threads=2, block_length=None, "
-     "part_file_parallelism=None, batch_shuffle_size=None, file_keep_rate=None, record_keep_rate=None, "
-     "prefetch_size=2, interleave=False, dataset_fn=None, verbose=False"),
+    (
+        common_calibrators.build_isotonic_graph_from_inputs,
+        "inputs, features, label, mode, params, config=None, isotonic_fn=None",
+    ),
+    (
+        search_metrics.ndcg,
+        "labels, predictions, metrics_collections=None, updates_collections=None, name=None, top_k_int=1",
+    ),
+    (
+        twml.dataset.zookeeper_ordered_dataset,
+        "files, parse_fn, batch_size, zk_counter_path, repeat=False, num_threads=2, block_length=None, "
+        "part_file_parallelism=None, batch_shuffle_size=None, file_keep_rate=None, record_keep_rate=None, "
+        "prefetch_size=2, interleave=False, dataset_fn=None, verbose=False",
+    ),
     (twml.dataset.cx_zk_path, "path"),
     (twml.util.copy_to_local, "remote, local, filename, overwrite=False"),
     (twml.util.touch_file_in_dir, "directory, filename"),
     (twml.util.file_exist_in_dir, "directory, filename"),
     (twml.util.get_checkpoint_variable_names, "model_dir, exclude_var_names=None, exclude_scopes=None"),
     (twml.util.get_scope_dict, "init_dir, incoming_scope_name, current_scope_name, model_name=None"),
-    (twml.metrics.rce, "labels, predictions, weights=None, normalize=False, arce=False, up_weight=True, "
-                       "metrics_collections=None, updates_collections=None, name=None, deprecated_rce=False"),
+    (
+        twml.metrics.rce,
+        "labels, predictions, weights=None, normalize=False, arce=False, up_weight=True, "
+        "metrics_collections=None, updates_collections=None, name=None, deprecated_rce=False",
+    ),
     (twml.metrics.rce_transform, "outputs, labels, weights"),
     (twml.metrics.rce_metric, "aggregates"),
 ]
@@ -90,8 +115,9 @@ EXPECTED = [
 OBJECT_DEFAULTS = {
     "tf.zeros_initializer()": lambda value: isinstance(value, tf.zeros_initializer),
     "tf.float64": lambda value: value == tf.float64,
-    "integer_multiplicative_hashing_uniform":
-        lambda value: value is hashed_percentile_discretizer.integer_multiplicative_hashing_uniform,
+    "integer_multiplicative_hashing_uniform": lambda value: (
+        value is hashed_percentile_discretizer.integer_multiplicative_hashing_uniform
+    ),
     # "compare_fn=<loss smaller>": a function (best, current) -> current['loss'] < best['loss']
     "loss_smaller": lambda value: value({"loss": 2.0}, {"loss": 1.0}) and not value({"loss": 1.0}, {"loss": 2.0}),
 }
@@ -138,15 +164,18 @@ def test_signature_is_the_originals(target, text):
         elif isinstance(default, str) and default in OBJECT_DEFAULTS:
             assert OBJECT_DEFAULTS[default](parameter.default), "%s: default of %s" % (label(target), name)
         else:
-            assert parameter.default == default and type(parameter.default) is type(default), \
+            assert parameter.default == default and type(parameter.default) is type(default), (
                 "%s: default of %s is %r, the original's %r" % (label(target), name, parameter.default, default)
+            )
     if any(kind == inspect.Parameter.VAR_KEYWORD for _, kind, _ in expected):
         assert actual[-1].kind == inspect.Parameter.VAR_KEYWORD, "%s takes no **kwargs" % label(target)
     # What the rebuild adds is invisible to the original's callers: keyword-only with a default, or **kwargs.
     for parameter in actual:
         if parameter.kind == parameter.KEYWORD_ONLY:
-            assert parameter.default is not REQUIRED, "%s: keyword-only %s needs a default" % (label(target),
-                                                                                                parameter.name)
+            assert parameter.default is not REQUIRED, "%s: keyword-only %s needs a default" % (
+                label(target),
+                parameter.name,
+            )
 
 
 def test_parser_reads_the_contract_text():

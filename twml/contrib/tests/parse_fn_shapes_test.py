@@ -28,9 +28,13 @@ def dataset(tmp_path_factory):
 
 
 def v1_config(spec):
-    return (twml.FeatureConfigBuilder(data_spec_path=spec)
-            .batch_add_features([(r"ebd\..*|timelines\..*", "A")])
-            .add_labels(LABELS).define_weight(synthetic_data.WEIGHT).build())
+    return (
+        twml.FeatureConfigBuilder(data_spec_path=spec)
+        .batch_add_features([(r"ebd\..*|timelines\..*", "A")])
+        .add_labels(LABELS)
+        .define_weight(synthetic_data.WEIGHT)
+        .build()
+    )
 
 
 def shape(tensor):
@@ -93,12 +97,17 @@ def test_parse_fn_accepts_unknown_rank_input(dataset):
 
 
 def test_v2_parse_fns_static_shapes(dataset):
-    config = (V2Builder(dataset["spec"])
-              .extract_features_as_hashed_sparse([r"ebd\..*"], "sparse", BITS)
-              .extract_feature_group([r"timelines\..*"], "timelines", "CONTINUOUS", -1.0)
-              .add_labels(LABELS).define_weight(synthetic_data.WEIGHT).build())
-    n_timelines = len([f for f in config.features if str(f).startswith("timelines.")]) if hasattr(
-        config, "features") else None
+    config = (
+        V2Builder(dataset["spec"])
+        .extract_features_as_hashed_sparse([r"ebd\..*"], "sparse", BITS)
+        .extract_feature_group([r"timelines\..*"], "timelines", "CONTINUOUS", -1.0)
+        .add_labels(LABELS)
+        .define_weight(synthetic_data.WEIGHT)
+        .build()
+    )
+    n_timelines = (
+        len([f for f in config.features if str(f).startswith("timelines.")]) if hasattr(config, "features") else None
+    )
     for make in (lambda c: c.get_parse_fn(), contrib_parsers.get_keras_parse_fn):
         with tf.Graph().as_default():
             serialized = tf.placeholder(tf.string, [None], name="serialized")
@@ -106,7 +115,7 @@ def test_v2_parse_fns_static_shapes(dataset):
             assert shape(labels) == [None, len(LABELS)]
             assert shape(features["weights"]) == [None, 1]
             sparse = features["sparse"]
-            assert isinstance(sparse, tf.SparseTensor) and shape(sparse) == [None, 2 ** BITS]
+            assert isinstance(sparse, tf.SparseTensor) and shape(sparse) == [None, 2**BITS]
             group = shape(features["timelines"])
             assert len(group) == 2 and group[0] is None and group[1] is not None
             if n_timelines:

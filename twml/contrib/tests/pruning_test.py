@@ -2,7 +2,6 @@
 three-layer network computed by hand (chain rule in numpy), the order in which ``prune`` removes
 channels across layers, and the FLOP counts of MatMul / Conv2D networks as masks shrink."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -44,7 +43,7 @@ def numpy_fisher(m1, m2):
     g2 = dy[:, None] * W3[:, 0][None, :] * z  # dL/dm2[b, c]
     dz = dy[:, None] * W3[:, 0][None, :] * m2  # dL/dz[b, c]
     g1 = (dz @ W2.T) * h  # dL/dm1[b, j]
-    return (g1 ** 2).mean(axis=0), (g2 ** 2).mean(axis=0)
+    return (g1**2).mean(axis=0), (g2**2).mean(axis=0)
 
 
 def test_apply_mask_variables_collections_and_output():
@@ -125,8 +124,8 @@ def test_update_pruning_signals_of_a_conv_layer_sums_over_positions():
             session.run(tf.global_variables_initializer())
             signal, conv_value = session.run([update, conv], {x: images})
     # loss = mean_b sum_pos (m_c conv)^2 -> dL/dm_{b,c} = (2 / B) * sum_pos conv^2 at m = 1
-    per_example = 2.0 / len(images) * np.sum(conv_value ** 2, axis=(1, 2))
-    np.testing.assert_allclose(signal, (per_example ** 2).mean(axis=0), rtol=1e-5)
+    per_example = 2.0 / len(images) * np.sum(conv_value**2, axis=(1, 2))
+    np.testing.assert_allclose(signal, (per_example**2).mean(axis=0), rtol=1e-5)
 
 
 def test_update_pruning_signals_edge_cases():
@@ -195,8 +194,9 @@ def test_find_masks_and_pruned_shapes():
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
             session.run([tf.assign(m1, [1.0, 0.0, 0.0, 1.0]), tf.assign(m2, [0.0, 1.0])])
-            shapes = session.run([pruning.pruned_shape(t) for t in (net["hm"], net["w1"], net["w2"], net["y"])],
-                                 {net["x"]: X})
+            shapes = session.run(
+                [pruning.pruned_shape(t) for t in (net["hm"], net["w1"], net["w2"], net["y"])], {net["x"]: X}
+            )
     np.testing.assert_array_equal(shapes[0], [5, 2])
     np.testing.assert_array_equal(shapes[1], [3, 2])
     np.testing.assert_array_equal(shapes[2], [4, 1])

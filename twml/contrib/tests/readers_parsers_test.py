@@ -3,7 +3,6 @@ and receivers) on DataRecords and BatchPredictionRequests built here with the Th
 groups, hashed sparse columns (feature id / mixDiscreteIdAndValue masked to the hash bits, computed
 in Python), labels, weights, common features and StringTensors, checked value by value."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -15,8 +14,15 @@ from twml.contrib.feature_config import FeatureConfigBuilder
 from twml_common import data_spec, idl
 from twml_common.serialize import serialize
 
-SPEC = [("a.cont", "CONTINUOUS"), ("b.cont", "CONTINUOUS"), ("c.bin", "BINARY"), ("d.disc", "DISCRETE"),
-        ("s.words", "TENSOR"), ("y.label", "BINARY"), ("w.weight", "CONTINUOUS")]
+SPEC = [
+    ("a.cont", "CONTINUOUS"),
+    ("b.cont", "CONTINUOUS"),
+    ("c.bin", "BINARY"),
+    ("d.disc", "DISCRETE"),
+    ("s.words", "TENSOR"),
+    ("y.label", "BINARY"),
+    ("w.weight", "CONTINUOUS"),
+]
 IDS = dict(zip([n for n, _ in SPEC], libtwml.feature_id([n for n, _ in SPEC]).tolist()))
 BITS = 10
 MASK = (1 << BITS) - 1
@@ -24,8 +30,8 @@ MASK = (1 << BITS) - 1
 
 def mix_discrete(key, value):
     """mixDiscreteIdAndValue (reference §2.6): key XOR ((17 + value) * 2654435761), signed 64-bit."""
-    mixed = (key ^ (((17 + value) * 2654435761) & (2 ** 64 - 1))) & (2 ** 64 - 1)
-    return mixed - 2 ** 64 if mixed >= 2 ** 63 else mixed
+    mixed = (key ^ (((17 + value) * 2654435761) & (2**64 - 1))) & (2**64 - 1)
+    return mixed - 2**64 if mixed >= 2**63 else mixed
 
 
 def record(a=None, b=None, c=False, d=None, label=None, weight=None, words=None):
@@ -38,10 +44,17 @@ def record(a=None, b=None, c=False, d=None, label=None, weight=None, words=None)
         binary.add(IDS["y.label"])
     tensors = None
     if words is not None:
-        tensors = {IDS["s.words"]: idl.tensor.GeneralTensor(
-            stringTensor=idl.tensor.StringTensor(strings=list(words), shape=[len(words)]))}
-    return idl.data.DataRecord(binaryFeatures=binary or None, continuousFeatures=continuous or None,
-                               discreteFeatures={IDS["d.disc"]: d} if d is not None else None, tensors=tensors)
+        tensors = {
+            IDS["s.words"]: idl.tensor.GeneralTensor(
+                stringTensor=idl.tensor.StringTensor(strings=list(words), shape=[len(words)])
+            )
+        }
+    return idl.data.DataRecord(
+        binaryFeatures=binary or None,
+        continuousFeatures=continuous or None,
+        discreteFeatures={IDS["d.disc"]: d} if d is not None else None,
+        tensors=tensors,
+    )
 
 
 RECORDS = [
@@ -71,10 +84,14 @@ def expected_sparse(rows):
 def config(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("spec") / "data_spec.json")
     data_spec.write_data_spec(data_spec.make_data_spec(SPEC), path)
-    return (FeatureConfigBuilder(path)
-            .extract_feature_group(["a.cont", "b.cont"], "dense", "CONTINUOUS", -9.0)
-            .extract_features_as_hashed_sparse(["c.bin", "d.disc"], "sparse", BITS)
-            .add_labels(["y.label"]).define_weight("w.weight").build())
+    return (
+        FeatureConfigBuilder(path)
+        .extract_feature_group(["a.cont", "b.cont"], "dense", "CONTINUOUS", -9.0)
+        .extract_features_as_hashed_sparse(["c.bin", "d.disc"], "sparse", BITS)
+        .add_labels(["y.label"])
+        .define_weight("w.weight")
+        .build()
+    )
 
 
 def sparse_entries(value):
@@ -171,8 +188,10 @@ def test_parse_fns_and_receivers(config):
     check_features(keras_features, [0, 1, 2, 3], 4)
     np.testing.assert_array_equal(keras_labels, LABELS)
 
-    for make in (parsers.get_serving_input_receiver_fn_feature_dict,
-                 parsers.get_supervised_input_receiver_fn_feature_dict):
+    for make in (
+        parsers.get_serving_input_receiver_fn_feature_dict,
+        parsers.get_supervised_input_receiver_fn_feature_dict,
+    ):
         with tf.Graph().as_default():
             receiver = make(config)()
             placeholder = receiver.receiver_tensors["serialized"]

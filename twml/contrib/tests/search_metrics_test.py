@@ -1,6 +1,5 @@
 """twml.contrib.metrics: NDCG (search_metrics) and the contrib metric fns against numpy computations."""
 
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -76,8 +75,9 @@ def test_get_search_metric_fn_names_and_values():
     result = run_fn(SM.get_search_metric_fn(), queries, column=True)
     assert list(result) == ["ndcg_1", "ndcg_3", "ndcg_5", "ndcg_10"]
     for k in (1, 3, 5, 10):
-        np.testing.assert_allclose(result["ndcg_%d" % k], np.mean([np_ndcg(lab, s, k) for lab, s in queries]),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            result["ndcg_%d" % k], np.mean([np_ndcg(lab, s, k) for lab, s in queries]), rtol=1e-5
+        )
 
 
 def test_get_search_metric_fn_with_binary_metrics():
@@ -114,8 +114,9 @@ def test_numeric_metric_fn_top_k_means():
     ks = (1, 10, 30, 50)
     assert sorted(result) == sorted("%s__k_%d" % (m, k) for m in CM.DEFAULT_NUMERIC_METRICS for k in ks)
     for k in ks:
-        tops = np.concatenate([labels[np.argsort(-scores, kind="stable")[:min(k, len(labels))]]
-                               for labels, scores in batches])
+        tops = np.concatenate(
+            [labels[np.argsort(-scores, kind="stable")[: min(k, len(labels))]] for labels, scores in batches]
+        )
         np.testing.assert_allclose(result["mean_numeric_label_topk__k_%d" % k], tops.mean(), rtol=1e-5)
         np.testing.assert_allclose(result["mean_gated_numeric_label_topk__k_%d" % k], np.mean(tops > 2.0), rtol=1e-5)
 
@@ -148,16 +149,27 @@ def test_metric_top_k_fn_helper_by_hand():
     output = np.array([[0.2, 0.1], [0.8, 0.9], [0.3, 0.4], [0.6, 0.7]], np.float32)
     labels = np.array([[5.0], [1.0], [3.0], [2.0]], np.float32)
     with tf.Graph().as_default():
-        fn = CM.get_metric_topK_fn_helper(["Mean_Numeric_Label_TopK", "mean_gated_numeric_label_topk"],
-                                          CM.SUPPORTED_NUMERIC_METRICS, topK=(2, 3, 1))
+        fn = CM.get_metric_topK_fn_helper(
+            ["Mean_Numeric_Label_TopK", "mean_gated_numeric_label_topk"], CM.SUPPORTED_NUMERIC_METRICS, topK=(2, 3, 1)
+        )
         ops = fn({"output": tf.constant(output)}, tf.constant(labels), None)
-        assert list(ops) == ["mean_numeric_label_topk__k_1", "mean_numeric_label_topk__k_2",
-                             "mean_numeric_label_topk__k_3", "mean_gated_numeric_label_topk__k_1",
-                             "mean_gated_numeric_label_topk__k_2", "mean_gated_numeric_label_topk__k_3"]
-        only = CM.get_metric_topK_fn_helper(["mean_numeric_label_topk"], CM.SUPPORTED_NUMERIC_METRICS,
-                                            metrics=["mean_numeric_label_topk", "not_a_target"], topK=(1, 1, 1))
+        assert list(ops) == [
+            "mean_numeric_label_topk__k_1",
+            "mean_numeric_label_topk__k_2",
+            "mean_numeric_label_topk__k_3",
+            "mean_gated_numeric_label_topk__k_1",
+            "mean_gated_numeric_label_topk__k_2",
+            "mean_gated_numeric_label_topk__k_3",
+        ]
+        only = CM.get_metric_topK_fn_helper(
+            ["mean_numeric_label_topk"],
+            CM.SUPPORTED_NUMERIC_METRICS,
+            metrics=["mean_numeric_label_topk", "not_a_target"],
+            topK=(1, 1, 1),
+        )
         assert list(only({"output": tf.constant(output)}, tf.constant(labels), None)) == [
-            "mean_numeric_label_topk__k_1"]
+            "mean_numeric_label_topk__k_1"
+        ]
         with tf.Session() as session:
             session.run(tf.local_variables_initializer())
             session.run({k: v[1] for k, v in ops.items()})
@@ -170,7 +182,8 @@ def test_metric_top_k_fn_helper_by_hand():
         CM.get_metric_topK_fn_helper(None, CM.SUPPORTED_NUMERIC_METRICS)
     with tf.Graph().as_default(), pytest.raises(ValueError, match="unsupported"):
         CM.get_metric_topK_fn_helper(["mrr"], CM.SUPPORTED_NUMERIC_METRICS)(
-            {"output": tf.constant(output)}, tf.constant(labels), None)
+            {"output": tf.constant(output)}, tf.constant(labels), None
+        )
 
 
 def np_rce(y, p, w):
@@ -194,8 +207,11 @@ def multitask():
 
 def run_once(fn, graph_output, labels, weights):
     with tf.Graph().as_default():
-        ops = fn({k: tf.constant(v) for k, v in graph_output.items()}, tf.constant(labels),
-                 None if weights is None else tf.constant(weights))
+        ops = fn(
+            {k: tf.constant(v) for k, v in graph_output.items()},
+            tf.constant(labels),
+            None if weights is None else tf.constant(weights),
+        )
         with tf.Session() as session:
             session.run(tf.local_variables_initializer())
             session.run({k: v[1] for k, v in ops.items()})
@@ -210,16 +226,19 @@ def test_partial_multi_binary_class_metric_fn(multitask):
     np.testing.assert_allclose(result["rce_like"], np_rce(labels[:, 2], preds[:, 2], weights), rtol=1e-5)
     np.testing.assert_allclose(result["rce_click"], np_rce(labels[:, 0], preds[:, 0], weights), rtol=1e-5)
     # one int column, default names = position among the selected columns
-    result = run_once(CM.get_partial_multi_binary_class_metric_fn(["rce"], predcols=2), {"output": preds},
-                      labels, None)
+    result = run_once(CM.get_partial_multi_binary_class_metric_fn(["rce"], predcols=2), {"output": preds}, labels, None)
     assert sorted(result) == ["rce_0"]
     np.testing.assert_allclose(result["rce_0"], np_rce(labels[:, 2], preds[:, 2], np.ones(len(labels))), rtol=1e-5)
     # no predcols: every column, as get_multi_binary_class_metric_fn
-    assert sorted(run_once(CM.get_partial_multi_binary_class_metric_fn(["ctr"]), {"output": preds}, labels,
-                           None)) == ["ctr_0", "ctr_1", "ctr_2"]
+    assert sorted(run_once(CM.get_partial_multi_binary_class_metric_fn(["ctr"]), {"output": preds}, labels, None)) == [
+        "ctr_0",
+        "ctr_1",
+        "ctr_2",
+    ]
     with tf.Graph().as_default(), pytest.raises(AssertionError, match="Column"):
-        CM.get_partial_multi_binary_class_metric_fn(["rce"], predcols=[3])({"output": tf.constant(preds)},
-                                                                         tf.constant(labels), None)
+        CM.get_partial_multi_binary_class_metric_fn(["rce"], predcols=[3])(
+            {"output": tf.constant(preds)}, tf.constant(labels), None
+        )
 
 
 def test_single_and_dual_binary_task_metric_fns(multitask):
@@ -231,15 +250,17 @@ def test_single_and_dual_binary_task_metric_fns(multitask):
     result = run_once(single, {"output": preds[:, 1:2]}, single_labels, weights)
     assert sorted(result) == ["rce_like", "rce_unweighted_like", "total_weight_like", "total_weight_unweighted_like"]
     np.testing.assert_allclose(result["rce_like"], np_rce(labels[:, 1], preds[:, 1], weights), rtol=1e-5)
-    np.testing.assert_allclose(result["rce_unweighted_like"], np_rce(labels[:, 1], preds[:, 1], np.ones(len(labels))),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        result["rce_unweighted_like"], np_rce(labels[:, 1], preds[:, 1], np.ones(len(labels))), rtol=1e-5
+    )
     np.testing.assert_allclose(result["total_weight_like"], weights.astype(np.float64).sum(), rtol=1e-6)
     np.testing.assert_allclose(result["total_weight_unweighted_like"], len(labels))
 
     with_top_k = CM.get_single_binary_task_metric_fn(["rce"], ["like"], topK=(3, 3, 1), use_topK=True)
     result = run_once(with_top_k, {"output": preds[:, 1:2]}, single_labels, weights)
-    assert sorted(result) == sorted(["rce_like", "rce_unweighted_like"] + [
-        "%s__k_%d" % (m, k) for m in CM.DEFAULT_NUMERIC_METRICS for k in (1, 3)])
+    assert sorted(result) == sorted(
+        ["rce_like", "rce_unweighted_like"] + ["%s__k_%d" % (m, k) for m in CM.DEFAULT_NUMERIC_METRICS for k in (1, 3)]
+    )
     top3 = np.argsort(-preds[:, 1], kind="stable")[:3]
     np.testing.assert_allclose(result["mean_numeric_label_topk__k_3"], counts[top3].mean(), rtol=1e-6)
 
@@ -248,11 +269,14 @@ def test_single_and_dual_binary_task_metric_fns(multitask):
     dual_labels = np.stack([labels[:, 0], labels[:, 2], counts], 1)
     dual = CM.get_dual_binary_tasks_metric_fn(["rce"], ["click", "reply"], use_topK=True, topK=(2, 2, 1))
     result = run_once(dual, {"output": dual_output}, dual_labels, weights)
-    assert sorted(result) == sorted(["rce_click", "rce_reply", "rce_unweighted_click", "rce_unweighted_reply"] + [
-        "%s__k_%d" % (m, k) for m in CM.DEFAULT_NUMERIC_METRICS for k in (1, 2)])
+    assert sorted(result) == sorted(
+        ["rce_click", "rce_reply", "rce_unweighted_click", "rce_unweighted_reply"]
+        + ["%s__k_%d" % (m, k) for m in CM.DEFAULT_NUMERIC_METRICS for k in (1, 2)]
+    )
     np.testing.assert_allclose(result["rce_reply"], np_rce(labels[:, 2], preds[:, 2], weights), rtol=1e-5)
-    np.testing.assert_allclose(result["rce_unweighted_click"],
-                               np_rce(labels[:, 0], preds[:, 0], np.ones(len(labels))), rtol=1e-5)
+    np.testing.assert_allclose(
+        result["rce_unweighted_click"], np_rce(labels[:, 0], preds[:, 0], np.ones(len(labels))), rtol=1e-5
+    )
     top2 = np.argsort(-preds[:, 1], kind="stable")[:2]
     np.testing.assert_allclose(result["mean_numeric_label_topk__k_2"], counts[top2].mean(), rtol=1e-6)
     np.testing.assert_allclose(result["mean_gated_numeric_label_topk__k_2"], np.mean(counts[top2] > 2), rtol=1e-6)

@@ -140,8 +140,9 @@ def test_cosine_similarity():
 def test_linear_interpolation():
     xs, ys = np.array([0.0, 1.0, 3.0], np.float32), np.array([0.0, 2.0, 3.0], np.float32)
     inputs = np.array([[-1.0, 0.5], [2.0, 9.0]], np.float32)
-    np.testing.assert_allclose(run(interp.linear_interp1(inputs, xs.reshape(1, -1), ys.reshape(1, -1))),
-                               np.interp(inputs, xs, ys), rtol=1e-6)
+    np.testing.assert_allclose(
+        run(interp.linear_interp1(inputs, xs.reshape(1, -1), ys.reshape(1, -1))), np.interp(inputs, xs, ys), rtol=1e-6
+    )
     ref_x = np.array([[0.0, 1.0, 2.0], [0.0, 10.0, 20.0]], np.float32)
     ref_y = np.array([[0.0, 1.0, 4.0], [5.0, 6.0, 7.0]], np.float32)
     values, classes = np.array([1.5, 15.0, -3.0, 2.5], np.float32), np.array([0, 1, 1, 0])
@@ -181,10 +182,12 @@ def test_time_based_files_for_train_and_eval(tmp_path):
         files.append(str(directory / "part-0.lzo"))
     assert datasets.get_time_based_dataset_files is twml.util.list_files_by_datetime
     train, evaluation = datasets.get_time_based_dataset_files_for_train_and_eval(
-        str(tmp_path), hours[0], hours[3], hours[2], hours[5], fraction_kept_for_eval=1.0)
+        str(tmp_path), hours[0], hours[3], hours[2], hours[5], fraction_kept_for_eval=1.0
+    )
     assert train == sorted(files[0:2]) and evaluation == sorted(files[2:6])
     train, evaluation = datasets.get_time_based_dataset_files_for_train_and_eval(
-        str(tmp_path), hours[0], hours[3], hours[2], hours[5], fraction_kept_for_eval=0.0)
+        str(tmp_path), hours[0], hours[3], hours[2], hours[5], fraction_kept_for_eval=0.0
+    )
     assert train == sorted(files[0:4]) and evaluation == sorted(files[4:6])
 
 

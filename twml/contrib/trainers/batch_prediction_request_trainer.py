@@ -78,17 +78,18 @@ class BatchPredictionRequestTrainer(DataRecordTrainer):
         come from :meth:`add_parser_arguments`.
     """
 
-    def __init__(self, name: str, params: Any, build_graph_fn: Callable, feature_config: Any = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, name: str, params: Any, build_graph_fn: Callable, feature_config: Any = None, **kwargs: Any
+    ) -> None:
         params = util.convert_to_hparams(params)  # a copy: the caller's params keep their batch sizes
         for key in ("train_batch_size", "eval_batch_size"):
             value = getattr(params, key, None)
             if value not in (None, 1):
-                _LOG.warning("BatchPredictionRequestTrainer: %s=%s overridden to 1 (one request per batch)",
-                             key, value)
+                _LOG.warning("BatchPredictionRequestTrainer: %s=%s overridden to 1 (one request per batch)", key, value)
             setattr(params, key, 1)
-        super().__init__(name=name, params=params, build_graph_fn=build_graph_fn, feature_config=feature_config,
-                         **kwargs)
+        super().__init__(
+            name=name, params=params, build_graph_fn=build_graph_fn, feature_config=feature_config, **kwargs
+        )
 
     @staticmethod
     def add_parser_arguments() -> Any:

@@ -30,11 +30,24 @@ class PruningDataRecordTrainer(DataRecordTrainer):
         ``--pruning.flops_target``, ``--pruning.decay``).
     """
 
-    def __init__(self, name: str, params: Any, build_graph_fn: Callable, feature_config: Any = None,
-                 optimize_loss_fn: Optional[Callable[[Any, tf.Tensor], Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        params: Any,
+        build_graph_fn: Callable,
+        feature_config: Any = None,
+        optimize_loss_fn: Optional[Callable[[Any, tf.Tensor], Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         self._base_optimize_loss_fn = optimize_loss_fn or Trainer.get_train_op
-        super().__init__(name=name, params=params, build_graph_fn=build_graph_fn, feature_config=feature_config,
-                         optimize_loss_fn=self._pruning_train_op, **kwargs)
+        super().__init__(
+            name=name,
+            params=params,
+            build_graph_fn=build_graph_fn,
+            feature_config=feature_config,
+            optimize_loss_fn=self._pruning_train_op,
+            **kwargs,
+        )
 
     def _pruning_train_op(self, params: Any, loss: tf.Tensor) -> tf.Operation:
         train_op = self._base_optimize_loss_fn(params, loss)

@@ -22,8 +22,9 @@ def _call_factory(model_factory: Callable[..., Any], params: Any) -> Any:
     return model_factory(params) if takes_argument else model_factory()
 
 
-def create_build_graph_fn(model_factory: Callable[..., Any],
-                          loss_fn: Optional[Callable[..., tf.Tensor]] = None) -> Callable[..., Dict[str, Any]]:
+def create_build_graph_fn(
+    model_factory: Callable[..., Any], loss_fn: Optional[Callable[..., tf.Tensor]] = None
+) -> Callable[..., Dict[str, Any]]:
     """A Trainer ``build_graph_fn`` running a (not compiled) Keras model.
 
     Args:
@@ -59,9 +60,14 @@ def create_build_graph_fn(model_factory: Callable[..., Any],
     return build_graph_fn
 
 
-def build_keras_trainer(name: str, model_factory: Callable[..., Any], save_dir: str,
-                        loss_fn: Optional[Callable[..., tf.Tensor]] = None,
-                        metrics_fn: Optional[Callable[..., Dict[str, Any]]] = None, **kwargs: Any) -> Trainer:
+def build_keras_trainer(
+    name: str,
+    model_factory: Callable[..., Any],
+    save_dir: str,
+    loss_fn: Optional[Callable[..., tf.Tensor]] = None,
+    metrics_fn: Optional[Callable[..., Dict[str, Any]]] = None,
+    **kwargs: Any,
+) -> Trainer:
     """A :class:`twml.trainers.Trainer` training a Keras model built by ``model_factory``.
 
     Args:
@@ -78,5 +84,11 @@ def build_keras_trainer(name: str, model_factory: Callable[..., Any], save_dir: 
     params = kwargs.pop("params", None)
     if params is None:
         params = Trainer.add_parser_arguments().parse_args([])
-    return Trainer(name=name, params=params, build_graph_fn=create_build_graph_fn(model_factory, loss_fn),
-                   metric_fn=metrics_fn, save_dir=save_dir, **kwargs)
+    return Trainer(
+        name=name,
+        params=params,
+        build_graph_fn=create_build_graph_fn(model_factory, loss_fn),
+        metric_fn=metrics_fn,
+        save_dir=save_dir,
+        **kwargs,
+    )

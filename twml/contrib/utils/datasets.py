@@ -53,8 +53,10 @@ def get_time_based_dataset_files_for_train_and_eval(
     Returns:
       ``(train, eval)`` lists of paths.
     """
-    train = list_files_by_datetime(base_path, train_start_datetime, train_end_datetime, datetime_prefix_format,
-                                   extension, parallelism)
-    evaluation = list_files_by_datetime(base_path, eval_start_datetime, eval_end_datetime, datetime_prefix_format,
-                                        extension, parallelism)
+    train = list_files_by_datetime(
+        base_path, train_start_datetime, train_end_datetime, datetime_prefix_format, extension, parallelism
+    )
+    evaluation = list_files_by_datetime(
+        base_path, eval_start_datetime, eval_end_datetime, datetime_prefix_format, extension, parallelism
+    )
     return resolve_train_and_eval_files_overlap(train, evaluation, fraction_kept_for_eval)

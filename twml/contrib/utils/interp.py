@@ -29,8 +29,10 @@ def linear_interp1(inputs: Any, ref_inputs: Any, ref_outputs: Any) -> tf.Tensor:
     ref_outputs = tf.convert_to_tensor(ref_outputs, dtype=inputs.dtype)
     if inputs.shape.ndims is not None and ref_inputs.shape.ndims is not None:
         if inputs.shape.ndims != ref_inputs.shape.ndims:
-            raise ValueError("inputs and ref_inputs must have the same rank, not %d and %d"
-                             % (inputs.shape.ndims, ref_inputs.shape.ndims))
+            raise ValueError(
+                "inputs and ref_inputs must have the same rank, not %d and %d"
+                % (inputs.shape.ndims, ref_inputs.shape.ndims)
+            )
         if inputs.shape.ndims > 2:
             raise ValueError("linear_interp1 takes tensors of rank <= 2, not %d" % inputs.shape.ndims)
     flat = libtwml.ops.isotonic_calibration(

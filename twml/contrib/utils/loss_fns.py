@@ -22,8 +22,9 @@ def _pair_mask(pairwise_label_scores: tf.Tensor, params: Any) -> Tuple[tf.Tensor
     return diag_mask(n, pairwise_label_scores)
 
 
-def _masked_pair_loss(pairwise_label_scores: Any, pairwise_predicted_scores: Any, params: Any,
-                      pair_weights: Optional[Any]) -> tf.Tensor:
+def _masked_pair_loss(
+    pairwise_label_scores: Any, pairwise_predicted_scores: Any, params: Any, pair_weights: Optional[Any]
+) -> tf.Tensor:
     labels = tf.cast(pairwise_label_scores, tf.float32)
     logits = tf.cast(pairwise_predicted_scores, tf.float32)
     mask, pair_count = _pair_mask(labels, params)
@@ -48,8 +49,9 @@ def get_pair_loss(pairwise_label_scores: Any, pairwise_predicted_scores: Any, pa
     return _masked_pair_loss(pairwise_label_scores, pairwise_predicted_scores, params, None)
 
 
-def get_lambda_pair_loss(pairwise_label_scores: Any, pairwise_predicted_scores: Any, params: Any,
-                         swapped_ndcg: Any) -> tf.Tensor:
+def get_lambda_pair_loss(
+    pairwise_label_scores: Any, pairwise_predicted_scores: Any, params: Any, swapped_ndcg: Any
+) -> tf.Tensor:
     """LambdaRank: :func:`get_pair_loss` with each pair term weighted by ``swapped_ndcg[i, j]``.
 
     Args:
