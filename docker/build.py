@@ -61,14 +61,14 @@ def log(message: str) -> None:
 
 def run(command: Sequence[str], env: Optional[Dict[str, str]] = None, capture: bool = False, **kwargs: object) -> str:
     """Runs ``command``; its stdout when ``capture``. Raises BuildError naming the command on failure."""
-    result = subprocess.run(list(command), env=env, text=True,
-                            stdout=subprocess.PIPE if capture else None, **kwargs)  # type: ignore[call-overload]
+    result = subprocess.run(list(command), env=env, text=True, stdout=subprocess.PIPE if capture else None, **kwargs)  # type: ignore[call-overload]
     if result.returncode != 0:
         raise BuildError("%s exited with status %d" % (" ".join(command[:3]), result.returncode))
     return result.stdout if capture else ""
 
 
 # --- the container engine --------------------------------------------------------------------------
+
 
 class Engine:
     """podman, or docker talking to a running daemon: the command and the environment it needs."""
@@ -90,8 +90,9 @@ class Engine:
         return run([self.name] + list(args), env=self.env, capture=capture)
 
     def image_id(self, image: str) -> Optional[str]:
-        result = subprocess.run([self.name, "image", "inspect", "--format", "{{.Id}}", image], env=self.env,
-                                text=True, capture_output=True)
+        result = subprocess.run(
+            [self.name, "image", "inspect", "--format", "{{.Id}}", image], env=self.env, text=True, capture_output=True
+        )
         return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -112,8 +113,10 @@ def find_engine(requested: Optional[str] = None, install: bool = False) -> Engin
     if requested not in (None, "podman"):
         raise BuildError("%s is not usable here (is its daemon running?)" % requested)
     if not install:
-        raise BuildError("no container engine: run `tools/bazel run //docker:build -- --prepare-only cpu` "
-                         "(installs podman on Debian) or install podman or Docker")
+        raise BuildError(
+            "no container engine: run `tools/bazel run //docker:build -- --prepare-only cpu` "
+            "(installs podman on Debian) or install podman or Docker"
+        )
     install_podman()
     return Engine("podman")
 
@@ -125,8 +128,24 @@ def install_podman() -> None:
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     log("installing podman and runc (apt)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "podman", "runc", "mmdebstrap",
-                "uidmap", "fuse-overlayfs", "slirp4netns", "containernetworking-plugins", "iptables"], env=env)
+    run(
+        sudo
+        + [
+            "apt-get",
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "podman",
+            "runc",
+            "mmdebstrap",
+            "uidmap",
+            "fuse-overlayfs",
+            "slirp4netns",
+            "containernetworking-plugins",
+            "iptables",
+        ],
+        env=env,
+    )
     install_container_config()
 
 
@@ -141,12 +160,16 @@ def install_container_config() -> None:
 
 # --- what the build needs from the network (prepare) --------------------------------------------
 
+
 def debian_mirrors() -> List[str]:
     """The apt source lines for the base: ``$TWML_DEBIAN_MIRROR`` or Debian's own mirror."""
     mirror = os.environ.get("TWML_DEBIAN_MIRROR", "http://deb.debian.org/debian").rstrip("/")
     security = os.environ.get("TWML_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security").rstrip("/")
-    return ["deb %s %s main" % (mirror, BASE_SUITE), "deb %s %s-updates main" % (mirror, BASE_SUITE),
-            "deb %s %s-security main" % (security, BASE_SUITE)]
+    return [
+        "deb %s %s main" % (mirror, BASE_SUITE),
+        "deb %s %s-updates main" % (mirror, BASE_SUITE),
+        "deb %s %s-security main" % (security, BASE_SUITE),
+    ]
 
 
 def base_tarball(fetch: bool) -> str:
@@ -156,15 +179,20 @@ def base_tarball(fetch: bool) -> str:
     if os.path.exists(path):
         return path
     if not fetch:
-        raise BuildError("the base root file system is not prepared (%s): run `tools/bazel run //docker:build -- "
-                         "--prepare-only cpu` with network access" % path)
+        raise BuildError(
+            "the base root file system is not prepared (%s): run `tools/bazel run //docker:build -- "
+            "--prepare-only cpu` with network access" % path
+        )
     if not shutil.which("mmdebstrap"):
         install_podman()
     log("making the base root file system with mmdebstrap (%s)" % BASE_SUITE)
     os.makedirs(cache_dir(), exist_ok=True)
-    partial = path[:-len(".tar")] + ".partial.tar"  # mmdebstrap picks the output format by its extension
-    run(["mmdebstrap", "--quiet", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES), BASE_SUITE, partial]
-        + debian_mirrors(), env=dict(os.environ, SOURCE_DATE_EPOCH=BASE_SOURCE_DATE_EPOCH))
+    partial = path[: -len(".tar")] + ".partial.tar"  # mmdebstrap picks the output format by its extension
+    run(
+        ["mmdebstrap", "--quiet", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES), BASE_SUITE, partial]
+        + debian_mirrors(),
+        env=dict(os.environ, SOURCE_DATE_EPOCH=BASE_SOURCE_DATE_EPOCH),
+    )
     os.replace(partial, path)
     return path
 
@@ -176,8 +204,10 @@ def system_debs(fetch: bool) -> str:
     missing = [p for p in SYSTEM_PACKAGES if not any(f.startswith(p + "_") for f in have)]
     if missing:
         if not fetch:
-            raise BuildError("Debian packages %s are not prepared: run `tools/bazel run //docker:build -- "
-                             "--prepare-only cpu` with network access" % ", ".join(missing))
+            raise BuildError(
+                "Debian packages %s are not prepared: run `tools/bazel run //docker:build -- "
+                "--prepare-only cpu` with network access" % ", ".join(missing)
+            )
         os.makedirs(folder, exist_ok=True)
         log("downloading %s (apt)" % ", ".join(missing))
         run(["apt-get", "download", "-o", "APT::Sandbox::User=root"] + missing, cwd=folder)
@@ -207,15 +237,38 @@ def wheelhouse(target: str, fetch: bool) -> str:
     if os.path.exists(stamp) and open(stamp).read() == digest:
         return folder
     if not fetch:
-        raise BuildError("the GPU wheelhouse is not prepared: run `tools/bazel run //docker:build -- "
-                         "--prepare-only gpu` with network access (about 2.4 GB)")
+        raise BuildError(
+            "the GPU wheelhouse is not prepared: run `tools/bazel run //docker:build -- "
+            "--prepare-only gpu` with network access (about 2.4 GB)"
+        )
     log("downloading the GPU image's wheels (docker/requirements-gpu.lock, about 2.4 GB)")
     os.makedirs(folder, exist_ok=True)
     python = os.path.join(repo_root(), ".venv", "bin", "python")
-    run([python if os.path.exists(python) else sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-         "--require-hashes", "--only-binary", ":all:", "--python-version", IMAGE_PYTHON, "--platform",
-         "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64", "--platform", "linux_x86_64",
-         "-r", lock_file(target), "-d", folder])
+    run(
+        [
+            python if os.path.exists(python) else sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--require-hashes",
+            "--only-binary",
+            ":all:",
+            "--python-version",
+            IMAGE_PYTHON,
+            "--platform",
+            "manylinux2014_x86_64",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--platform",
+            "linux_x86_64",
+            "-r",
+            lock_file(target),
+            "-d",
+            folder,
+        ]
+    )
     with open(stamp, "w") as f:
         f.write(digest)
     return folder
@@ -234,6 +287,7 @@ def prepare(targets: Sequence[str], engine_name: Optional[str], base_image: Opti
 
 # --- the offline build ---------------------------------------------------------------------------
 
+
 def file_sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -250,7 +304,7 @@ def build_local_base(engine: Engine, no_cache: bool) -> str:
     with tempfile.TemporaryDirectory(prefix="twml-base-", dir=cache_dir()) as context:
         _link_or_copy(tarball, os.path.join(context, "rootfs.tar"))
         with open(os.path.join(context, "Dockerfile"), "w") as f:
-            f.write("FROM scratch\nADD rootfs.tar /\nCMD [\"/bin/bash\"]\n")
+            f.write('FROM scratch\nADD rootfs.tar /\nCMD ["/bin/bash"]\n')
         log("building %s" % LOCAL_BASE_IMAGE)
         engine("build", "--quiet", *_reproducible_flags(engine), "-t", LOCAL_BASE_IMAGE, context)
     return LOCAL_BASE_IMAGE
@@ -302,8 +356,10 @@ def make_context(target: str, wheel: str, folder: str) -> None:
                 found.add(key)
                 _link_or_copy(os.path.join(source, name), os.path.join(own, "wheelhouse", name))
     if wanted - found:
-        raise BuildError("the wheelhouse %s lacks %s (rerun the set-up / --prepare-only %s)"
-                         % (source, ", ".join(sorted(wanted - found)), target))
+        raise BuildError(
+            "the wheelhouse %s lacks %s (rerun the set-up / --prepare-only %s)"
+            % (source, ", ".join(sorted(wanted - found)), target)
+        )
     shutil.copy(os.path.join(DOCKER_DIR, "Dockerfile"), os.path.join(folder, "Dockerfile"))
 
 
@@ -335,8 +391,9 @@ def build_args(target: str, wheel: str) -> List[str]:
     return [arg for name, value in sorted(values.items()) for arg in ("--build-arg", "%s=%s" % (name, value))]
 
 
-def build(target: str, wheel: str, engine: Engine, base_image: Optional[str] = None, tag: str = "twml",
-          no_cache: bool = False) -> str:
+def build(
+    target: str, wheel: str, engine: Engine, base_image: Optional[str] = None, tag: str = "twml", no_cache: bool = False
+) -> str:
     """Builds ``<tag>:<target>`` offline; returns its image ID."""
     base = base_image or build_local_base(engine, no_cache)
     image = "%s:%s" % (tag, target)
@@ -344,10 +401,25 @@ def build(target: str, wheel: str, engine: Engine, base_image: Optional[str] = N
     with tempfile.TemporaryDirectory(prefix="twml-image-", dir=cache_dir()) as folder:
         make_context(target, wheel, folder)
         log("building %s on %s" % (image, base))
-        flags = _reproducible_flags(engine) if no_cache else [
-            arg for arg in _reproducible_flags(engine) if arg != "--no-cache"]
-        engine("build", *flags, "--build-arg", "BASE_IMAGE=" + base, *build_args(target, wheel),
-               "--target", target, "-t", image, "-f", os.path.join(folder, "Dockerfile"), folder)
+        flags = (
+            _reproducible_flags(engine)
+            if no_cache
+            else [arg for arg in _reproducible_flags(engine) if arg != "--no-cache"]
+        )
+        engine(
+            "build",
+            *flags,
+            "--build-arg",
+            "BASE_IMAGE=" + base,
+            *build_args(target, wheel),
+            "--target",
+            target,
+            "-t",
+            image,
+            "-f",
+            os.path.join(folder, "Dockerfile"),
+            folder,
+        )
     image_id = engine.image_id(image) or ""
     log("built %s (%s)" % (image, image_id[:19]))
     if previous and previous != image_id:
@@ -357,11 +429,15 @@ def build(target: str, wheel: str, engine: Engine, base_image: Optional[str] = N
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("target", choices=TARGETS + ("all",), help="the image to build")
-    parser.add_argument("--prepare-only", action="store_true",
-                        help="fetch what the build needs (engine, base, .debs, GPU wheels) and stop")
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="fetch what the build needs (engine, base, .debs, GPU wheels) and stop",
+    )
     parser.add_argument("--engine", choices=("podman", "docker"), help="default: podman if present, else docker")
     parser.add_argument("--base-image", help="a registry base image (default: a local bookworm base made here)")
     parser.add_argument("--tag", default="twml", help="image name; the target is the tag (default: twml)")

@@ -6,9 +6,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
-
-import pytest
 
 from docker.tests import container_support as containers
 
@@ -28,8 +25,11 @@ def free_ports(count):
 
 
 def compose(args, env, timeout=300):
-    command = [os.path.join(os.path.dirname(containers.python()), "podman-compose"), "-f",
-               os.path.join(DOCKER_DIR, "compose.yaml")] + args
+    command = [
+        os.path.join(os.path.dirname(containers.python()), "podman-compose"),
+        "-f",
+        os.path.join(DOCKER_DIR, "compose.yaml"),
+    ] + args
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -37,8 +37,14 @@ def test_compose_trains_the_light_ranker_to_an_export(tmp_path):
     image = containers.image("cpu")
     data = containers.writable_folder(str(tmp_path / "data"))
     ps_port, chief_port, worker_port = free_ports(3)
-    env = dict(containers.engine().env, TWML_DATA=data, TWML_IMAGE=image, TWML_PS_PORT=str(ps_port),
-               TWML_CHIEF_PORT=str(chief_port), TWML_WORKER_PORT=str(worker_port))
+    env = dict(
+        containers.engine().env,
+        TWML_DATA=data,
+        TWML_IMAGE=image,
+        TWML_PS_PORT=str(ps_port),
+        TWML_CHIEF_PORT=str(chief_port),
+        TWML_WORKER_PORT=str(worker_port),
+    )
     names = ["twml-" + service for service in SERVICES]
     try:
         up = compose(["up", "-d"], env)
@@ -49,8 +55,11 @@ def test_compose_trains_the_light_ranker_to_an_export(tmp_path):
         assert waited.stdout.strip() == "0", "the chief exited %s:\n%s" % (waited.stdout.strip(), chief_log[-8000:])
         for service in ("worker", "evaluator"):
             status = containers.run(["wait", "twml-" + service], timeout=300, check=False).stdout.strip()
-            assert status == "0", "%s exited %s:\n%s" % (service, status, containers.run(
-                ["logs", "twml-" + service], check=False).stderr[-4000:])
+            assert status == "0", "%s exited %s:\n%s" % (
+                service,
+                status,
+                containers.run(["logs", "twml-" + service], check=False).stderr[-4000:],
+            )
     finally:
         compose(["down", "--timeout", "5"], env)
         containers.run(["rm", "--force", "--ignore"] + names, check=False)
@@ -63,13 +72,9 @@ def test_compose_trains_the_light_ranker_to_an_export(tmp_path):
     assert len(exports) == 1
     assert os.path.exists(os.path.join(model, "exported_models", exports[0], "saved_model.pb"))
     assert os.path.exists(os.path.join(model, "exported_models", "batch_predictions", "_SUCCESS"))
-    (verdict,) = re.findall(r"ROC-AUC ([0-9.]+), optimum ([0-9.]+), gap ([0-9.]+) \(tolerance ([0-9.]+)\): (\w+)",
-                            chief_log)
+    (verdict,) = re.findall(
+        r"ROC-AUC ([0-9.]+), optimum ([0-9.]+), gap ([0-9.]+) \(tolerance ([0-9.]+)\): (\w+)", chief_log
+    )
     auc, optimum, gap, tolerance, outcome = verdict
     print("held-out ROC-AUC %s, optimum %s, gap %s" % (auc, optimum, gap))
     assert outcome == "OK" and float(optimum) - float(auc) <= float(tolerance) == 0.01
-
-
-if __name__ == "__main__":
-    containers.configure(sys.argv[1:3])
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q", "-s"]))

@@ -14,11 +14,13 @@ from docker import build
 IMAGE_UID = 1000
 
 
-def configure(argv: List[str]) -> None:
-    """Reads the Bazel arguments (the wheel, python_env.json) into the environment build.py reads."""
-    wheel, python_env = (os.path.abspath(path) for path in argv[:2])
-    os.environ["TWML_TEST_WHEEL"] = wheel
-    os.environ.setdefault("TWML_WHEELHOUSE", json.load(open(python_env))["wheelhouse"])
+def wheel() -> str:
+    """The twml wheel Bazel built (``$TWML_TEST_WHEEL``); also points build.py at the set-up's
+    wheelhouse (python_env.json's, ``$TWML_TEST_PYTHON_ENV``)."""
+    if "TWML_WHEELHOUSE" not in os.environ:
+        with open(os.environ["TWML_TEST_PYTHON_ENV"]) as f:
+            os.environ["TWML_WHEELHOUSE"] = json.load(f)["wheelhouse"]
+    return os.environ["TWML_TEST_WHEEL"]
 
 
 def engine() -> build.Engine:
@@ -28,20 +30,25 @@ def engine() -> build.Engine:
 def image(target: str) -> str:
     """``localhost/twml:<target>`` of this tree: built offline from the prepared cache (layers the
     tree has not changed come from the engine's cache)."""
-    build.build(target, os.environ["TWML_TEST_WHEEL"], engine())
+    build.build(target, wheel(), engine())
     return "localhost/twml:" + target
 
 
 def run(args: List[str], timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     """``<engine> args``; on failure (with ``check``) an AssertionError carrying its output."""
     try:
-        result = subprocess.run([engine().name] + args, env=engine().env, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(
+            [engine().name] + args, env=engine().env, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired as error:
         raise AssertionError("%s did not finish in %d s:\n%s" % (args[:4], timeout, error.stdout)) from None
     if check:
-        assert result.returncode == 0, "%s exited %d:\n%s\n%s" % (args[:4], result.returncode, result.stdout,
-                                                                 result.stderr[-6000:])
+        assert result.returncode == 0, "%s exited %d:\n%s\n%s" % (
+            args[:4],
+            result.returncode,
+            result.stdout,
+            result.stderr[-6000:],
+        )
     return result
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
@@ -28,10 +27,27 @@ def model(tmp_path_factory):
     if export and held_out:
         return export, held_out
     root = tmp_path_factory.mktemp("light_ranker")
-    subprocess.run([containers.python(), "-m", "tools.light_ranker.train", "--save_dir", str(root / "model"),
-                    "--data_cache_dir", str(root / "data"), "--num_train_records", "20000", "--train.max_steps",
-                    "200", "--auc_tolerance", "1", "--disable_experiment_tracking"],
-                   check=True, timeout=900, capture_output=True)
+    subprocess.run(
+        [
+            containers.python(),
+            "-m",
+            "tools.light_ranker.train",
+            "--save_dir",
+            str(root / "model"),
+            "--data_cache_dir",
+            str(root / "data"),
+            "--num_train_records",
+            "20000",
+            "--train.max_steps",
+            "200",
+            "--auc_tolerance",
+            "1",
+            "--disable_experiment_tracking",
+        ],
+        check=True,
+        timeout=900,
+        capture_output=True,
+    )
     (export,) = glob.glob(str(root / "model" / "exported_models" / "[0-9]*"))
     (held_out,) = glob.glob(str(root / "data" / "*" / "eval"))
     return export, held_out
@@ -43,9 +59,23 @@ def image():
 
 
 def host_batch_predict(export, inputs, output, *flags):
-    result = subprocess.run([containers.python(), "-m", "twml.batch_prediction_job", "--export_dir", export,
-                             "--input", inputs, "--output_dir", output] + list(flags),
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            containers.python(),
+            "-m",
+            "twml.batch_prediction_job",
+            "--export_dir",
+            export,
+            "--input",
+            inputs,
+            "--output_dir",
+            output,
+        ]
+        + list(flags),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return summary_of(result.stdout + result.stderr)
 
@@ -58,17 +88,39 @@ def summary_of(output):
 def locked_down(image, export, inputs, output, name=None):
     """`run` arguments of a batch-prediction container: no network, read-only root, unprivileged,
     the model and the input mounted read-only."""
-    args = ["run", "--network", "none", "--read-only", "--user", "%d:%d" % (containers.IMAGE_UID, containers.IMAGE_UID),
-            "-v", "%s:/data/export:ro" % export, "-v", "%s:/data/in:ro" % inputs, "-v", "%s:/data/out" % output]
+    args = [
+        "run",
+        "--network",
+        "none",
+        "--read-only",
+        "--user",
+        "%d:%d" % (containers.IMAGE_UID, containers.IMAGE_UID),
+        "-v",
+        "%s:/data/export:ro" % export,
+        "-v",
+        "%s:/data/in:ro" % inputs,
+        "-v",
+        "%s:/data/out" % output,
+    ]
     args += ["--name", name] if name else ["--rm"]
-    return args + [image, "batch-predict", "--export_dir", "/data/export", "--input", "/data/in",
-                   "--output_dir", "/data/out"]
+    return args + [
+        image,
+        "batch-predict",
+        "--export_dir",
+        "/data/export",
+        "--input",
+        "/data/in",
+        "--output_dir",
+        "/data/out",
+    ]
 
 
 def outputs(folder):
     """{relative path: bytes} of the prediction parts (the manifests name host or container paths)."""
-    return {os.path.relpath(path, folder): open(path, "rb").read()
-            for path in sorted(glob.glob(os.path.join(folder, "part-*")))}
+    return {
+        os.path.relpath(path, folder): open(path, "rb").read()
+        for path in sorted(glob.glob(os.path.join(folder, "part-*")))
+    }
 
 
 def manifest_facts(folder):
@@ -109,8 +161,10 @@ def test_a_killed_container_reruns_to_complete_output_exactly_once(image, model,
         while not glob.glob(os.path.join(manifests, "*.json")):
             assert time.time() < deadline, "no part was committed within 120 s"
             state = containers.run(["inspect", "--format", "{{.State.Status}}", name]).stdout.strip()
-            assert state == "running", "the job stopped before committing a part: %s" % containers.run(
-                ["logs", name], check=False).stderr[-3000:]
+            assert state == "running", (
+                "the job stopped before committing a part: %s"
+                % containers.run(["logs", name], check=False).stderr[-3000:]
+            )
         containers.run(["kill", name])
         containers.run(["wait", name], check=False)
     committed = len(glob.glob(os.path.join(manifests, "*.json")))
@@ -132,8 +186,9 @@ def test_the_image_records_its_packages_and_revision(image):
     assert re.match(r"^[0-9a-f]{40}$", labels["org.opencontainers.image.revision"])
     packages = set(labels["io.twml.packages"].split(","))
     assert packages == set(build.locked_packages(lock)) | {"twml==" + labels["org.opencontainers.image.version"]}
-    inside = containers.run(["run", "--rm", "--network", "none", "--entrypoint", "cat", image,
-                             "/opt/twml/manifest.txt"]).stdout.split()
+    inside = containers.run(
+        ["run", "--rm", "--network", "none", "--entrypoint", "cat", image, "/opt/twml/manifest.txt"]
+    ).stdout.split()
     locked = {build.normalize_requirement(p) for p in packages}
     installed = {build.normalize_requirement(p) for p in inside}
     # Exactly the lock and twml, plus the pip the virtual environment came with.
@@ -141,30 +196,43 @@ def test_the_image_records_its_packages_and_revision(image):
 
 
 def test_the_image_runs_unprivileged_without_compilers_or_caches(image):
-    script = ("id -u; for tool in gcc cc g++ c++ clang make; do command -v $tool && echo FOUND; done; "
-              "ls -A /root/.cache /home/twml/.cache /tmp 2>/dev/null | grep -v '^/' || true")
+    script = (
+        "id -u; for tool in gcc cc g++ c++ clang make; do command -v $tool && echo FOUND; done; "
+        "ls -A /root/.cache /home/twml/.cache /tmp 2>/dev/null | grep -v '^/' || true"
+    )
     result = containers.run(["run", "--rm", "--network", "none", "--entrypoint", "/bin/bash", image, "-c", script])
     assert result.stdout.split()[0] == str(containers.IMAGE_UID)
     assert "FOUND" not in result.stdout, result.stdout
-    as_root = containers.run(["run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "/bin/bash", image,
-                              "-c", "find /root /home/twml /tmp -mindepth 1 -not -name '.bash*' -not -name '.profile'"])
+    as_root = containers.run(
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--user",
+            "0",
+            "--entrypoint",
+            "/bin/bash",
+            image,
+            "-c",
+            "find /root /home/twml /tmp -mindepth 1 -not -name '.bash*' -not -name '.profile'",
+        ]
+    )
     assert as_root.stdout.strip() == "", "files left by the build: %s" % as_root.stdout
 
 
-@pytest.mark.parametrize("args, status", [
-    ([], 0),
-    (["--help"], 0),
-    (["records", "--help"], 0),
-    (["runs", "--help"], 0),
-    (["train", "light_ranker", "--help"], 0),
-    (["nonsense"], 2),
-    (["batch-predict", "--export_dir", "/nowhere", "--input", "/nothing", "--output_dir", "/tmp/out"], 2),
-])
+@pytest.mark.parametrize(
+    "args, status",
+    [
+        ([], 0),
+        (["--help"], 0),
+        (["records", "--help"], 0),
+        (["runs", "--help"], 0),
+        (["train", "light_ranker", "--help"], 0),
+        (["nonsense"], 2),
+        (["batch-predict", "--export_dir", "/nowhere", "--input", "/nothing", "--output_dir", "/tmp/out"], 2),
+    ],
+)
 def test_the_entrypoint_dispatches_and_returns_the_commands_status(image, args, status):
     result = containers.run(["run", "--rm", "--network", "none", image] + args, check=False, timeout=300)
     assert result.returncode == status, result.stdout + result.stderr
-
-
-if __name__ == "__main__":
-    containers.configure(sys.argv[1:3])
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

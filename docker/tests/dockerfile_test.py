@@ -6,8 +6,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 DOCKER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKERFILE = os.path.join(DOCKER_DIR, "Dockerfile")
 
@@ -49,8 +47,12 @@ def test_both_images_run_unprivileged_label_their_sources_and_fetch_nothing():
         instructions = all_stages[name]
         assert instructions[-1] == "USER 1000:1000", "%s must end as the unprivileged user" % name
         labels = " ".join(i for i in instructions if i.startswith("LABEL"))
-        for key in ("org.opencontainers.image.revision", "org.opencontainers.image.version", "io.twml.lock.sha256",
-                    "io.twml.packages"):
+        for key in (
+            "org.opencontainers.image.revision",
+            "org.opencontainers.image.version",
+            "io.twml.lock.sha256",
+            "io.twml.packages",
+        ):
             assert key in labels, "%s lacks the label %s" % (name, key)
         runs = " ".join(i for i in instructions if i.startswith("RUN"))
         assert "--no-index" in runs and "--require-hashes" in runs
@@ -61,7 +63,3 @@ def test_both_images_run_unprivileged_label_their_sources_and_fetch_nothing():
         assert fetch not in text, "the build must not download (%s)" % fetch
     runtime = all_stages["runtime"]
     assert any(i.startswith("ENTRYPOINT") for i in runtime) and any(i.startswith("WORKDIR") for i in runtime)
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -9,7 +9,6 @@ Not part of CI (the image is about 6 GB): `tools/bazel test //docker:gpu_image_t
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -17,11 +16,22 @@ from docker.tests import container_support as containers
 from docker.tests.cpu_image_test import locked_down, model, outputs  # noqa: F401 - model is a fixture
 
 # The libraries of the nvidia-*-cu12 wheels TensorFlow 2.15.1 loads (by soname).
-CUDA_LIBRARIES = ["libcudart.so.12", "libcublas.so.12", "libcublasLt.so.12", "libcufft.so.11", "libcurand.so.10",
-                  "libcusolver.so.11", "libcusparse.so.12", "libcudnn.so.8", "libnccl.so.2", "libnvJitLink.so.12",
-                  "libcupti.so.12"]
+CUDA_LIBRARIES = [
+    "libcudart.so.12",
+    "libcublas.so.12",
+    "libcublasLt.so.12",
+    "libcufft.so.11",
+    "libcurand.so.10",
+    "libcusolver.so.11",
+    "libcusparse.so.12",
+    "libcudnn.so.8",
+    "libnccl.so.2",
+    "libnvJitLink.so.12",
+    "libcupti.so.12",
+]
 
-CHECK = """
+CHECK = (
+    """
 import ctypes, json
 import tensorflow as tf
 loaded = {}
@@ -35,7 +45,9 @@ info = tf.sysconfig.get_build_info()
 print(json.dumps({"cuda": tf.test.is_built_with_cuda(), "loaded": loaded, "cuda_version": info.get("cuda_version"),
                   "cudnn_version": info.get("cudnn_version"),
                   "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}))
-""" % CUDA_LIBRARIES
+"""
+    % CUDA_LIBRARIES
+)
 
 
 def host_has_gpu():
@@ -54,8 +66,9 @@ def image():
 
 
 def test_tensorflow_is_the_cuda_build_and_the_cuda_libraries_load(image):
-    result = containers.run(["run", "--rm", "--network", "none"] + gpu_flags()
-                            + ["--entrypoint", "python", image, "-c", CHECK])
+    result = containers.run(
+        ["run", "--rm", "--network", "none"] + gpu_flags() + ["--entrypoint", "python", image, "-c", CHECK]
+    )
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     assert facts["cuda"] is True
     assert facts["loaded"] == {name: "ok" for name in CUDA_LIBRARIES}, facts["loaded"]
@@ -83,8 +96,3 @@ def test_batch_prediction_runs_on_the_gpu_where_there_is_one(image, model, tmp_p
     result = containers.run(args[:1] + gpu_flags() + ["-e", "TF_CPP_MIN_LOG_LEVEL=0"] + args[1:])
     assert "device:GPU:0" in result.stdout + result.stderr
     assert sorted(outputs(out)) == sorted(outputs(str(tmp_path / "cpu")) or outputs(out))
-
-
-if __name__ == "__main__":
-    containers.configure(sys.argv[1:3])
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q", "-s"]))

@@ -6,7 +6,6 @@ root-file-system tarball), so that only what the tree and the prepared cache hol
 
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -30,8 +29,7 @@ def clean_build(root):
     os.environ["CONTAINERS_STORAGE_CONF"] = conf
     engine = build.find_engine("podman")
     try:
-        image_id = build.build("cpu", os.environ["TWML_TEST_WHEEL"], engine, tag="twml-reproducibility",
-                               no_cache=True)
+        image_id = build.build("cpu", containers.wheel(), engine, tag="twml-reproducibility", no_cache=True)
         assert image_id, "the build made no image"
         return image_id
     finally:
@@ -41,15 +39,11 @@ def clean_build(root):
 
 def test_two_clean_builds_give_the_same_image_id(tmp_path):
     if containers.engine().name != "podman":
-        pytest.skip("image IDs are reproducible with podman's --timestamp; this host's engine is %s"
-                    % containers.engine().name)
+        pytest.skip(
+            "image IDs are reproducible with podman's --timestamp; this host's engine is %s" % containers.engine().name
+        )
     # One commit for both builds, even if the checkout moves on while they run.
     os.environ["TWML_REVISION"] = build.git_revision()
     first = clean_build(str(tmp_path / "first"))
     second = clean_build(str(tmp_path / "second"))
     assert first == second, "two clean builds differ: %s vs %s" % (first, second)
-
-
-if __name__ == "__main__":
-    containers.configure(sys.argv[1:3])
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q", "-s"]))

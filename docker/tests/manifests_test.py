@@ -5,7 +5,6 @@ import contextlib
 import json
 import os
 import re
-import sys
 
 import pytest
 import yaml
@@ -55,6 +54,7 @@ def check_arguments(args):
 
 # --- compose -------------------------------------------------------------------------------------
 
+
 def compose_tasks():
     services = load("compose.yaml")["services"]
     return {name: json.loads(interpolate(service["environment"]["TF_CONFIG"])) for name, service in services.items()}
@@ -97,6 +97,7 @@ def test_compose_ports_follow_the_settings():
 
 # --- Kubernetes -----------------------------------------------------------------------------------
 
+
 def test_the_indexed_job_gives_each_pod_its_shard():
     job = load("k8s/batch-prediction.yaml")
     assert job["apiVersion"] == "batch/v1" and job["kind"] == "Job"
@@ -124,11 +125,18 @@ def operator_tf_configs(tfjob):
     """The TF_CONFIG the Kubeflow training operator writes for each replica (the evaluator is not
     in the cluster spec)."""
     specs = tfjob["spec"]["tfReplicaSpecs"]
-    spec = {role.lower(): ["%s-%s-%d:2222" % (tfjob["metadata"]["name"], role.lower(), i)
-                           for i in range(replicas["replicas"])]
-            for role, replicas in specs.items() if role != "Evaluator"}
-    return {(role.lower(), i): {"cluster": spec, "task": {"type": role.lower(), "index": i}}
-            for role, replicas in specs.items() for i in range(replicas["replicas"])}
+    spec = {
+        role.lower(): [
+            "%s-%s-%d:2222" % (tfjob["metadata"]["name"], role.lower(), i) for i in range(replicas["replicas"])
+        ]
+        for role, replicas in specs.items()
+        if role != "Evaluator"
+    }
+    return {
+        (role.lower(), i): {"cluster": spec, "task": {"type": role.lower(), "index": i}}
+        for role, replicas in specs.items()
+        for i in range(replicas["replicas"])
+    }
 
 
 def test_the_tfjob_roles_images_and_arguments():
@@ -169,7 +177,3 @@ def test_manifests_name_only_our_images(name):
     text = open(os.path.join(DOCKER_DIR, name)).read()
     images = {interpolate(m) for m in re.findall(r"image:\s*(\S+)", text)}
     assert images and images <= IMAGES
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))

@@ -22,7 +22,12 @@ def test_console_scripts_get_their_arguments_unchanged():
 def test_train_runs_an_example_a_module_or_a_script():
     py = "/venv/bin/python"
     assert twml_container.command_for(["train", "light_ranker", "--save_dir", "/s"], py) == [
-        py, "-m", "tools.light_ranker.train", "--save_dir", "/s"]
+        py,
+        "-m",
+        "tools.light_ranker.train",
+        "--save_dir",
+        "/s",
+    ]
     assert twml_container.command_for(["train", "team.ranker.train", "-h"], py) == [py, "-m", "team.ranker.train", "-h"]
     assert twml_container.command_for(["train", "/code/train.py", "--x"], py) == [py, "/code/train.py", "--x"]
     assert twml_container.command_for(["train", "scripts/train"], py) == [py, "scripts/train"]
@@ -70,8 +75,11 @@ def test_sigterm_reaches_the_command_and_its_status_comes_back(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     entrypoint = subprocess.Popen(
-        [sys.executable, twml_container.__file__, "train", str(script)], stdout=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+        [sys.executable, twml_container.__file__, "train", str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
     assert entrypoint.stdout.readline().strip() == "ready"
     entrypoint.send_signal(signal.SIGTERM)
     started = time.time()
@@ -82,7 +90,3 @@ def test_sigterm_reaches_the_command_and_its_status_comes_back(tmp_path):
 
 def test_a_command_killed_by_a_signal_exits_128_plus_the_signal():
     assert twml_container.run([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"]) == 128 + 9
-
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "-q"]))
