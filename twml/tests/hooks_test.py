@@ -329,10 +329,11 @@ def test_early_stop_duration_without_overwrite_writes_nothing(tmp_path):
 def test_stop_at_time_hook():
     with tf.Graph().as_default():
         train_op = step_graph()
-        hook = StopAtTimeHook(datetime.timedelta(seconds=0.3))
+        hook = StopAtTimeHook(datetime.timedelta(seconds=1))
         start = time.time()
         runs = run_until_stop([hook], train_op, sleep=0.02)
-        assert hook.stop_requested and 0.3 <= time.time() - start < 5 and runs >= 5
+        # Runs until the time, not before it (however slow a loaded machine makes each step), then stops.
+        assert hook.stop_requested and 1 <= time.time() - start < 30 and runs >= 2
 
         past = StopAtTimeHook(datetime.datetime.utcnow() - datetime.timedelta(seconds=1))  # naive = UTC
         assert run_until_stop([past], train_op) == 1 and past.stop_requested
