@@ -83,7 +83,9 @@ def params_for(tmp_path, data, *flags):
 
 
 def build_graph(features, label, mode, params, config=None):
-    sparse = twml.util.convert_to_sparse(features, 18)
+    raw = twml.util.convert_to_sparse(features, 18)
+    # asinh tames the generated counts (up to ~1e5) so that plain logistic regression learns steadily.
+    sparse = tf.SparseTensor(raw.indices, tf.asinh(raw.values), raw.dense_shape)
     logits = twml.layers.full_sparse(sparse, output_size=1, name="linear")
     output = tf.sigmoid(logits)
     if mode == tf.estimator.ModeKeys.PREDICT:
@@ -173,7 +175,7 @@ def test_train_and_evaluate_reaches_max_steps_and_evaluates(tmp_path, data):
     assert os.path.exists(os.path.join(trainer.save_dir, "_SUCCESS"))
     metrics = trainer.evaluate()
     assert set(metrics) >= {"roc_auc", "rce", "ctr", "loss", "global_step"}
-    assert metrics["roc_auc"] > 0.55
+    assert metrics["roc_auc"] > 0.6
 
 
 def test_restarted_training_resumes_from_the_last_checkpoint(tmp_path, data):
