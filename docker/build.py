@@ -234,8 +234,10 @@ def wheelhouse(target: str, fetch: bool) -> str:
     folder = os.path.join(cache_dir(), "wheelhouse-gpu")
     stamp = os.path.join(folder, ".lock.sha256")
     digest = file_sha256(lock_file(target))
-    if os.path.exists(stamp) and open(stamp).read() == digest:
-        return folder
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == digest:
+                return folder
     if not fetch:
         raise BuildError(
             "the GPU wheelhouse is not prepared: run `tools/bazel run //docker:build -- "
@@ -306,7 +308,7 @@ def build_local_base(engine: Engine, no_cache: bool) -> str:
         with open(os.path.join(context, "Dockerfile"), "w") as f:
             f.write('FROM scratch\nADD rootfs.tar /\nCMD ["/bin/bash"]\n')
         log("building %s" % LOCAL_BASE_IMAGE)
-        engine("build", "--quiet", *_reproducible_flags(engine), "-t", LOCAL_BASE_IMAGE, context)
+        engine("build", "--quiet", *_reproducible_flags(engine, no_cache=True), "-t", LOCAL_BASE_IMAGE, context)
     return LOCAL_BASE_IMAGE
 
 
@@ -317,9 +319,10 @@ def _link_or_copy(source: str, destination: str) -> None:
         shutil.copy2(source, destination)
 
 
-def _reproducible_flags(engine: Engine) -> List[str]:
+def _reproducible_flags(engine: Engine, no_cache: bool) -> List[str]:
     # No network inside the build: everything comes from the context.
-    flags = ["--no-cache", "--network=none", "--build-arg", "SOURCE_DATE_EPOCH=" + SOURCE_DATE_EPOCH]
+    flags = ["--no-cache"] if no_cache else []
+    flags += ["--network=none", "--build-arg", "SOURCE_DATE_EPOCH=" + SOURCE_DATE_EPOCH]
     if engine.name == "podman":
         flags += ["--pull=never", "--timestamp", SOURCE_DATE_EPOCH]
     return flags
@@ -336,8 +339,9 @@ def make_context(target: str, wheel: str, folder: str) -> None:
         if name.endswith(".py") and not name.endswith("_test.py"):
             shutil.copy(os.path.join(examples, name), os.path.join(common, "examples", "tools", "light_ranker", name))
     os.makedirs(os.path.join(common, "debs"))
-    for name in sorted(os.listdir(system_debs(fetch=False))):
-        _link_or_copy(os.path.join(system_debs(fetch=False), name), os.path.join(common, "debs", name))
+    debs = system_debs(fetch=False)
+    for name in sorted(os.listdir(debs)):
+        _link_or_copy(os.path.join(debs, name), os.path.join(common, "debs", name))
 
     # context/<target>/packages (the locked wheels) and context/<target>/twml (the wheel) are mounted
     # by separate steps, so that the packages' layer stays cached while twml changes.
@@ -401,14 +405,9 @@ def build(
     with tempfile.TemporaryDirectory(prefix="twml-image-", dir=cache_dir()) as folder:
         make_context(target, wheel, folder)
         log("building %s on %s" % (image, base))
-        flags = (
-            _reproducible_flags(engine)
-            if no_cache
-            else [arg for arg in _reproducible_flags(engine) if arg != "--no-cache"]
-        )
         engine(
             "build",
-            *flags,
+            *_reproducible_flags(engine, no_cache),
             "--build-arg",
             "BASE_IMAGE=" + base,
             *build_args(target, wheel),

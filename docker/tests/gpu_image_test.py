@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from docker.tests import container_support as containers
-from docker.tests.cpu_image_test import locked_down, model, outputs  # noqa: F401 - model is a fixture
+from docker.tests.cpu_image_test import locked_down, manifest_facts, model, outputs  # noqa: F401 - model is a fixture
 
 # The libraries of the nvidia-*-cu12 wheels TensorFlow 2.15.1 loads (by soname).
 CUDA_LIBRARIES = [
@@ -91,8 +91,12 @@ def test_batch_prediction_runs_on_the_gpu_where_there_is_one(image, model, tmp_p
     if not host_has_gpu():
         pytest.skip("no GPU on this host (nvidia-smi)")
     export, held_out = model
+    on_cpu = containers.writable_folder(str(tmp_path / "on_cpu"))
+    containers.run(locked_down(containers.image("cpu"), export, held_out, on_cpu))
     out = containers.writable_folder(str(tmp_path / "on_gpu"))
     args = locked_down(image, export, held_out, out)
     result = containers.run(args[:1] + gpu_flags() + ["-e", "TF_CPP_MIN_LOG_LEVEL=0"] + args[1:])
     assert "device:GPU:0" in result.stdout + result.stderr
-    assert sorted(outputs(out)) == sorted(outputs(str(tmp_path / "cpu")) or outputs(out))
+    # GPU arithmetic may differ in the last bits: the same parts with the same records.
+    records = {name: facts["records"] for name, facts in manifest_facts(out).items()}
+    assert records and records == {name: facts["records"] for name, facts in manifest_facts(on_cpu).items()}
